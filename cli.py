@@ -1,0 +1,268 @@
+"""The `sapa` command line: parse arguments, call the engine, render. No rules live here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from ruamel.yaml import YAML
+
+from engine import __version__
+from engine.data import load_tables, read_folder
+from engine.diagnostics import CannotRun, Diagnostic, has_errors, render_json, render_text
+from engine.evaluation import evaluate_tables
+from engine.formula_eval import round_half_up
+from engine.loading import bundled_names, load_document, resolve_spec
+from engine.ranking import compute_rating
+from engine.spec import Spec
+from engine.testing import run_tests
+from engine.validation import load_spec
+
+DEFAULT_SPEC = "2020"
+FORMATS = click.Choice(["text", "json"])
+
+
+def _echo_problems(diagnostics: Sequence[Diagnostic], fmt: str = "text") -> None:
+    if not diagnostics:
+        return
+    if fmt == "json":
+        click.echo(render_json(diagnostics))
+    else:
+        click.echo(render_text(diagnostics), err=True)
+
+
+def _guard(action: Callable[[], int]) -> int:
+    """Run a command; a spec or data that cannot be read at all exits with 2, no traceback."""
+    try:
+        return action()
+    except CannotRun as exc:
+        click.echo(render_text(exc.diagnostics), err=True)
+        return 2
+
+
+def _load_or_exit(name: str) -> tuple[Spec, list[Diagnostic]]:
+    spec, diagnostics = load_spec(resolve_spec(name))
+    if spec is None:
+        _echo_problems(diagnostics)
+        click.echo(f"{name}: the spec has problems; run `sapa validate {name}`", err=True)
+        sys.exit(1)
+    return spec, diagnostics
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sapa")
+def main() -> None:
+    """sapa: rate the quality of public services by a methodology written in YAML.
+
+    SPEC is a path to a spec file or the short name of a bundled methodology
+    (see `sapa validate --help`).
+    """
+
+
+@main.command()
+@click.argument("specs", nargs=-1, required=True)
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+def validate(specs: tuple[str, ...], fmt: str) -> None:
+    """Check SPEC files: structure, names, formulas, bands, weights, tests.
+
+    Exit 0 when valid (warnings allowed), 1 when problems are found, 2 when a file cannot be read.
+    """
+    everything: list[Diagnostic] = []
+    worst = 0
+    summaries = []
+    for name in specs:
+        try:
+            spec, diagnostics = load_spec(resolve_spec(name))
+        except CannotRun as exc:
+            diagnostics, worst = list(exc.diagnostics), 2
+            spec = None
+        everything += diagnostics
+        errors = sum(d.severity == "error" for d in diagnostics)
+        warnings = len(diagnostics) - errors
+        if errors and worst < 2:
+            worst = 1
+        summaries.append(f"{name}: {'valid' if not errors else 'INVALID'} "
+                         f"({errors} error{'s' * (errors != 1)}, "
+                         f"{warnings} warning{'s' * (warnings != 1)})"
+                         + (f" — {spec.id}" if spec else ""))
+    if fmt == "json":
+        click.echo(render_json(everything))
+    else:
+        if everything:
+            click.echo(render_text(everything))
+            click.echo()
+        click.echo("\n".join(summaries))
+    sys.exit(worst)
+
+
+@main.command(name="test")
+@click.argument("specs", nargs=-1, required=True)
+def test_command(specs: tuple[str, ...]) -> None:
+    """Run the embedded tests of each SPEC; prints 'N passed, M failed'."""
+    def action() -> int:
+        passed = failed = 0
+        for name in specs:
+            spec, _ = _load_or_exit(name)
+            for result in run_tests(spec):
+                where = f"{result.span}: " if result.span else ""
+                if result.passed:
+                    passed += 1
+                    click.echo(f"PASS {spec.id}: {result.name} ({result.checked} values)")
+                else:
+                    failed += 1
+                    click.echo(f"FAIL {where}{spec.id}: {result.name}")
+                    for failure in result.failures:
+                        click.echo(f"    {failure}")
+        click.echo(f"{passed} passed, {failed} failed")
+        return 1 if failed else 0
+    sys.exit(_guard(action))
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--resolved", is_flag=True, help="Show the spec with its `extends:` chain merged.")
+def show(spec: str, resolved: bool) -> None:
+    """Print a spec as YAML (with --resolved: merged with the specs it extends)."""
+    def action() -> int:
+        path = resolve_spec(spec)
+        if not resolved:
+            click.echo(path.read_text(encoding="utf-8"), nl=False)
+            return 0
+        document = load_document(path)
+        _echo_problems(document.diagnostics)
+        click.echo(f"# {spec} resolved from: {' <- '.join(reversed(document.files))}")
+        yaml = YAML()
+        yaml.default_flow_style = False
+        yaml.width = 100
+        yaml.dump(document.data, sys.stdout)
+        return 1 if has_errors(document.diagnostics) else 0
+    sys.exit(_guard(action))
+
+
+@main.command()
+@click.argument("spec", required=False, default=DEFAULT_SPEC)
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
+              help="A folder with one CSV per table (<table>.csv). Default: the spec's bundled data.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Write <rating id>.csv per rating and manifest.json here.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str) -> None:
+    """Compute the ratings of SPEC (default: the bundled 2020 methodology) over data."""
+    def action() -> int:
+        loaded, _ = _load_or_exit(spec)
+        folder = data_path or _default_data(loaded)
+        if folder is None:
+            click.echo(f"{spec}: no --data given and the spec names no bundled data "
+                       "(methodology.default_data)", err=True)
+            return 2
+        raw, locators, origins, problems = read_folder(loaded, folder)
+        frames, more = load_tables(loaded, raw, locators, origins)
+        problems += more
+        if has_errors(problems):
+            _echo_problems(problems)
+            click.echo("the data has problems; nothing was computed or written", err=True)
+            return 1
+        _echo_problems(problems)
+        evaluated = evaluate_tables(loaded, frames)
+        ratings = {rid: compute_rating(r, evaluated) for rid, r in loaded.ratings.items()}
+        _render_ratings(loaded, ratings, fmt)
+        if out_dir:
+            _write_outputs(loaded, folder, ratings, out_dir)
+        return 0
+    sys.exit(_guard(action))
+
+
+def _default_data(spec: Spec) -> Path | None:
+    default = (spec.data.get("methodology") or {}).get("default_data")
+    if not default:
+        return None
+    folder = Path(spec.path).parent / default
+    if not folder.exists():
+        raise CannotRun([Diagnostic("D400", f"the bundled data of {spec.id} is missing: {folder}")])
+    return folder
+
+
+def _render_ratings(spec: Spec, ratings: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps({rid: json.loads(frame.to_json(orient="records"))
+                               for rid, frame in ratings.items()}, ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        for rid, frame in ratings.items():
+            click.echo(f"# {rid}")
+            click.echo(frame.to_csv(index=False), nl=False)
+        return
+    console = Console()
+    for rid, frame in ratings.items():
+        rating = spec.ratings[rid]
+        digits = {c.name: c.digits for c in rating.columns}
+        table = Table(title=f"{rating.title} ({rid})", title_justify="left")
+        for column in frame.columns:
+            table.add_column(str(column), justify="right" if column != "name" else "left")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_cell(v, digits.get(c)) for c, v in zip(frame.columns, row,
+                                                                      strict=True)))
+        console.print(table)
+
+
+def _cell(value: Any, digits: int | None) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, float):
+        if digits is not None:
+            return f"{float(round_half_up(value, digits)):.{digits}f}"
+        return f"{value:g}" if value.is_integer() else f"{value:.6g}"
+    return str(value)
+
+
+def _write_outputs(spec: Spec, data: Path, ratings: dict[str, Any], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for rid, frame in ratings.items():
+        frame.to_csv(out_dir / f"{rid}.csv", index=False, encoding="utf-8")
+    data_hash = hashlib.sha256()
+    for path in sorted(data.glob("*.csv")):
+        data_hash.update(path.read_bytes())
+    manifest = {
+        "engine_version": __version__,
+        "spec_id": spec.id,
+        "spec_sha256": hashlib.sha256(Path(spec.path).read_bytes()).hexdigest(),
+        "data_sha256": data_hash.hexdigest(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ratings": sorted(ratings),
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
+                                           encoding="utf-8")
+
+
+@main.command(name="list")
+def list_command() -> None:
+    """List the bundled methodologies."""
+    for name in bundled_names():
+        click.echo(name)
+
+
+def run() -> None:
+    """Console entry point: no traceback reaches a user unless SAPA_DEBUG is set."""
+    try:
+        main(standalone_mode=True)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("SAPA_DEBUG"):
+            raise
+        click.echo(f"sapa: internal error: {type(exc).__name__}: {exc}\n"
+                   "This is a bug in sapa, not in your spec; set SAPA_DEBUG=1 to see where.",
+                   err=True)
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,233 @@
+"""Reading tables under the spec's data contract: every problem found, grouped, before any work.
+
+Columns are normalised to the evaluator's dtypes: float64 for number/integer, nullable boolean for
+bool, object for string (codes such as "2.49" or "077" stay text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.diagnostics import Diagnostic, Span, did_you_mean
+from engine.formula_eval import Frames
+from engine.spec import ColumnSpec, Spec, TableSpec
+
+TRUE_WORDS = {"true", "1", "yes", "да", "иә"}
+FALSE_WORDS = {"false", "0", "no", "нет", "жоқ"}
+SHOWN_ROWS = 5
+
+Locate = Callable[[int, str | None], Span | None]  # (row index, column) -> place of the cell
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """A CSV as text cells (UTF-8 or Windows-1251; comma or semicolon), nothing inferred."""
+    raw = path.read_bytes()
+    try:
+        text_encoding = "utf-8-sig"
+        raw.decode(text_encoding)
+    except UnicodeDecodeError:
+        text_encoding = "cp1251"
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=text_encoding,
+                       sep=None, engine="python")
+
+
+def csv_locator(path: Path, frame: pd.DataFrame) -> Locate:
+    columns = list(frame.columns)
+
+    def locate(row: int, column: str | None) -> Span:
+        col = columns.index(column) + 1 if column in columns else 1
+        return Span(str(path), row + 2, col)  # line 1 is the header
+
+    return locate
+
+
+def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
+                ) -> tuple[pd.DataFrame, list[Diagnostic]]:
+    """Check and convert the cells of one table. Problems are grouped per column and kind."""
+    problems: list[Diagnostic] = []
+    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    unknown = [c for c in raw.columns if c not in table.columns and c not in table.variables]
+    for column in unknown:
+        problems.append(Diagnostic(
+            "D402", f"{origin}: column '{column}' is not in the data contract of '{table.name}'"
+            " and is ignored", locate(-1, column), "warning",
+            did_you_mean(column, table.columns)))
+    for name, spec in table.columns.items():
+        if name not in raw.columns:
+            if spec.required and spec.default is None:
+                problems.append(Diagnostic(
+                    "D401", f"{origin}: required column '{name}' of '{table.name}' is missing",
+                    locate(-1, None), hint=did_you_mean(name, raw.columns)))
+                out[name] = _empty(spec, len(raw))
+            else:
+                out[name] = _filled(spec, _empty(spec, len(raw)))
+            continue
+        values, bad = _convert(spec, raw[name])
+        out[name] = _filled(spec, values)
+        for code, rows, expected in bad:
+            problems.append(_grouped(code, origin, table.name, name, rows, raw[name], expected,
+                                     locate))
+    problems.extend(_duplicate_keys(table, out, locate, origin))
+    return out, problems
+
+
+def _empty(spec: ColumnSpec, n: int) -> pd.Series:
+    if spec.type == "bool":
+        return pd.Series([pd.NA] * n, dtype="boolean")
+    if spec.type == "string":
+        return pd.Series([None] * n, dtype=object)
+    return pd.Series(np.full(n, np.nan))
+
+
+def _filled(spec: ColumnSpec, values: pd.Series) -> pd.Series:
+    if spec.default is None:
+        return values
+    default = spec.default
+    if spec.type == "bool":
+        default = bool(default)
+    return values.where(values.notna(), default)
+
+
+def _convert(spec: ColumnSpec, cells: pd.Series
+             ) -> tuple[pd.Series, list[tuple[str, list[int], str]]]:
+    """Typed values and, per kind of problem, the rows that have it."""
+    text = cells.astype("string").str.strip()
+    blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
+    bad: list[tuple[str, list[int], str]] = []
+    if spec.type in ("number", "integer"):
+        values = pd.to_numeric(text.str.replace(",", ".", regex=False).where(~blank, None),
+                               errors="coerce").astype(float)
+        wrong = ~blank & values.isna().to_numpy()
+        if wrong.any():
+            bad.append(("D403", list(np.flatnonzero(wrong)), f"a {spec.type}"))
+        if spec.type == "integer":
+            fraction = values.notna().to_numpy() & (values.to_numpy() % 1 != 0)
+            if fraction.any():
+                bad.append(("D403", list(np.flatnonzero(fraction)), "a whole number"))
+        bad.extend(_range_problems(spec, values))
+    elif spec.type == "bool":
+        lowered = text.str.lower()
+        is_true = lowered.isin(TRUE_WORDS).fillna(False).to_numpy(dtype=bool)
+        is_false = lowered.isin(FALSE_WORDS).fillna(False).to_numpy(dtype=bool)
+        wrong = ~blank & ~is_true & ~is_false
+        if wrong.any():
+            bad.append(("D403", list(np.flatnonzero(wrong)), "true/false (or 1/0)"))
+        values = pd.Series(pd.array(is_true, dtype="boolean"))
+        values[~(is_true | is_false)] = pd.NA
+    else:
+        values = text.astype(object).where(~blank, None)
+    if spec.values is not None:
+        allowed = {_canonical(v) for v in spec.values}
+        comparable = values.astype(object) if spec.type != "string" else values
+        outside = values.notna().to_numpy() & ~comparable.isin(allowed).to_numpy()
+        if outside.any():
+            bad.append(("D404", list(np.flatnonzero(outside)),
+                        "one of " + ", ".join(str(v) for v in spec.values)))
+    return values, bad
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float | np.floating):
+        return float(value)
+    return str(value)
+
+
+def _range_problems(spec: ColumnSpec, values: pd.Series) -> list[tuple[str, list[int], str]]:
+    out = []
+    if spec.minimum is not None:
+        low = (values < spec.minimum).to_numpy()
+        if low.any():
+            out.append(("D405", list(np.flatnonzero(low)), f"at least {spec.minimum:g}"))
+    if spec.maximum is not None:
+        high = (values > spec.maximum).to_numpy()
+        if high.any():
+            out.append(("D405", list(np.flatnonzero(high)), f"at most {spec.maximum:g}"))
+    return out
+
+
+def _grouped(code: str, origin: str, table: str, column: str, rows: Sequence[int],
+             cells: pd.Series, expected: str, locate: Locate) -> Diagnostic:
+    shown = ", ".join(f"row {r + 1} ({cells.iloc[r]!r})" for r in rows[:SHOWN_ROWS])
+    more = f" and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
+    count = f"{len(rows)} value{'s' if len(rows) > 1 else ''}"
+    return Diagnostic(code, f"{origin}: {table}.{column}: {count} not {expected}: {shown}{more}",
+                      locate(rows[0], column))
+
+
+def _duplicate_keys(table: TableSpec, frame: pd.DataFrame, locate: Locate, origin: str
+                    ) -> list[Diagnostic]:
+    key = [k for k in table.key if k in frame.columns]
+    if not key or frame.empty:
+        return []
+    dup = frame.duplicated(subset=key, keep="first").to_numpy()
+    if not dup.any():
+        return []
+    rows = list(np.flatnonzero(dup))
+    values = frame[key].astype(str).agg("/".join, axis=1)
+    return [_grouped("D406", origin, table.name, "/".join(key), rows, values,
+                     "unique (the key is repeated)", locate)]
+
+
+def check_links(spec: Spec, frames: Mapping[str, pd.DataFrame],
+                locators: Mapping[str, Locate], origin: Mapping[str, str]) -> list[Diagnostic]:
+    """Rows whose link points to no row of the parent table (e.g. an unknown service code).
+    Only links between two tables that were both given (named in `origin`) are checked."""
+    problems = []
+    positions = Frames(frames)
+    for table in spec.tables.values():
+        for link in table.links.values():
+            if link.child not in origin or link.parent not in origin:
+                continue
+            child = frames[table.name]
+            wanted = child[list(link.on)]
+            missing = wanted.notna().all(axis=1).to_numpy() & (positions.positions(link) < 0)
+            if missing.any():
+                rows = list(np.flatnonzero(missing))
+                cells = wanted.astype(str).agg("/".join, axis=1)
+                problems.append(_grouped(
+                    "D407", origin[table.name], table.name, "/".join(link.on), rows, cells,
+                    f"a known {link.parent} key", locators[table.name]))
+    return problems
+
+
+def rows_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Inline rows (from YAML) as text-free cells: values keep their YAML types."""
+    frame = pd.DataFrame([dict(r) for r in rows])
+    return frame.astype(object).where(frame.notna(), None) if not frame.empty else frame
+
+
+def load_tables(spec: Spec, raw: Mapping[str, pd.DataFrame], locators: Mapping[str, Locate],
+                origins: Mapping[str, str]) -> tuple[dict[str, pd.DataFrame], list[Diagnostic]]:
+    """Check and convert every given table; tables not given are empty. Links are checked too."""
+    frames: dict[str, pd.DataFrame] = {}
+    problems: list[Diagnostic] = []
+    for name, table in spec.tables.items():
+        if name in raw:
+            frame, found = build_frame(table, raw[name], locators[name], origins[name])
+            problems.extend(found)
+        else:
+            frame = pd.DataFrame({c: _empty(s, 0) for c, s in table.columns.items()})
+        frames[name] = frame
+    problems.extend(check_links(spec, frames, locators, origins))
+    return frames, problems
+
+
+def read_folder(spec: Spec, folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Locate],
+                                                  dict[str, str], list[Diagnostic]]:
+    """One CSV per table in a folder, named <table>.csv."""
+    raw, locators, origins, problems = {}, {}, {}, []
+    for name in spec.tables:
+        path = folder / f"{name}.csv"
+        if not path.is_file():
+            problems.append(Diagnostic("D400", f"no data for table '{name}': {path} not found"))
+            continue
+        frame = read_csv(path)
+        raw[name], locators[name], origins[name] = frame, csv_locator(path, frame), path.name
+    return raw, locators, origins, problems

@@ -1,0 +1,46 @@
+"""Ratings: filter the units, compute the published columns, rank with the spec's tie rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from engine.formula_eval import Frames, evaluate_rows
+from engine.spec import Rating
+
+
+def compute_rating(rating: Rating, frames: Frames) -> pd.DataFrame:
+    """One row per unit: rank, unit, name and the rating's columns, best first (full precision;
+    rounding is for display only)."""
+    table = rating.table
+    out = pd.DataFrame({"unit": evaluate_rows(rating.unit, frames, table)})
+    out["name"] = (evaluate_rows(rating.name, frames, table) if rating.name
+                   else pd.Series([None] * len(out), dtype=object))
+    for column in rating.columns:
+        out[column.name] = evaluate_rows(column.plan, frames, table)
+    if rating.where is not None:
+        keep = evaluate_rows(rating.where, frames, table).fillna(False).to_numpy(dtype=bool)
+        out = out[keep]
+    keys = [c for c, _ in rating.rank_by]
+    ascending = [not descending for _, descending in rating.rank_by]
+    out = out.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
+    out.insert(0, "rank", tie_ranks(out[keys], rating.ties))
+    return out.reset_index(drop=True)
+
+
+def tie_ranks(keys: pd.DataFrame, ties: str) -> np.ndarray:
+    """Ranks of rows already sorted by `keys`; rows with equal keys share a rank per `ties`.
+    Rows with a missing key get no rank."""
+    n = len(keys)
+    if n == 0:
+        return np.array([], dtype=float)
+    values = keys.to_numpy(dtype=float)
+    changed = np.ones(n, dtype=bool)
+    changed[1:] = np.any(values[1:] != values[:-1], axis=1)
+    group = np.cumsum(changed) - 1
+    position = np.arange(1, n + 1, dtype=float)
+    first = position[changed][group]
+    last = pd.Series(position).groupby(group).transform("max").to_numpy()
+    ranks = {"min": first, "max": last, "dense": group + 1.0, "first": position,
+             "average": (first + last) / 2}[ties]
+    return np.where(np.isnan(values).any(axis=1), np.nan, ranks)

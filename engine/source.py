@@ -1,0 +1,182 @@
+"""Reading spec YAML into plain data while keeping the file position of every key and value.
+
+We compose YAML nodes ourselves (ruamel.yaml, YAML 1.2) instead of loading objects, so that a
+duplicate key is reported (all of them, with positions) rather than stopping the read or being
+silently overwritten, and so that a formula inside a YAML string can be mapped back to the line
+and column of the file.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from engine.diagnostics import CannotRun, Diagnostic, Span
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class NodePlace:
+    """Where a value (and its key, for mapping entries) stands in a file."""
+
+    value: Span
+    key: Span | None = None
+    text_position: Callable[[int], Span] | None = None  # string scalars: char offset -> Span
+
+
+@dataclass
+class Document:
+    """A YAML file (or a chain of files merged by `extends:`) as plain data plus positions."""
+
+    data: Any
+    places: dict[PathKey, NodePlace] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def place(self, path: PathKey, *, key: bool = False) -> Span | None:
+        """The span of the value at `path` (or of its key), falling back to the nearest parent."""
+        for cut in range(len(path), -1, -1):
+            found = self.places.get(path[:cut])
+            if found is not None:
+                if key and cut == len(path) and found.key is not None:
+                    return found.key
+                return found.value
+        return None
+
+    def text_span(self, path: PathKey, start: int, end: int | None = None) -> Span | None:
+        """The span of characters [start, end) of the string at `path`, in file coordinates."""
+        found = self.places.get(path)
+        if found is None or found.text_position is None:
+            return self.place(path)
+        first = found.text_position(start)
+        if end is None or end <= start:
+            return first
+        last = found.text_position(max(start, end - 1))
+        end_col = last.column + 1 if last.line == first.line else None
+        return Span(first.file, first.line, first.column, end_col)
+
+
+def read_yaml(path: Path) -> Document:
+    """Read one YAML file. Raises CannotRun (exit 2) when the file is missing or is not YAML."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CannotRun([Diagnostic("S100", f"no such file: {name}")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CannotRun([Diagnostic("S100", f"cannot read {name}: {exc}")]) from None
+    try:
+        root = YAML(typ="rt").compose(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        span = Span(name, mark.line + 1, mark.column + 1) if mark else None
+        problem = exc.problem or exc.context or "not valid YAML"
+        raise CannotRun([Diagnostic("S101", f"YAML syntax error: {problem}", span)]) from None
+    builder = _Builder(name, text)
+    data = builder.build(root, ()) if root is not None else None
+    return Document(data=data, places=builder.places, files=[name], diagnostics=builder.problems)
+
+
+class _Builder:
+    """Turns composed nodes into plain Python values, recording positions and duplicate keys."""
+
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.text = text
+        self.line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        self.places: dict[PathKey, NodePlace] = {}
+        self.problems: list[Diagnostic] = []
+
+    def span(self, node: Node) -> Span:
+        start, end = node.start_mark, node.end_mark
+        end_col = end.column + 1 if end.line == start.line and end.column > start.column else None
+        return Span(self.file, start.line + 1, start.column + 1, end_col)
+
+    def build(self, node: Node, path: PathKey, key_span: Span | None = None) -> Any:
+        text_position = None
+        if isinstance(node, ScalarNode) and str(node.tag).endswith(":str"):
+            text_position = self._text_positions(node)
+        self.places[path] = NodePlace(self.span(node), key_span, text_position)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node)
+
+    def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        first_seen: dict[str, Span] = {}
+        for key_node, value_node in node.value:
+            if str(key_node.tag).endswith(":merge"):
+                merged = self.build(value_node, path)
+                for part in merged if isinstance(merged, list) else [merged]:
+                    if isinstance(part, dict):
+                        for k, v in part.items():
+                            out.setdefault(k, v)
+                continue
+            key = self._scalar(key_node) if isinstance(key_node, ScalarNode) else None
+            key_span = self.span(key_node)
+            if not isinstance(key, str):
+                self.problems.append(Diagnostic(
+                    "S102", f"mapping keys must be names, not {key!r}", key_span))
+                continue
+            if key in first_seen:
+                earlier = first_seen[key]
+                self.problems.append(Diagnostic(
+                    "S103", f"duplicate key '{key}' (first defined at line {earlier.line})",
+                    key_span, hint="each key may appear once in a mapping; the first one is kept"))
+                continue
+            first_seen[key] = key_span
+            out[key] = self.build(value_node, (*path, key), key_span)
+        return out
+
+    def _scalar(self, node: Node) -> Any:
+        tag, value = str(node.tag), node.value
+        if tag.endswith(":null"):
+            return None
+        if tag.endswith(":bool"):
+            return value.lower() == "true"
+        if tag.endswith(":int"):
+            text = value.replace("_", "")
+            try:
+                return int(text)
+            except ValueError:
+                return int(text, 0)
+        if tag.endswith(":float"):
+            lowered = value.lower().replace(".inf", "inf").replace(".nan", "nan")
+            return float(lowered)
+        return value
+
+    def _text_positions(self, node: ScalarNode) -> Callable[[int], Span]:
+        """Map each character of the parsed string back to the file (quotes, folds, blocks)."""
+        value: str = node.value
+        start, end = node.start_mark.index, node.end_mark.index
+        raw = self.text[start:end]
+        j = 0
+        if node.style in ("|", ">"):
+            j = raw.find("\n") + 1 if "\n" in raw else len(raw)
+        elif node.style in ("'", '"'):
+            j = 1
+        positions: list[int] = []
+        for ch in value:
+            while j < len(raw) and raw[j] != ch and (raw[j].isspace() or raw[j] in "\\'\""):
+                j += 1
+            positions.append(start + min(j, max(len(raw) - 1, 0)))
+            if j < len(raw) and raw[j] == ch:
+                j += 1
+
+        def position(offset: int) -> Span:
+            absolute = positions[offset] if offset < len(positions) else (
+                positions[-1] + 1 if positions else start)
+            line = bisect.bisect_right(self.line_starts, absolute) - 1
+            return Span(self.file, line + 1, absolute - self.line_starts[line] + 1)
+
+        return position

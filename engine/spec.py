@@ -1,0 +1,107 @@
+"""The validated, immutable model of a methodology that the evaluation stages run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from engine.diagnostics import Span
+from engine.formula_compile import Catalog, Link, Node, Type
+from engine.source import Document
+
+
+def frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: Type | str  # "integer" is checked as a whole number and computed as a number
+    required: bool = True
+    default: Any = None
+    values: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class Variable:
+    table: str
+    name: str
+    formula: str
+    plan: Node
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    key: tuple[str, ...]
+    columns: Mapping[str, ColumnSpec]
+    links: Mapping[str, Link]
+    variables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RatingColumn:
+    name: str
+    plan: Node
+    digits: int | None
+
+
+@dataclass(frozen=True)
+class Rating:
+    id: str
+    title: str
+    table: str
+    where: Node | None
+    unit: Node
+    name: Node | None
+    columns: tuple[RatingColumn, ...]
+    rank_by: tuple[tuple[str, bool], ...]  # (column, descending)
+    ties: str
+
+
+@dataclass(frozen=True)
+class TestCase:
+    name: str
+    index: int
+    given: Mapping[str, Any]  # table -> list of row mappings, or {"csv": path}
+    expect_tables: Mapping[str, Any]
+    expect_ratings: Mapping[str, Any]
+    tolerance: float
+    span: Span | None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A methodology ready to run. `data` is the merged plain tree (for show, diff, hashing)."""
+
+    id: str
+    title: str
+    year: int | None
+    path: str
+    tables: Mapping[str, TableSpec]
+    variables: tuple[Variable, ...]  # in evaluation order
+    ratings: Mapping[str, Rating]
+    tests: tuple[TestCase, ...]
+    catalog: Catalog
+    document: Document = field(repr=False)
+
+    @property
+    def data(self) -> Any:
+        return self.document.data
+
+
+def text_of(label: Any, language: str = "en") -> str:
+    """A label in one language, falling back to any language the spec gives."""
+    if isinstance(label, str):
+        return label
+    if isinstance(label, Mapping):
+        for lang in (language, "en", "ru", "kk"):
+            if label.get(lang):
+                return str(label[lang])
+    return ""

@@ -1,0 +1,143 @@
+"""Running a spec's embedded tests: given small tables, expect values within a tolerance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from engine.data import Locate, csv_locator, load_tables, read_csv, rows_frame
+from engine.diagnostics import Span, has_errors
+from engine.evaluation import evaluate_tables
+from engine.ranking import compute_rating
+from engine.spec import Spec, TestCase
+
+
+@dataclass
+class TestResult:
+    name: str
+    span: Span | None
+    failures: list[str] = field(default_factory=list)
+    checked: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def run_tests(spec: Spec) -> list[TestResult]:
+    return [run_test(spec, case) for case in spec.tests]
+
+
+def _given(spec: Spec, case: TestCase, section: tuple[str | int, ...], value: Any
+           ) -> tuple[pd.DataFrame, Locate, str]:
+    if isinstance(value, Mapping):
+        path = Path(spec.path).parent / value["csv"]
+        frame = read_csv(path)
+        return frame, csv_locator(path, frame), path.name
+
+    def locate(row: int, column: str | None) -> Span | None:
+        where = (*section, row) if row >= 0 else section
+        if column is not None and row >= 0:
+            return spec.document.place((*where, column), key=True)
+        return spec.document.place(where)
+
+    return rows_frame(value), locate, f"test '{case.name}'"
+
+
+def run_test(spec: Spec, case: TestCase) -> TestResult:
+    result = TestResult(case.name, case.span)
+    raw, locators, origins = {}, {}, {}
+    for table, value in case.given.items():
+        section = ("tests", case.index, "given", table)
+        raw[table], locators[table], origins[table] = _given(spec, case, section, value)
+    frames, problems = load_tables(spec, raw, locators, origins)
+    if has_errors(problems):
+        result.failures += [f"bad test data: {p.message}" for p in problems
+                            if p.severity == "error"]
+        return result
+    evaluated = evaluate_tables(spec, frames)
+    for table, expected in case.expect_tables.items():
+        _compare_keyed(result, f"{table}", evaluated.tables[table], _expected(spec, expected),
+                       list(spec.tables[table].key), case.tolerance)
+    for rating_id, expected in case.expect_ratings.items():
+        rows = _expected(spec, expected)
+        actual = compute_rating(spec.ratings[rating_id], evaluated)
+        _compare_keyed(result, f"rating {rating_id}", actual, rows, ["unit"], case.tolerance)
+    return result
+
+
+def _expected(spec: Spec, value: Any) -> list[dict[str, Any]]:
+    """Expected rows; only the cells written are checked (an empty CSV cell is not)."""
+    if not isinstance(value, Mapping):
+        return [dict(row) for row in value]
+    frame = read_csv(Path(spec.path).parent / value["csv"])
+    return [{k: _number_or_text(v) for k, v in row.items() if v != ""}
+            for row in frame.to_dict("records")]
+
+
+def _number_or_text(cell: str) -> Any:
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
+
+
+def _compare_keyed(result: TestResult, what: str, actual: pd.DataFrame,
+                   expected: list[dict[str, Any]], key: list[str], tolerance: float) -> None:
+    for i, row in enumerate(expected):
+        missing_keys = [k for k in key if k not in row or row[k] is None]
+        if missing_keys:
+            result.failures.append(f"{what}, expected row {i + 1}: give its key "
+                                   f"{', '.join(missing_keys)}")
+            continue
+        match = np.ones(len(actual), dtype=bool)
+        for k in key:
+            match &= actual[k].astype(str).to_numpy() == _key_text(row[k])
+        label = f"{what}[{', '.join(_key_text(row[k]) for k in key)}]"
+        if not match.any():
+            result.failures.append(f"{label}: no such row in the result")
+            continue
+        found = actual[match].iloc[0]
+        for column, want in row.items():
+            if column in key:
+                continue
+            result.checked += 1
+            got = found[column]
+            if not _same(got, want, tolerance):
+                result.failures.append(f"{label}.{column}: expected {_show(want)}, "
+                                       f"got {_show(got)} (tolerance {tolerance:g})")
+
+
+def _key_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _same(got: Any, want: Any, tolerance: float) -> bool:
+    got_missing = got is None or got is pd.NA or (isinstance(got, float) and np.isnan(got))
+    if want is None:
+        return got_missing
+    if got_missing:
+        return False
+    if isinstance(want, bool) or isinstance(got, bool | np.bool_):
+        return bool(got) == bool(want)
+    if isinstance(want, int | float):
+        try:
+            return abs(float(got) - float(want)) <= tolerance
+        except (TypeError, ValueError):
+            return False
+    return str(got) == str(want)
+
+
+def _show(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return "missing"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.10g}"
+    return repr(value) if isinstance(value, str) else str(value)

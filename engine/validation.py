@@ -1,0 +1,488 @@
+"""Semantic validation: every reference, formula, band table and weight of a spec, in one run.
+
+Runs on the merged plain tree even when the structure check found problems (defensively), so an
+author sees all problems at once. When nothing is wrong it builds the immutable Spec model.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import itertools
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from engine import formula_ast as fa
+from engine.diagnostics import Diagnostic, did_you_mean, has_errors
+from engine.formula_compile import Band, Catalog, Link, Node, Type, compile_formula
+from engine.formula_parser import FormulaSyntaxError, parse
+from engine.loading import check_structure, load_document
+from engine.source import Document, PathKey
+from engine.spec import (
+    ColumnSpec,
+    Rating,
+    RatingColumn,
+    Spec,
+    TableSpec,
+    TestCase,
+    Variable,
+    frozen,
+    text_of,
+)
+
+COLUMN_TYPES: dict[str, Type] = {"number": "number", "integer": "number", "bool": "bool",
+                                 "string": "string"}
+DEFAULT_TOLERANCE = 1e-9
+
+
+def load_spec(path: Path) -> tuple[Spec | None, list[Diagnostic]]:
+    """Load, check and build a spec. Raises CannotRun only when it cannot be read at all."""
+    document = load_document(path)
+    checker = _Checker(document, path)
+    diagnostics = document.diagnostics + check_structure(document) + checker.run()
+    if has_errors(diagnostics):
+        return None, diagnostics
+    return checker.build(), diagnostics
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _formula_of(value: Any) -> tuple[str | None, PathKey]:
+    """A formula given as a string or as {formula: ...}: its text and its path suffix."""
+    if isinstance(value, str):
+        return value, ()
+    if isinstance(value, dict) and isinstance(value.get("formula"), str):
+        return value["formula"], ("formula",)
+    return None, ()
+
+
+class _Variables(Mapping[str, Type]):
+    """The names a formula may read in one table: data columns, and variables compiled on demand
+    (so a variable's type is known before the formulas that use it are checked)."""
+
+    def __init__(self, checker: _Checker, table: str, columns: dict[str, Type],
+                 variables: list[str]) -> None:
+        self.checker, self.table = checker, table
+        self.columns, self.variables = columns, variables
+
+    def __getitem__(self, name: str) -> Type:
+        if name in self.columns:
+            return self.columns[name]
+        if name in self.variables:
+            return self.checker.variable_type(self.table, name)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.columns
+        yield from (v for v in self.variables if v not in self.columns)
+
+    def __len__(self) -> int:
+        return len(set(self.columns) | set(self.variables))
+
+
+class _Checker:
+    def __init__(self, document: Document, path: Path) -> None:
+        self.document = document
+        self.path = path
+        self.data = _mapping(document.data)
+        self.problems: list[Diagnostic] = []
+        self.catalog = Catalog()
+        self.plans: dict[PathKey, Node] = {}
+        self.variable_plans: dict[tuple[str, str], Node] = {}
+        self.variable_types: dict[tuple[str, str], Type] = {}
+        self.in_progress: set[tuple[str, str]] = set()
+        self.reads: dict[tuple[str, str], set[str]] = {}
+        self.order: list[tuple[str, str]] = []
+
+    # ------------------------------------------------------------------------------ helpers
+    def report(self, code: str, message: str, path: PathKey, *, key: bool = False,
+               hint: str | None = None, severity: str = "error") -> None:
+        self.problems.append(Diagnostic(code, message, self.document.place(path, key=key),
+                                        severity, hint))  # type: ignore[arg-type]
+
+    def unknown(self, kind: str, name: str, known: Any, path: PathKey) -> None:
+        known = list(known)
+        self.report("S201", f"unknown {kind} '{name}'", path,
+                    hint=did_you_mean(name, known) or (
+                        f"declared: {', '.join(known)}" if known else f"no {kind} is declared"))
+
+    def compile(self, text: str, table: str, path: PathKey,
+                expect: Type | None = None) -> tuple[Node | None, set[str]]:
+        """Parse and compile one formula; problems are located inside the YAML string."""
+        try:
+            expr = parse(text)
+        except FormulaSyntaxError as exc:
+            p = exc.problem
+            self.problems.append(Diagnostic("F300", f"formula syntax error: {p.message}",
+                                            self.document.text_span(path, p.start, p.end),
+                                            hint=p.hint))
+            return None, set()
+        node, problems, reads = compile_formula(expr, table, self.catalog, expect)
+        for p in problems:
+            self.problems.append(Diagnostic(p.code, p.message,
+                                            self.document.text_span(path, p.start, p.end),
+                                            hint=p.hint))
+        if node is not None:
+            self.plans[path] = node
+        return node, reads
+
+    def variable_type(self, table: str, name: str) -> Type:
+        key = (table, name)
+        if key in self.variable_types:
+            return self.variable_types[key]
+        if key in self.in_progress:
+            return "number"  # a cycle: reported once by the dependency check
+        self.in_progress.add(key)
+        raw = _mapping(_mapping(self.data.get("tables")).get(table)).get("variables", {})
+        text, suffix = _formula_of(_mapping(raw).get(name))
+        node, reads = (self.compile(text, table, ("tables", table, "variables", name, *suffix))
+                       if text else (None, set()))
+        self.in_progress.discard(key)
+        self.reads[key] = reads
+        self.variable_types[key] = node.type if node is not None else "number"
+        if node is not None:
+            self.variable_plans[key] = node
+        return self.variable_types[key]
+
+    # -------------------------------------------------------------------------------- run
+    def run(self) -> list[Diagnostic]:
+        self.check_parameters()
+        self.check_tables()
+        self.check_bands()
+        self.check_variables()
+        self.check_survey()
+        self.check_ratings()
+        self.check_tests()
+        return self.problems
+
+    def check_parameters(self) -> None:
+        for name, value in _mapping(self.data.get("parameters")).items():
+            path = ("parameters", name)
+            if isinstance(value, dict) and "values" in value:
+                values = _mapping(value.get("values"))
+                self.catalog.groups[name] = {str(k): v for k, v in values.items()
+                                             if isinstance(v, int | float | str | bool)}
+                target = value.get("sum_to")
+                numbers = [v for v in values.values()
+                           if isinstance(v, int | float) and not isinstance(v, bool)]
+                if isinstance(target, int | float) and abs(sum(numbers) - target) > 1e-9:
+                    self.report("S230", f"the values of '{name}' add up to {sum(numbers):g}, "
+                                f"not {target:g} as sum_to says", path + ("values",))
+            else:
+                scalar = value.get("value") if isinstance(value, dict) else value
+                if isinstance(scalar, int | float | str | bool):
+                    self.catalog.parameters[name] = (float(scalar) if isinstance(scalar, int)
+                                                     and not isinstance(scalar, bool) else scalar)
+
+    def check_tables(self) -> None:
+        tables = _mapping(self.data.get("tables"))
+        for name, raw in tables.items():
+            raw = _mapping(raw)
+            columns = _mapping(raw.get("columns"))
+            types = {c: COLUMN_TYPES.get(_mapping(spec).get("type", ""), "number")
+                     for c, spec in columns.items()}
+            variables = list(_mapping(raw.get("variables")))
+            for clash in set(variables) & set(columns):
+                self.report("S203", f"'{clash}' is both a column and a variable of '{name}'",
+                            ("tables", name, "variables", clash), key=True)
+            for clash in (set(columns) | set(variables)) & (
+                    set(self.catalog.parameters) | set(self.catalog.groups)):
+                self.report("S203", f"'{clash}' in table '{name}' hides the parameter of the "
+                            "same name", ("parameters", clash), key=True,
+                            hint="rename one of them", severity="warning")
+            self.catalog.columns[name] = _Variables(self, name, types, variables)  # type: ignore
+            for key in _keys(raw.get("key")):
+                if key not in columns:
+                    self.unknown(f"key column of '{name}'", key, columns, ("tables", name, "key"))
+        for name, raw in tables.items():
+            columns = _mapping(_mapping(raw).get("columns"))
+            for link_name, link in _mapping(_mapping(raw).get("links")).items():
+                path = ("tables", name, "links", link_name)
+                link = _mapping(link)
+                parent = link.get("table")
+                if parent not in tables:
+                    self.unknown("table", str(parent), tables, path + ("table",))
+                    continue
+                on = _keys(link.get("on"))
+                for column in on:
+                    if column not in columns:
+                        self.unknown(f"column of '{name}'", column, columns, path + ("on",))
+                parent_key = _keys(_mapping(tables[parent]).get("key"))
+                if len(on) != len(parent_key):
+                    self.report("S202", f"link '{link_name}' joins on {len(on)} column(s) but "
+                                f"'{parent}' has a key of {len(parent_key)}", path + ("on",))
+                    continue
+                if link_name in columns:
+                    self.report("S203", f"link '{link_name}' has the name of a column of "
+                                f"'{name}'", path, key=True)
+                self.catalog.links.setdefault(name, {})[link_name] = Link(
+                    link_name, name, parent, on, parent_key)
+        self.check_children_unique()
+
+    def check_children_unique(self) -> None:
+        for table in self.catalog.columns:
+            seen: dict[str, str] = {}
+            for child, links in self.catalog.links.items():
+                for link in links.values():
+                    if link.parent == table and child in seen:
+                        self.report("S202", f"'{child}' links to '{table}' twice ('{seen[child]}'"
+                                    f" and '{link.name}'): a child table may link to a parent once",
+                                    ("tables", child, "links", link.name), key=True)
+                    if link.parent == table:
+                        seen[child] = link.name
+
+    def check_bands(self) -> None:
+        for name, raw in _mapping(self.data.get("bands")).items():
+            rows = _mapping(raw).get("bands")
+            if not isinstance(rows, list):
+                continue
+            bands: list[tuple[int, Band]] = []
+            for i, row in enumerate(rows):
+                row = _mapping(row)
+                if "to" in row and "below" in row:
+                    self.report("S222", "a band has either 'to' (included) or 'below' "
+                                "(excluded), not both", ("bands", name, "bands", i))
+                    continue
+                upper = row.get("below", row.get("to"))
+                lower = row.get("from")
+                if lower is not None and upper is not None and lower > upper:
+                    self.report("S222", f"band '{row.get('label')}' starts at {lower} but ends "
+                                f"at {upper}", ("bands", name, "bands", i))
+                    continue
+                bands.append((i, Band(str(row.get("label")), lower, upper, "to" in row)))
+            self.check_band_coverage(name, bands)
+            self.catalog.bands[name] = tuple(b for _, b in bands)
+
+    def check_band_coverage(self, name: str, bands: list[tuple[int, Band]]) -> None:
+        """Sorted by lower bound, each band must start exactly where the previous one ends."""
+        ordered = sorted(bands, key=lambda ib: -float("inf") if ib[1].lower is None
+                         else ib[1].lower)
+        for (_, low), (j, high) in itertools.pairwise(ordered):
+            path = ("bands", name, "bands", j)
+            end, start = low.upper, high.lower
+            if end is None or start is None or start < end or (start == end and low.upper_closed):
+                where = "-inf" if start is None else f"{start}"
+                self.report("S221", f"bands '{low.label}' and '{high.label}' overlap at {where}",
+                            path, hint="each value must fall in exactly one band")
+            elif start > end:
+                opening = "(" if low.upper_closed else "["
+                self.report("S220", f"gap between bands '{low.label}' and '{high.label}': "
+                            f"values in {opening}{end:g}, {start:g}) fall in no band", path,
+                            hint=f"start '{high.label}' at {end:g}")
+        for i, band in bands:
+            if not band.upper_closed and band.lower is not None and band.upper == band.lower:
+                self.report("S222", f"band '{band.label}' is empty", ("bands", name, "bands", i))
+
+    def check_variables(self) -> None:
+        for table, raw in _mapping(self.data.get("tables")).items():
+            for name in _mapping(_mapping(raw).get("variables")):
+                self.variable_type(table, name)
+        known = {f"{t}.{v}" for t, v in self.reads}
+        sorter = graphlib.TopologicalSorter({f"{t}.{v}": reads & known
+                                             for (t, v), reads in self.reads.items()})
+        try:
+            self.order = [tuple(n.split(".", 1)) for n in sorter.static_order()]  # type: ignore
+        except graphlib.CycleError as exc:
+            cycle = exc.args[1]
+            table, name = cycle[0].split(".", 1)
+            self.report("F307", "circular definition: " + " -> ".join(cycle),
+                        ("tables", table, "variables", name), key=True,
+                        hint="a variable cannot depend on itself, directly or through others")
+
+    def check_survey(self) -> None:
+        data = self.data
+        scale = _mapping(data.get("scale"))
+        ratings = scale.get("ratings") if isinstance(scale.get("ratings"), list) else []
+        for i, value in enumerate(scale.get("satisfied") or []):
+            if value not in ratings:
+                self.report("S204", f"satisfied value {value} is not on the scale {ratings}",
+                            ("scale", "satisfied", i))
+        for code in _mapping(scale.get("non_answers")):
+            if code.lstrip("-").isdigit() and int(code) in ratings:
+                self.report("S204", f"non-answer code {code} is also a rating on the scale",
+                            ("scale", "non_answers", code), key=True)
+        items, criteria = _mapping(data.get("items")), _mapping(data.get("criteria"))
+        zones = _mapping(data.get("zones"))
+        survey = _mapping(data.get("survey"))
+        respondents = survey.get("respondents")
+        tables = _mapping(data.get("tables"))
+        questionnaires = _mapping(data.get("questionnaires"))
+        if respondents is not None and respondents not in tables:
+            self.unknown("table", str(respondents), tables, ("survey", "respondents"))
+            respondents = None
+        unit = survey.get("unit")
+        if respondents and unit is not None and unit not in self.catalog.links.get(respondents, {}):
+            self.unknown(f"link of '{respondents}'", str(unit),
+                         self.catalog.links.get(respondents, {}), ("survey", "unit"))
+        if questionnaires and not survey:
+            self.report("S205", "questionnaires need a 'survey' section naming the respondents "
+                        "table and the unit link", ("questionnaires",), key=True)
+        used_items: set[str] = set()
+        used_criteria: set[str] = set()
+        for channel, raw in questionnaires.items():
+            raw = _mapping(raw)
+            base = ("questionnaires", channel)
+            if respondents and isinstance(raw.get("when"), str):
+                self.compile(raw["when"], respondents, base + ("when",), expect="bool")
+            for item, entry in _mapping(raw.get("items")).items():
+                entry = _mapping(entry)
+                path = (*base, "items", item)
+                used_items.add(item)
+                if items and item not in items:
+                    self.report("S201", f"unknown item '{item}'", path, key=True,
+                                hint=did_you_mean(item, items) or "declare it under items:")
+                criterion = entry.get("criterion")
+                if isinstance(criterion, str):
+                    used_criteria.add(criterion)
+                    if criterion not in criteria:
+                        self.unknown("criterion", criterion, criteria, (*path, "criterion"))
+                zone = entry.get("zone")
+                if isinstance(zone, str) and zone not in zones:
+                    self.unknown("zone", zone, zones, (*path, "zone"))
+                if respondents and isinstance(entry.get("asked_if"), str):
+                    self.compile(entry["asked_if"], respondents, (*path, "asked_if"),
+                                 expect="bool")
+        if questionnaires:
+            for item in items:
+                if item not in used_items:
+                    self.report("S210", f"item '{item}' is asked in no questionnaire, so it "
+                                "belongs to no criterion", ("items", item), key=True,
+                                severity="warning")
+            for criterion in criteria:
+                if criterion not in used_criteria:
+                    self.report("S211", f"criterion '{criterion}' has no item in any "
+                                "questionnaire", ("criteria", criterion), key=True,
+                                severity="warning")
+
+    def check_ratings(self) -> None:
+        tables = _mapping(self.data.get("tables"))
+        for rating_id, raw in _mapping(self.data.get("ratings")).items():
+            raw = _mapping(raw)
+            base = ("ratings", rating_id)
+            table = raw.get("table")
+            if table not in tables:
+                self.unknown("table", str(table), tables, (*base, "table"))
+                continue
+            if isinstance(raw.get("where"), str):
+                self.compile(raw["where"], table, (*base, "where"), expect="bool")
+            for part in ("unit", "name"):
+                if isinstance(raw.get(part), str):
+                    self.compile(raw[part], table, (*base, part))
+            columns = _mapping(raw.get("columns"))
+            for column, value in columns.items():
+                text, suffix = _formula_of(value)
+                if text:
+                    self.compile(text, table, (*base, "columns", column, *suffix))
+            for i, rank in enumerate(raw.get("rank_by") or []):
+                column = _mapping(rank).get("column")
+                if column is not None and column not in columns:
+                    self.unknown(f"column of rating '{rating_id}'", str(column), columns,
+                                 (*base, "rank_by", i, "column"))
+            if "unit" not in raw and len(_keys(_mapping(tables[table]).get("key"))) != 1:
+                self.report("S206", f"rating '{rating_id}' needs 'unit:' because '{table}' has a "
+                            "composite key", base, key=True)
+
+    def check_tests(self) -> None:
+        tables = _mapping(self.data.get("tables"))
+        ratings = _mapping(self.data.get("ratings"))
+        tests = self.data.get("tests") if isinstance(self.data.get("tests"), list) else []
+        folder = self.path.parent
+        for i, test in enumerate(tests):
+            test = _mapping(test)
+            sections = [("given", test.get("given"), tables, "table"),
+                        ("expect", _mapping(test.get("expect")).get("tables"), tables, "table"),
+                        ("expect", _mapping(test.get("expect")).get("ratings"), ratings,
+                         "rating")]
+            for section, given, known, kind in sections:
+                for name, rows in _mapping(given).items():
+                    path: PathKey = ("tests", i, section, name) if section == "given" else (
+                        "tests", i, "expect", "tables" if kind == "table" else "ratings", name)
+                    if name not in known:
+                        self.report("S201", f"unknown {kind} '{name}'", path, key=True,
+                                    hint=did_you_mean(name, known))
+                        continue
+                    if isinstance(rows, dict) and isinstance(rows.get("csv"), str):
+                        if not (folder / rows["csv"]).is_file():
+                            self.report("S251", f"test data file not found: {rows['csv']} "
+                                        f"(looked in {folder})", (*path, "csv"))
+                    elif isinstance(rows, list):
+                        self.check_test_columns(kind, name, rows, path)
+
+    def check_test_columns(self, kind: str, name: str, rows: list[Any], path: PathKey) -> None:
+        if kind == "table":
+            raw = _mapping(_mapping(self.data.get("tables")).get(name))
+            known = set(_mapping(raw.get("columns"))) | set(_mapping(raw.get("variables")))
+        else:
+            raw = _mapping(_mapping(self.data.get("ratings")).get(name))
+            known = {"rank", "unit", "name", *_mapping(raw.get("columns"))}
+        for r, row in enumerate(rows):
+            for column in _mapping(row):
+                if column not in known:
+                    self.report("S250", f"'{column}' is not a column of {kind} '{name}'",
+                                (*path, r, column), key=True, hint=did_you_mean(column, known))
+
+    # ------------------------------------------------------------------------------ build
+    def build(self) -> Spec:
+        data = self.data
+        meta = _mapping(data.get("methodology"))
+        tables = {}
+        for name, raw in _mapping(data.get("tables")).items():
+            columns = {c: _column(c, _mapping(spec)) for c, spec in raw["columns"].items()}
+            tables[name] = TableSpec(name, _keys(raw["key"]), frozen(columns),
+                                     frozen(self.catalog.links.get(name, {})),
+                                     tuple(_mapping(raw.get("variables"))))
+        variables = tuple(
+            Variable(t, v, _formula_of(data["tables"][t]["variables"][v])[0] or "",
+                     self.variable_plans[(t, v)],
+                     _mapping(data["tables"][t]["variables"][v]).get("source"))
+            for t, v in self.order)
+        ratings = {rid: self.build_rating(rid, raw) for rid, raw in
+                   _mapping(data.get("ratings")).items()}
+        tests = tuple(
+            TestCase(str(t["name"]), i, frozen(t.get("given", {})),
+                     frozen(_mapping(t["expect"]).get("tables", {})),
+                     frozen(_mapping(t["expect"]).get("ratings", {})),
+                     float(t.get("tolerance", DEFAULT_TOLERANCE)),
+                     self.document.place(("tests", i)))
+            for i, t in enumerate(data.get("tests") or []))
+        return Spec(str(meta["id"]), text_of(meta.get("title")), meta.get("year"), str(self.path),
+                    frozen(tables), variables, frozen(ratings), tests, self.catalog, self.document)
+
+    def build_rating(self, rating_id: str, raw: dict[str, Any]) -> Rating:
+        base = ("ratings", rating_id)
+        table = raw["table"]
+        key_column = _keys(self.data["tables"][table]["key"])[0]
+        unit = self.plans.get((*base, "unit")) or self.catalog_column(table, key_column)
+        columns = []
+        for name, value in raw["columns"].items():
+            _, suffix = _formula_of(value)
+            digits = value.get("digits") if isinstance(value, dict) else None
+            columns.append(RatingColumn(name, self.plans[(*base, "columns", name, *suffix)],
+                                        digits))
+        rank_by = tuple((r["column"], r.get("order", "desc") == "desc") for r in raw["rank_by"])
+        return Rating(rating_id, text_of(raw.get("title")) or rating_id, table,
+                      self.plans.get((*base, "where")), unit, self.plans.get((*base, "name")),
+                      tuple(columns), rank_by, raw.get("ties", "min"))
+
+    def catalog_column(self, table: str, column: str) -> Node:
+        expr = fa.Name((column,), fa.Range(0, len(column)))
+        node, _, _ = compile_formula(expr, table, self.catalog)
+        assert node is not None
+        return node
+
+
+def _keys(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return ()
+
+
+def _column(name: str, raw: dict[str, Any]) -> ColumnSpec:
+    values = raw.get("values")
+    return ColumnSpec(name, raw.get("type", "number"), bool(raw.get("required", True)),
+                      raw.get("default"), tuple(values) if values else None,
+                      raw.get("min"), raw.get("max"))

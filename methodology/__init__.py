@@ -1,0 +1,1 @@
+"""Bundled methodologies, shipped as package data (this file only makes them findable)."""
