@@ -123,6 +123,8 @@ class _Builder:
                             out.setdefault(k, v)
                 continue
             key = self._scalar(key_node) if isinstance(key_node, ScalarNode) else None
+            if isinstance(key, int) and not isinstance(key, bool):
+                key = str(key)  # codes such as scale values: keys are text, as in JSON
             key_span = self.span(key_node)
             if not isinstance(key, str):
                 self.problems.append(Diagnostic(

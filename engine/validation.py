@@ -247,6 +247,9 @@ class _Checker:
                     continue
                 upper = row.get("below", row.get("to"))
                 lower = row.get("from")
+                if not all(isinstance(b, int | float) and not isinstance(b, bool)
+                           for b in (lower, upper) if b is not None):
+                    continue  # a wrong type: reported by the structure check
                 if lower is not None and upper is not None and lower > upper:
                     self.report("S222", f"band '{row.get('label')}' starts at {lower} but ends "
                                 f"at {upper}", ("bands", name, "bands", i))

@@ -1,0 +1,66 @@
+"""Shared helpers: a tiny two-table world for formula tests, and paths to fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.formula_compile import Band, Catalog, Link, compile_formula
+from engine.formula_eval import Frames, evaluate_rows
+from engine.formula_parser import parse
+
+SPECS = Path(__file__).parent / "specs"
+ROOT = Path(__file__).parent.parent
+
+LINK = Link("body", "services", "bodies", ("body_id",), ("body_id",))
+
+
+def world() -> tuple[Catalog, Frames]:
+    catalog = Catalog(
+        columns={
+            "bodies": {"body_id": "string", "kind": "string", "x": "number", "flag": "bool"},
+            "services": {"body_id": "string", "total": "number", "ok": "bool"},
+        },
+        links={"services": {"body": LINK}},
+        parameters={"k": 15.0, "label": "high"},
+        groups={"points": {"a": 10.0, "b": 5.0}},
+        bands={"grade": (Band("low", None, 50.0), Band("high", 50.0, 100.0, True))},
+    )
+    frames = Frames({
+        "bodies": pd.DataFrame({
+            "body_id": pd.Series(["A", "B", "C", "D"], dtype=object),
+            "kind": pd.Series(["x", "x", "y", None], dtype=object),
+            "x": [1.0, np.nan, 30.0, 0.0],
+            "flag": pd.array([True, False, pd.NA, True], dtype="boolean"),
+        }),
+        "services": pd.DataFrame({
+            "body_id": pd.Series(["A", "A", "B", "Z"], dtype=object),
+            "total": [10.0, 20.0, np.nan, 5.0],
+            "ok": pd.array([True, False, True, pd.NA], dtype="boolean"),
+        }),
+    })
+    return catalog, frames
+
+
+def run(formula: str, table: str = "bodies") -> list[object]:
+    """Evaluate a formula in the tiny world; missing values come back as None."""
+    catalog, frames = world()
+    node, problems, _ = compile_formula(parse(formula), table, catalog)
+    assert not problems, problems
+    values = evaluate_rows(node, frames, table)
+    return [None if pd.isna(v) else (bool(v) if isinstance(v, np.bool_ | bool) else v)
+            for v in values.tolist()]
+
+
+def problems_of(formula: str, table: str = "bodies") -> list[str]:
+    catalog, _ = world()
+    _, problems, _ = compile_formula(parse(formula), table, catalog)
+    return [p.code for p in problems]
+
+
+@pytest.fixture
+def specs() -> Path:
+    return SPECS

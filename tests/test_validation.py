@@ -1,0 +1,150 @@
+"""sapa validate: every problem of a spec in one run, each located in its YAML file."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine.validation import load_spec
+from tests.conftest import SPECS
+
+
+def expected_header(path: Path) -> list[tuple[str, int, int]]:
+    found = re.findall(r"# expect: (\w+) at (\d+):(\d+)", path.read_text(encoding="utf-8"))
+    return [(code, int(line), int(col)) for code, line, col in found]
+
+
+def test_broken_spec_reports_all_five_problems_with_positions() -> None:
+    path = SPECS / "broken.yaml"
+    spec, diagnostics = load_spec(path)
+    assert spec is None
+    errors = {(d.code, d.span.line, d.span.column) for d in diagnostics
+              if d.severity == "error" and d.span}
+    expected = expected_header(path)
+    assert len(expected) == 5
+    assert errors == set(expected)
+
+
+def test_validate_cli_text_and_json_agree_and_exit_1() -> None:
+    path = str(SPECS / "broken.yaml")
+    text = CliRunner().invoke(main, ["validate", path])
+    assert text.exit_code == 1
+    for code, line, col in expected_header(SPECS / "broken.yaml"):
+        assert f"{path}:{line}:{col}: error[{code}]" in text.output
+    assert "INVALID (5 errors" in text.output
+    as_json = CliRunner().invoke(main, ["validate", "--format", "json", path])
+    assert as_json.exit_code == 1
+    found = {(d["code"], d["span"]["line"], d["span"]["column"])
+             for d in json.loads(as_json.output) if d["severity"] == "error"}
+    assert found == set(expected_header(SPECS / "broken.yaml"))
+
+
+def test_valid_spec_exits_0() -> None:
+    result = CliRunner().invoke(main, ["validate", str(SPECS / "mini.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "valid (0 errors, 0 warnings)" in result.output
+
+
+@pytest.mark.parametrize("args", [["validate", "no/such/file.yaml"], ["validate", "2021"]])
+def test_missing_spec_exits_2(args: list[str]) -> None:
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_unreadable_yaml_exits_2_with_position(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("methodology: {id: x, title: y\nscale: [\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:" in result.output and "S101" in result.output
+
+
+def write(tmp_path: Path, text: str, name: str = "spec.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+HEADER = "methodology: {id: t, title: T}\n"
+TABLE = ("tables:\n  bodies:\n    key: id\n    columns: {id: {type: string}, x: {type: number}}\n"
+         "    variables:\n")
+
+
+def codes_at(path: Path) -> list[tuple[str, int, int]]:
+    _, diagnostics = load_spec(path)
+    return [(d.code, d.span.line, d.span.column) for d in diagnostics if d.span]
+
+
+def test_formula_error_points_into_a_block_scalar(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + TABLE + "      y: |\n        max(0,\n            x + zz)\n")
+    assert ("F301", 9, 17) in codes_at(path)
+
+
+def test_formula_error_points_into_a_quoted_scalar(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + TABLE + '      y: "x + mean(x, by=kind)"\n')
+    assert ("F301", 7, 26) in codes_at(path)
+
+
+def test_cycle_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + TABLE + "      a: b + 1\n      b: a * 2\n")
+    assert any(code == "F307" for code, _, _ in codes_at(path))
+
+
+def test_weights_must_sum_where_the_spec_says(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "parameters:\n  w:\n    values: {a: 10, b: 15}\n"
+                 "    sum_to: 100\n")
+    assert ("S230", 4, 13) in codes_at(path)
+
+
+def test_band_overlap_and_bad_type(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "bands:\n  g:\n    bands:\n"
+                 "      - {label: low, below: 60}\n      - {label: high, from: 50}\n"
+                 "      - {label: odd, from: yes}\n")
+    found = codes_at(path)
+    assert ("S221", 6, 9) in found
+    assert ("S112", 7, 28) in found
+
+
+def test_unknown_top_level_key_has_a_suggestion(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + "ratingz: {}\n")
+    _, diagnostics = load_spec(path)
+    assert [(d.code, d.hint) for d in diagnostics] == [("S110", "did you mean 'ratings'?")]
+
+
+def test_extends_merges_and_null_removes(tmp_path: Path) -> None:
+    write(tmp_path, HEADER + "parameters: {a: 1, b: 2, c: 3}\n", "base.yaml")
+    child = write(tmp_path, "extends: base.yaml\nmethodology: {id: t2, title: T2}\n"
+                  "parameters: {b: 20, c: null, d: oops(}\n")
+    spec, diagnostics = load_spec(child)
+    assert spec is not None, diagnostics
+    assert dict(spec.data["parameters"]) == {"a": 1, "b": 20, "d": "oops("}
+    result = CliRunner().invoke(main, ["show", "--resolved", str(child)])
+    assert result.exit_code == 0
+    assert "b: 20" in result.output and "c:" not in result.output and "a: 1" in result.output
+
+
+def test_extends_error_positions_stay_in_their_own_file(tmp_path: Path) -> None:
+    write(tmp_path, HEADER + TABLE + "      y: x + nope\n", "base.yaml")
+    child = write(tmp_path, "extends: base.yaml\nmethodology: {id: t2, title: T2}\n")
+    _, diagnostics = load_spec(child)
+    [problem] = diagnostics
+    assert problem.span.file.endswith("base.yaml") and problem.span.line == 7
+
+
+def test_extends_cycle_is_reported(tmp_path: Path) -> None:
+    write(tmp_path, "extends: b.yaml\n" + HEADER, "a.yaml")
+    write(tmp_path, "extends: a.yaml\n" + HEADER, "b.yaml")
+    assert any(code == "S104" for code, _, _ in codes_at(tmp_path / "a.yaml"))
+
+
+def test_no_internal_token_names_reach_the_user(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + TABLE + "      y: (x +\n      z: x ) 1\n      w: '1 2'\n")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert not re.search(r"__ANON|\$END|RPAR|LPAR", result.output), result.output
