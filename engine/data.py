@@ -26,24 +26,38 @@ Locate = Callable[[int, str | None], Span | None]  # (row index, column) -> plac
 
 def read_csv(path: Path) -> pd.DataFrame:
     """A CSV as text cells (UTF-8 or Windows-1251; comma or semicolon), nothing inferred."""
-    raw = path.read_bytes()
-    try:
-        text_encoding = "utf-8-sig"
-        raw.decode(text_encoding)
-    except UnicodeDecodeError:
-        text_encoding = "cp1251"
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=text_encoding,
+    return pd.read_csv(path, dtype=str, keep_default_na=False,
+                       encoding=_encoding(path.read_bytes()),
                        sep=None, engine="python")
 
 
 def csv_locator(path: Path, frame: pd.DataFrame) -> Locate:
+    """Places of cells, read back from the file only for the few cells that are reported."""
     columns = list(frame.columns)
+    lines: list[str] = []
 
     def locate(row: int, column: str | None) -> Span:
-        col = columns.index(column) + 1 if column in columns else 1
-        return Span(str(path), row + 2, col)  # line 1 is the header
+        if not lines:
+            raw = path.read_bytes()
+            lines.extend(raw.decode(_encoding(raw)).splitlines())
+        line = row + 2 if row >= 0 else 1  # line 1 is the header
+        field = columns.index(column) if column in columns else 0
+        text = lines[line - 1] if line <= len(lines) else ""
+        separator = ";" if text.count(";") > text.count(",") else ","
+        cells = text.split(separator)
+        offset = sum(len(c) + 1 for c in cells[:field])
+        width = len(cells[field]) if field < len(cells) else 1
+        return Span(str(path), line, offset + 1, offset + 1 + max(width, 1))
 
     return locate
+
+
+def _encoding(raw: bytes) -> str:
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return "cp1251"
+    return "utf-8-sig"
 
 
 def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
@@ -104,7 +118,8 @@ def _convert(spec: ColumnSpec, cells: pd.Series
                                errors="coerce").astype(float)
         wrong = ~blank & values.isna().to_numpy()
         if wrong.any():
-            bad.append(("D403", list(np.flatnonzero(wrong)), f"a {spec.type}"))
+            wanted = "an integer" if spec.type == "integer" else "a number"
+            bad.append(("D403", list(np.flatnonzero(wrong)), wanted))
         if spec.type == "integer":
             fraction = values.notna().to_numpy() & (values.to_numpy() % 1 != 0)
             if fraction.any():

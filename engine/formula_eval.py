@@ -52,7 +52,10 @@ class Frames:
             else:
                 index = pd.MultiIndex.from_frame(parent[list(link.key)])
                 wanted = pd.MultiIndex.from_frame(child[list(link.on)])
-            self._positions[link] = np.asarray(index.get_indexer(wanted), dtype=np.int64)
+            first = ~index.duplicated()  # duplicated keys are a data error reported elsewhere
+            found = index[first].get_indexer(wanted)
+            rows = np.flatnonzero(first)
+            self._positions[link] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
         return self._positions[link]
 
 
