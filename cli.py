@@ -160,6 +160,11 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str) -> N
     """Compute the ratings of SPEC (default: the bundled 2020 methodology) over data."""
     def action() -> int:
         loaded, _ = _load_or_exit(spec)
+        if not loaded.ratings:
+            click.echo(f"{spec}: {loaded.id} declares no ratings yet; nothing to rate "
+                       "(no --data given)" if data_path is None else
+                       f"{spec}: {loaded.id} declares no ratings; nothing to rate", err=True)
+            return 2
         folder = data_path or _default_data(loaded)
         if folder is None:
             click.echo(f"{spec}: no --data given and the spec names no bundled data "

@@ -24,7 +24,10 @@ def compute_rating(rating: Rating, frames: Frames) -> pd.DataFrame:
     keys = [c for c, _ in rating.rank_by]
     ascending = [not descending for _, descending in rating.rank_by]
     out = out.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
-    out.insert(0, "rank", tie_ranks(out[keys], rating.ties))
+    ranks = tie_ranks(out[keys], rating.ties)
+    out.insert(0, "rank", ranks if rating.ties == "average" else pd.array(
+        np.where(np.isnan(ranks), -1, ranks).astype(int), dtype="Int64"))
+    out.loc[np.isnan(ranks), "rank"] = pd.NA
     return out.reset_index(drop=True)
 
 

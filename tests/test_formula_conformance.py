@@ -185,3 +185,48 @@ def test_static_errors(formula: str, code: str) -> None:
 def test_nan_comparisons_never_leak_as_false() -> None:
     values = run("x > -1")
     assert values[1] is None and not any(isinstance(v, float) and math.isnan(v) for v in values)
+
+
+def test_documented_correction_coefficient_example(tmp_path) -> None:
+    """The example of docs/formula-language.md, on loads 0.1, 0.5, 0.9, 0.9, 1.0 (mean 0.68)."""
+    from engine.testing import run_tests
+    from engine.validation import load_spec
+
+    spec_text = """
+methodology: {id: doc-example, title: doc example}
+tables:
+  bodies:
+    key: id
+    columns: {id: {type: string}, body_type: {type: string}, load: {type: number}}
+    variables:
+      qualifies: "load >= mean(load, by=body_type)"
+      step: "rank(load, by=body_type, where=qualifies, method=\\"dense\\", descending=false)"
+      steps: "max(step, by=body_type)"
+      coefficient: "if(qualifies, if(steps == 1, 1.10, 1.01 + 0.09 * (step - 1) / (steps - 1)), 1)"
+tests:
+  - name: evenly spread from the least to the most loaded
+    given:
+      bodies:
+        - {id: a, body_type: c, load: 0.1}
+        - {id: b, body_type: c, load: 0.5}
+        - {id: c, body_type: c, load: 0.9}
+        - {id: d, body_type: c, load: 1.0}
+        - {id: e, body_type: c, load: 0.9}
+        - {id: f, body_type: m, load: 0.3}
+    expect:
+      tables:
+        bodies:
+          - {id: a, qualifies: false, coefficient: 1}
+          - {id: b, qualifies: false, coefficient: 1}
+          - {id: c, qualifies: true, step: 1, coefficient: 1.01}
+          - {id: e, step: 1, coefficient: 1.01}
+          - {id: d, step: 2, steps: 2, coefficient: 1.10}
+          - {id: f, qualifies: true, coefficient: 1.10}
+    tolerance: 1.0e-12
+"""
+    path = tmp_path / "doc.yaml"
+    path.write_text(spec_text, encoding="utf-8")
+    spec, diagnostics = load_spec(path)
+    assert spec is not None, [d.message for d in diagnostics]
+    [result] = run_tests(spec)
+    assert result.passed, result.failures

@@ -1,0 +1,33 @@
+"""The installed package works outside the checkout: grammar, schema and bundled specs travel
+as package data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def sapa(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "import cli; cli.run()", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_validate_a_bundled_spec_by_short_name_from_elsewhere(tmp_path: Path) -> None:
+    result = sapa("validate", "2020", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2020: valid" in result.stdout
+
+
+def test_test_command_prints_the_summary_line(tmp_path: Path) -> None:
+    result = sapa("test", str(ROOT / "tests" / "specs" / "mini.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_rate_without_bundled_data_says_so_without_a_traceback(tmp_path: Path) -> None:
+    result = sapa("rate", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "declares no ratings yet" in result.stderr
