@@ -22,7 +22,7 @@ BUNDLED_SUFFIX = ".yaml"
 
 
 def bundled_names() -> list[str]:
-    """Short names of the methodologies shipped with sapa (e.g. '2020')."""
+    """Short names of the methodologies shipped with sapa (their file names without .yaml)."""
     folder = files("methodology")
     return sorted(p.name[: -len(BUNDLED_SUFFIX)] for p in folder.iterdir()
                   if p.name.endswith(BUNDLED_SUFFIX))
