@@ -151,7 +151,7 @@ def show(spec: str, resolved: bool) -> None:
 @main.command()
 @click.argument("spec", required=False, default=DEFAULT_SPEC)
 @click.option("--data", "data_path", type=click.Path(path_type=Path),
-              help="A folder with one CSV per table (<table>.csv). Default: the spec's bundled data.")
+              help="A folder with one CSV per table (<table>.csv). Default: the bundled data.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Write <rating id>.csv per rating and manifest.json here.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",

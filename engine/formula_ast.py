@@ -114,7 +114,8 @@ def to_text(node: Expr) -> str:
     if isinstance(node, Index):
         return f"{node.target.dotted}[{to_text(node.key)}]"
     if isinstance(node, Unary):
-        return f"(not {to_text(node.operand)})" if node.op == "not" else f"(-{to_text(node.operand)})"
+        operand = to_text(node.operand)
+        return f"(not {operand})" if node.op == "not" else f"(-{operand})"
     if isinstance(node, Binary):
         return f"({to_text(node.left)} {node.op} {to_text(node.right)})"
     if isinstance(node, Membership):

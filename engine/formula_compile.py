@@ -141,7 +141,7 @@ ELEMENTWISE_VARIADIC = {"sum", "mean", "min", "max"}
 WINDOWS = {"rank", "minmax"}
 RANK_METHODS = ("min", "max", "dense", "average", "first")
 
-#: name -> (minimum positional arguments, maximum (None = any), allowed keywords). For the reference.
+#: name -> (fewest positional arguments, most (None = any), allowed keywords).
 SIGNATURES: dict[str, tuple[int, int | None, tuple[str, ...]]] = {
     "sum": (1, None, ("where", "by")), "mean": (1, None, ("where", "by")),
     "min": (1, None, ("where", "by")), "max": (1, None, ("where", "by")),
@@ -272,14 +272,16 @@ class _Compiler:
         children = self.catalog.children(table)
         if head in columns:
             if rest:
-                self.fail(node, "F301", f"'{head}' is a column of '{table}'; it has no '.{rest[0]}'")
+                self.fail(node, "F301",
+                          f"'{head}' is a column of '{table}'; it has no '.{rest[0]}'")
             self.reads.add(f"{table}.{head}")
             return Column(columns[head], table, head)
         if head in links:
             link = links[head]
             if not rest:
+                example = _first(self.catalog, link.parent)
                 self.fail(node, "F301", f"'{head}' is a link to the table '{link.parent}'",
-                          f"name one of its columns, e.g. {head}.{_first(self.catalog, link.parent)}")
+                          f"name one of its columns, e.g. {head}.{example}")
             inner = self.name(node, rest, link.parent)
             if inner.table != link.parent:
                 self.fail(node, "F306", f"'{node.dotted}' reaches a child table through a link",
