@@ -15,6 +15,5 @@ def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame]) -> Frames:
     frames = Frames({name: frame.copy() for name, frame in tables.items()})
     for variable in spec.variables:
         values = evaluate_rows(variable.plan, frames, variable.table)
-        frames.tables[variable.table][variable.name] = values.to_numpy() if values.dtype == object \
-            else values.array
+        frames.tables[variable.table][variable.name] = values.array
     return frames

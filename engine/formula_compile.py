@@ -16,7 +16,6 @@ from engine import formula_ast as fa
 from engine.diagnostics import did_you_mean
 
 Type = Literal["number", "bool", "string"]
-TYPES: tuple[Type, ...] = ("number", "bool", "string")
 
 
 @dataclass(frozen=True)

@@ -96,22 +96,10 @@ def _plain(value: Value, fill: object) -> Any:
     return fill if missing(value) else value
 
 
-def _length(*values: Value) -> int | None:
-    return next((len(v) for v in values if isinstance(v, pd.Series)), None)
-
-
-def _boolean(values: Any, mask: Any, n: int | None) -> Value:
-    if n is None:
-        return pd.NA if mask else bool(values)
-    out = pd.array(np.broadcast_to(values, (n,)).astype(bool), dtype="boolean")
-    out[np.broadcast_to(mask, (n,))] = pd.NA
+def _boolean(values: np.ndarray, mask: np.ndarray) -> pd.Series:
+    out = pd.array(values.astype(bool), dtype="boolean")
+    out[mask] = pd.NA
     return pd.Series(out)
-
-
-def _as_boolean(value: Value) -> Value:
-    if isinstance(value, pd.Series):
-        return value.astype("boolean")
-    return pd.NA if missing(value) else bool(value)
 
 
 _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
@@ -124,16 +112,12 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
-def _arithmetic(op: str, a: Value, b: Value) -> Value:
+def _arithmetic(op: str, a: pd.Series, b: pd.Series) -> pd.Series:
     """Missing in, missing out (also for 1 ^ missing); division by zero gives missing."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        result = _ARITHMETIC[op](_to_float(a), _to_float(b))
-    if isinstance(result, pd.Series):
-        result = result.replace([np.inf, -np.inf], np.nan)
-        return result.mask(np.logical_or(missing(a), missing(b)))
-    if isinstance(result, complex) or missing(a) or missing(b):
-        return np.nan
-    return np.nan if np.isinf(result) else float(result)
+        result = _ARITHMETIC[op](a.astype("float64"), b.astype("float64"))
+    result = result.replace([np.inf, -np.inf], np.nan)
+    return result.mask(a.isna().to_numpy() | b.isna().to_numpy())
 
 
 def _to_float(value: Value) -> Value:
@@ -142,19 +126,12 @@ def _to_float(value: Value) -> Value:
     return np.nan if missing(value) else float(value)
 
 
-def _safe_scalar_arithmetic(op: str, a: Value, b: Value) -> Value:
-    try:
-        return _arithmetic(op, a, b)
-    except ZeroDivisionError:
-        return np.nan
-
-
-def _compare(op: str, a: Value, b: Value, kind: str) -> Value:
+def _compare(op: str, a: pd.Series, b: pd.Series, kind: str) -> pd.Series:
     fill = {"number": np.nan, "string": "", "bool": False}[kind]
-    mask = np.logical_or(missing(a), missing(b))
+    mask = a.isna().to_numpy() | b.isna().to_numpy()
     with np.errstate(invalid="ignore"):
         values = _COMPARE[op](_plain(a, fill), _plain(b, fill))
-    return _boolean(values, mask, _length(a, b))
+    return _boolean(np.asarray(values), mask)
 
 
 def round_half_up(x: Value, digits: float) -> Value:
@@ -166,96 +143,70 @@ def round_half_up(x: Value, digits: float) -> Value:
 
 
 def _op(node: Op, frames: Frames) -> Value:
-    args = [evaluate(a, frames) for a in node.args]
-    op = node.op
-    if op in _ARITHMETIC:
-        return _safe_scalar_arithmetic(op, *args)
-    if op == "neg":
-        return -_to_float(args[0])
-    if op in _COMPARE:
-        return _compare(op, args[0], args[1], node.args[0].type)
-    if op in ("and", "or"):
-        a, b = _as_boolean(args[0]), _as_boolean(args[1])
-        if not isinstance(a, pd.Series) and not isinstance(b, pd.Series):
-            a = pd.array([a], dtype="boolean")
-            b = pd.array([b], dtype="boolean")
-            return (a & b if op == "and" else a | b)[0]
-        return a & b if op == "and" else a | b
-    if op == "not":
-        value = _as_boolean(args[0])
-        return pd.NA if value is pd.NA else (~value if isinstance(value, pd.Series) else not value)
-    if op in ("in", "not in"):
-        return _membership(node, args)
-    if op == "if":
-        return _if(node, args, frames)
-    if op == "coalesce":
-        n = frames.length(node.table) if node.table else None
-        result = args[0] if n is None else broadcast(args[0], n, node.type)
-        for other in args[1:]:
-            if n is None:
-                result = other if missing(result) else result
-            else:
-                result = result.where(~result.isna(), broadcast(other, n, node.type))
+    """Every operation runs on Series; an all-constant one on one row, unwrapped at the end."""
+    n = frames.length(node.table) if node.table else 1
+    args = [broadcast(evaluate(a, frames), n, a.type) for a in node.args]
+    result = _OPERATIONS[node.op](node, args)
+    if node.table is not None:
         return result
-    if op == "is_missing":
-        value = missing(args[0])
-        return pd.Series(value, dtype="boolean") if isinstance(value, np.ndarray) else bool(value)
-    if op == "abs":
-        return np.abs(_to_float(args[0]))
-    if op == "round":
-        return round_half_up(args[0], args[1])
-    if op == "clamp":
-        x, low, high = (_to_float(a) for a in args)
-        return _arithmetic_clamp(x, low, high)
-    return _rowwise(op, args, frames.length(node.table) if node.table else 1)
+    value = result.iloc[0]
+    return None if pd.isna(value) else value
 
 
-def _arithmetic_clamp(x: Value, low: Value, high: Value) -> Value:
-    n = _length(x, low, high)
-    if n is None:
-        return np.nan if any(map(missing, (x, low, high))) else min(max(x, low), high)
-    frame = pd.DataFrame({"x": broadcast(x, n, "number"), "lo": broadcast(low, n, "number"),
-                          "hi": broadcast(high, n, "number")})
-    clipped = np.minimum(np.maximum(frame["x"], frame["lo"]), frame["hi"])
-    return clipped.where(~frame.isna().any(axis=1))
-
-
-def _rowwise(op: str, args: list[Value], n: int) -> Value:
-    """sum/mean/min/max of several values in each row, skipping missing ones."""
-    frame = pd.concat([broadcast(_to_float(a), n, "number") for a in args], axis=1)
-    if op == "sum":
-        result = frame.sum(axis=1, min_count=1)
-    else:
-        result = getattr(frame, op)(axis=1, skipna=True)
-    return result if _length(*args) is not None else result.iloc[0]
-
-
-def _membership(node: Op, args: list[Value]) -> Value:
+def _membership(node: Op, args: list[pd.Series]) -> pd.Series:
     value, options = args[0], args[1:]
     kind = node.args[0].type
     result = _compare("==", value, options[0], kind)
     for option in options[1:]:
-        other = _compare("==", value, option, kind)
-        result = _as_boolean(result) | _as_boolean(other) if isinstance(
-            result, pd.Series) or isinstance(other, pd.Series) else (result or other)
-    if node.op == "not in":
-        result = ~result if isinstance(result, pd.Series) else (
-            pd.NA if result is pd.NA else not result)
+        result = result | _compare("==", value, option, kind)
+    return ~result if node.op == "not in" else result
+
+
+def _if(_node: Op, args: list[pd.Series]) -> pd.Series:
+    condition, yes, no = args
+    take_yes = condition.fillna(False).to_numpy(dtype=bool)
+    return no.where(~take_yes, yes).mask(condition.isna().to_numpy())
+
+
+def _coalesce(_node: Op, args: list[pd.Series]) -> pd.Series:
+    result = args[0]
+    for other in args[1:]:
+        result = result.where(result.notna(), other)
     return result
 
 
-def _if(node: Op, args: list[Value], frames: Frames) -> Value:
-    condition, yes, no = args
-    if not isinstance(condition, pd.Series) and node.table is None:
-        if missing(condition):
-            return None
-        return yes if condition else no
-    n = frames.length(node.table)  # type: ignore[arg-type]
-    condition = broadcast(condition, n, "bool")
-    yes, no = broadcast(yes, n, node.type), broadcast(no, n, node.type)
-    take_yes = condition.fillna(False).to_numpy(dtype=bool)
-    result = no.where(~take_yes, yes)
-    return result.mask(condition.isna().to_numpy())
+def _clamp(_node: Op, args: list[pd.Series]) -> pd.Series:
+    x, low, high = (a.astype("float64") for a in args)
+    clipped = np.minimum(np.maximum(x, low), high)
+    return clipped.mask(x.isna() | low.isna() | high.isna())
+
+
+def _rowwise(node: Op, args: list[pd.Series]) -> pd.Series:
+    """sum/mean/min/max of several values in each row, skipping missing ones."""
+    frame = pd.concat([a.astype("float64") for a in args], axis=1)
+    if node.op == "sum":
+        return frame.sum(axis=1, min_count=1)
+    return getattr(frame, node.op)(axis=1, skipna=True)
+
+
+_OPERATIONS: dict[str, Callable[[Op, list[pd.Series]], pd.Series]] = {
+    **{op: (lambda node, a: _arithmetic(node.op, a[0], a[1])) for op in _ARITHMETIC},
+    **{op: (lambda node, a: _compare(node.op, a[0], a[1], node.args[0].type))
+       for op in _COMPARE},
+    "neg": lambda node, a: -a[0].astype("float64"),
+    "and": lambda node, a: a[0].astype("boolean") & a[1].astype("boolean"),
+    "or": lambda node, a: a[0].astype("boolean") | a[1].astype("boolean"),
+    "not": lambda node, a: ~a[0].astype("boolean"),
+    "in": _membership,
+    "not in": _membership,
+    "if": _if,
+    "coalesce": _coalesce,
+    "is_missing": lambda node, a: pd.Series(a[0].isna().to_numpy(), dtype="boolean"),
+    "abs": lambda node, a: a[0].astype("float64").abs(),
+    "round": lambda node, a: round_half_up(a[0], float(a[1].iloc[0])),
+    "clamp": _clamp,
+    **{op: _rowwise for op in ("sum", "mean", "min", "max")},
+}
 
 
 # ---------------------------------------------------------------------------------- grouping

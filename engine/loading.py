@@ -105,11 +105,15 @@ def spec_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(spec_schema())
+
+
 def check_structure(document: Document) -> list[Diagnostic]:
     """Every structural problem of the spec, located in its file."""
-    validator = jsonschema.Draft202012Validator(spec_schema())
     found: dict[tuple[str, str, str], Diagnostic] = {}
-    for error in validator.iter_errors(document.data):
+    for error in _validator().iter_errors(document.data):
         for diagnostic in _explain(_most_relevant(error), document):
             span = diagnostic.span
             found.setdefault((diagnostic.code, str(span), diagnostic.message), diagnostic)
@@ -121,9 +125,14 @@ def _without_cascades(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     in the same mapping already says 'did you mean X'."""
     suggested = {(d.path.rsplit(".", 1)[0], d.hint) for d in diagnostics
                  if d.code == "S110" and d.path and d.hint}
-    return [d for d in diagnostics if not (
-        d.code == "S111" and any(p == d.path and f"'{d.message.split(chr(39))[1]}'" in (h or "")
-                                 for p, h in suggested))]
+
+    def cascade(d: Diagnostic) -> bool:
+        if d.code != "S111" or not d.path:
+            return False
+        mapping, key = d.path.rsplit(".", 1)
+        return any(p == mapping and f"'{key}'" in h for p, h in suggested)
+
+    return [d for d in diagnostics if not cascade(d)]
 
 
 def _most_relevant(error: ValidationError) -> ValidationError:
@@ -153,9 +162,9 @@ def _explain(error: ValidationError, document: Document) -> list[Diagnostic]:
                                   path=f"{where}.{key}"))
         return out
     if error.validator == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        missing = next((k for k in error.validator_value if k not in instance), "?")
         return [Diagnostic("S111", f"missing required key '{missing}'", document.place(path),
-                           path=where)]
+                           path=f"{where}.{missing}")]
     if error.validator == "type":
         wanted = error.validator_value
         wanted_text = " or ".join(wanted) if isinstance(wanted, list) else wanted

@@ -25,9 +25,7 @@ def compute_rating(rating: Rating, frames: Frames) -> pd.DataFrame:
     ascending = [not descending for _, descending in rating.rank_by]
     out = out.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
     ranks = tie_ranks(out[keys], rating.ties)
-    out.insert(0, "rank", ranks if rating.ties == "average" else pd.array(
-        np.where(np.isnan(ranks), -1, ranks).astype(int), dtype="Int64"))
-    out.loc[np.isnan(ranks), "rank"] = pd.NA
+    out.insert(0, "rank", ranks if rating.ties == "average" else pd.array(ranks, dtype="Int64"))
     return out.reset_index(drop=True)
 
 
