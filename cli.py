@@ -178,11 +178,18 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str) -> N
             click.echo("the data has problems; nothing was computed or written", err=True)
             return 1
         _echo_problems(problems)
-        evaluated = evaluate_tables(loaded, frames)
+        evaluated, surveys = evaluate_tables(loaded, frames)
+        for result in surveys.values():
+            for where, count in result.ignored.items():
+                click.echo(f"notice: {count} answers to {where} were not counted: the item does "
+                           "not apply to those respondents (asked_if)", err=True)
         ratings = {rid: compute_rating(r, evaluated) for rid, r in loaded.ratings.items()}
         _render_ratings(loaded, ratings, fmt)
         if out_dir:
             _write_outputs(loaded, folder, ratings, out_dir)
+            for name, result in surveys.items():
+                result.table.to_csv(out_dir / f"{name}.results.csv", index=False)
+                result.long.to_csv(out_dir / f"{name}.levels.csv", index=False)
         return 0
     sys.exit(_guard(action))
 

@@ -26,9 +26,22 @@ Locate = Callable[[int, str | None], Span | None]  # (row index, column) -> plac
 
 def read_csv(path: Path) -> pd.DataFrame:
     """A CSV as text cells (UTF-8 or Windows-1251; comma or semicolon), nothing inferred."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False,
-                       encoding=_encoding(path.read_bytes()),
-                       sep=None, engine="python")
+    raw = path.read_bytes()
+    encoding = _encoding(raw)
+    header = raw.decode(encoding).split("\n", 1)[0]
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding,
+                       sep=_separator(header))
+
+
+def _separator(line: str) -> str:
+    return ";" if line.count(";") > line.count(",") else ","
+
+
+def _key_text(frame: pd.DataFrame, rows: np.ndarray) -> pd.Series:
+    """Composite keys as 'a/b' text, computed only for the rows that are reported."""
+    text = pd.Series("", index=frame.index, dtype=object)
+    text[rows] = frame.loc[rows].astype(object).astype(str).agg("/".join, axis=1)
+    return text
 
 
 def csv_locator(path: Path, frame: pd.DataFrame) -> Locate:
@@ -43,8 +56,7 @@ def csv_locator(path: Path, frame: pd.DataFrame) -> Locate:
         line = row + 2 if row >= 0 else 1  # line 1 is the header
         field = columns.index(column) if column in columns else 0
         text = lines[line - 1] if line <= len(lines) else ""
-        separator = ";" if text.count(";") > text.count(",") else ","
-        cells = text.split(separator)
+        cells = text.split(_separator(lines[0] if lines else ""))
         offset = sum(len(c) + 1 for c in cells[:field])
         width = len(cells[field]) if field < len(cells) else 1
         return Span(str(path), line, offset + 1, offset + 1 + max(width, 1))
@@ -185,7 +197,7 @@ def _duplicate_keys(table: TableSpec, frame: pd.DataFrame, locate: Locate, origi
     if not dup.any():
         return []
     rows = list(np.flatnonzero(dup))
-    values = frame[key].astype(str).agg("/".join, axis=1)
+    values = _key_text(frame[key], dup)
     return [_grouped("D406", origin, table.name, "/".join(key), rows, values,
                      "unique (the key is repeated)", locate)]
 
@@ -205,7 +217,7 @@ def check_links(spec: Spec, frames: Mapping[str, pd.DataFrame],
             missing = wanted.notna().all(axis=1).to_numpy() & (positions.positions(link) < 0)
             if missing.any():
                 rows = list(np.flatnonzero(missing))
-                cells = wanted.astype(str).agg("/".join, axis=1)
+                cells = _key_text(wanted, missing)
                 problems.append(_grouped(
                     "D407", origin[table.name], table.name, "/".join(link.on), rows, cells,
                     f"a known {link.parent} key", locators[table.name]))

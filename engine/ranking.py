@@ -26,7 +26,18 @@ def compute_rating(rating: Rating, frames: Frames) -> pd.DataFrame:
     out = out.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
     ranks = tie_ranks(out[keys], rating.ties)
     out.insert(0, "rank", ranks if rating.ties == "average" else pd.array(ranks, dtype="Int64"))
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    if rating.total is not None:
+        out = pd.concat([out, _total_row(out, rating.total)], ignore_index=True)
+    return out
+
+
+def _total_row(rows: pd.DataFrame, label: str) -> pd.DataFrame:
+    """The closing row: unweighted mean of every numeric column over the rated units."""
+    total = {c: (rows[c].astype(float).mean() if pd.api.types.is_numeric_dtype(rows[c])
+                 and c != "rank" else None) for c in rows.columns}
+    total.update(rank=pd.NA, unit=None, name=label)
+    return pd.DataFrame([total]).astype({"rank": "Int64"})
 
 
 def tie_ranks(keys: pd.DataFrame, ties: str) -> np.ndarray:

@@ -63,6 +63,7 @@ class Rating:
     columns: tuple[RatingColumn, ...]
     rank_by: tuple[tuple[str, bool], ...]  # (column, descending)
     ties: str
+    total: str | None = None  # label of the closing row of means
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,49 @@ class TestCase:
     given: Mapping[str, Any]  # table -> list of row mappings, or {"csv": path}
     expect_tables: Mapping[str, Any]
     expect_ratings: Mapping[str, Any]
+    expect_levels: Any
     tolerance: float
     span: Span | None
+
+
+@dataclass(frozen=True)
+class SurveyItem:
+    name: str
+    criterion: str
+    zone: str | None
+    asked_if: Node | None
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    name: str
+    when: Node
+    items: tuple[SurveyItem, ...]
+    counts_in_total: bool
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    name: str  # the results table
+    by: str  # the respondent column
+    table: str | None  # the table the values are keys of
+    link: str | None  # the link name from the results table to that table
+
+
+@dataclass(frozen=True)
+class Survey:
+    respondents: str
+    unit_link: Link
+    results: str
+    ratings: tuple[float, ...]
+    satisfied: tuple[float, ...]
+    non_answers: tuple[float, ...]
+    base: str  # "asked" or "rated"
+    exclusions: tuple[tuple[str, Node], ...]
+    questionnaires: tuple[Questionnaire, ...]
+    zones: tuple[str, ...]  # zones that are not shared, in declared order
+    shared_zones: frozenset[str]
+    breakdowns: tuple[Breakdown, ...]
 
 
 @dataclass(frozen=True)
@@ -86,6 +128,8 @@ class Spec:
     path: str
     tables: Mapping[str, TableSpec]
     variables: tuple[Variable, ...]  # in evaluation order
+    survey: Survey | None
+    survey_step: int  # the survey runs before variables[survey_step:]
     ratings: Mapping[str, Rating]
     tests: tuple[TestCase, ...]
     catalog: Catalog

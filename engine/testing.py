@@ -52,18 +52,28 @@ def _given(spec: Spec, case: TestCase, section: tuple[str | int, ...], value: An
 def run_test(spec: Spec, case: TestCase) -> TestResult:
     result = TestResult(case.name, case.span)
     raw, locators, origins = {}, {}, {}
+    survey_items = None
     for table, value in case.given.items():
         section = ("tests", case.index, "given", table)
+        if spec.survey is not None and table == f"{spec.survey.results}_items":
+            survey_items = pd.DataFrame(_expected(spec, value))
+            continue
         raw[table], locators[table], origins[table] = _given(spec, case, section, value)
     frames, problems = load_tables(spec, raw, locators, origins)
     if has_errors(problems):
         result.failures += [f"bad test data: {p.message}" for p in problems
                             if p.severity == "error"]
         return result
-    evaluated = evaluate_tables(spec, frames)
+    evaluated, surveys = evaluate_tables(spec, frames, survey_items)
     for table, expected in case.expect_tables.items():
+        key = list(spec.tables[table].key) if table in spec.tables else [
+            c for c in evaluated.tables[table].columns[:2] if c != "n"]
         _compare_keyed(result, f"{table}", evaluated.tables[table], _expected(spec, expected),
-                       list(spec.tables[table].key), case.tolerance)
+                       key, case.tolerance)
+    if case.expect_levels is not None and spec.survey is not None:
+        long = surveys[spec.survey.results].long
+        _compare_keyed(result, "levels", long, _expected(spec, case.expect_levels),
+                       ["unit", "level", "questionnaire", "name"], case.tolerance)
     for rating_id, expected in case.expect_ratings.items():
         rows = _expected(spec, expected)
         actual = compute_rating(spec.ratings[rating_id], evaluated)
@@ -90,21 +100,24 @@ def _number_or_text(cell: str) -> Any:
 def _compare_keyed(result: TestResult, what: str, actual: pd.DataFrame,
                    expected: list[dict[str, Any]], key: list[str], tolerance: float) -> None:
     for i, row in enumerate(expected):
-        missing_keys = [k for k in key if k not in row or row[k] is None]
+        row = {"questionnaire": "", **row} if "level" in key else row
+        row_key = ["name"] if key == ["unit"] and row.get("unit") is None and "name" in row \
+            else key
+        missing_keys = [k for k in row_key if k not in row or row[k] is None]
         if missing_keys:
             result.failures.append(f"{what}, expected row {i + 1}: give its key "
                                    f"{', '.join(missing_keys)}")
             continue
         match = np.ones(len(actual), dtype=bool)
-        for k in key:
+        for k in row_key:
             match &= actual[k].astype(str).to_numpy() == _key_text(row[k])
-        label = f"{what}[{', '.join(_key_text(row[k]) for k in key)}]"
+        label = f"{what}[{', '.join(_key_text(row[k]) for k in row_key)}]"
         if not match.any():
             result.failures.append(f"{label}: no such row in the result")
             continue
         found = actual[match].iloc[0]
         for column, want in row.items():
-            if column in key:
+            if column in row_key:
                 continue
             result.checked += 1
             got = found[column]

@@ -18,11 +18,16 @@ from engine.formula_compile import Band, Catalog, Link, Node, Type, compile_form
 from engine.formula_parser import FormulaSyntaxError, parse
 from engine.loading import check_structure, load_document
 from engine.source import Document, PathKey
+from engine.survey import result_columns
 from engine.spec import (
+    Breakdown,
     ColumnSpec,
+    Questionnaire,
     Rating,
     RatingColumn,
     Spec,
+    Survey,
+    SurveyItem,
     TableSpec,
     TestCase,
     Variable,
@@ -30,6 +35,9 @@ from engine.spec import (
     text_of,
 )
 
+SURVEY_STEP = "<survey>"
+ITEM_STATISTICS = {"unit": "string", "questionnaire": "string", "item": "string",
+                   "score": "number", "satisfaction": "number"}
 COLUMN_TYPES: dict[str, Type] = {"number": "number", "integer": "number", "bool": "bool",
                                  "string": "string"}
 DEFAULT_TOLERANCE = 1e-9
@@ -95,6 +103,9 @@ class _Checker:
         self.in_progress: set[tuple[str, str]] = set()
         self.reads: dict[tuple[str, str], set[str]] = {}
         self.order: list[tuple[str, str]] = []
+        self.survey_tables: set[str] = set()
+        self.survey_reads: set[str] = set()
+        self.survey_step = 0
 
     # ------------------------------------------------------------------------------ helpers
     def report(self, code: str, message: str, path: PathKey, *, key: bool = False,
@@ -150,9 +161,10 @@ class _Checker:
     def run(self) -> list[Diagnostic]:
         self.check_parameters()
         self.check_tables()
+        self.declare_survey_tables()
         self.check_bands()
-        self.check_variables()
         self.check_survey()
+        self.check_variables()
         self.check_ratings()
         self.check_tests()
         return self.problems
@@ -233,6 +245,59 @@ class _Checker:
                     if link.parent == table:
                         seen[child] = link.name
 
+    def survey_parts(self) -> tuple[str | None, Link | None]:
+        """The respondents table and the link to the unit table, when both are valid."""
+        survey = _mapping(self.data.get("survey"))
+        respondents, unit = survey.get("respondents"), survey.get("unit")
+        if respondents not in self.catalog.columns:
+            return None, None
+        link = self.catalog.links.get(respondents, {}).get(unit) if isinstance(unit, str) else None
+        return respondents, link
+
+    def declare_survey_tables(self) -> None:
+        """Item columns join the respondents' data contract; the results tables (one row per
+        unit, or per unit and breakdown value) become tables formulas can read."""
+        respondents, link = self.survey_parts()
+        if respondents is None or link is None:
+            return
+        types = self.catalog.columns[respondents].columns  # type: ignore[attr-defined]
+        for raw in _mapping(self.data.get("questionnaires")).values():
+            for item in _mapping(_mapping(raw).get("items")):
+                types.setdefault(item, "number")
+        columns = dict.fromkeys(_result_columns(self.data), "number")
+        survey = _mapping(self.data.get("survey"))
+        results = survey.get("results", "survey")
+        unit_table, unit_key = link.parent, link.key
+        if len(unit_key) != 1:
+            self.report("S206", f"the unit table '{unit_table}' of the survey needs a one-column "
+                        "key", ("survey", "unit"))
+            return
+        self.catalog.columns[results] = {"unit": "string", **columns}
+        self.survey_tables.add(results)
+        self.catalog.links.setdefault(unit_table, {})[results] = Link(
+            results, unit_table, results, unit_key, ("unit",))
+        for name, raw in _mapping(survey.get("breakdowns")).items():
+            raw = _mapping(raw)
+            by = str(raw.get("by"))
+            path = ("survey", "breakdowns", name)
+            if by not in types:
+                self.unknown(f"column of '{respondents}'", by, types, (*path, "by"))
+                continue
+            self.catalog.columns[name] = {"unit": "string", by: types[by], **columns}
+            self.survey_tables.add(name)
+            links = {link.name: Link(link.name, name, unit_table, ("unit",), unit_key)}
+            parent = raw.get("table")
+            if parent is not None:
+                parent_key = _keys(_mapping(_mapping(self.data.get("tables")).get(parent)).get(
+                    "key"))
+                if parent not in self.catalog.columns or len(parent_key) != 1:
+                    self.unknown("table with a one-column key", str(parent),
+                                 _mapping(self.data.get("tables")), (*path, "table"))
+                    continue
+                link_name = str(raw.get("link", parent))
+                links[link_name] = Link(link_name, name, parent, (by,), parent_key)
+            self.catalog.links[name] = links
+
     def check_bands(self) -> None:
         for name, raw in _mapping(self.data.get("bands")).items():
             rows = _mapping(raw).get("bands")
@@ -283,12 +348,25 @@ class _Checker:
             for name in _mapping(_mapping(raw).get("variables")):
                 self.variable_type(table, name)
         known = {f"{t}.{v}" for t, v in self.reads}
-        sorter = graphlib.TopologicalSorter({f"{t}.{v}": reads & known
-                                             for (t, v), reads in self.reads.items()})
+
+        def needs(reads: set[str]) -> set[str]:
+            """Variables read, and the survey step for any read of a survey results table."""
+            return {SURVEY_STEP if r.split(".", 1)[0] in self.survey_tables else r
+                    for r in reads} & (known | {SURVEY_STEP})
+
+        graph = {f"{t}.{v}": needs(reads) for (t, v), reads in self.reads.items()}
+        graph[SURVEY_STEP] = needs(self.survey_reads) - {SURVEY_STEP}
         try:
-            self.order = [tuple(n.split(".", 1)) for n in sorter.static_order()]  # type: ignore
+            order = list(graphlib.TopologicalSorter(graph).static_order())
+            self.survey_step = order.index(SURVEY_STEP)
+            self.order = [tuple(n.split(".", 1)) for n in order  # type: ignore[misc]
+                          if n != SURVEY_STEP]
         except graphlib.CycleError as exc:
-            cycle = exc.args[1]
+            cycle = [c for c in exc.args[1] if c != SURVEY_STEP] or [SURVEY_STEP]
+            if cycle[0] == SURVEY_STEP:
+                self.report("F307", "the survey depends on its own results", ("survey",),
+                            key=True)
+                return
             table, name = cycle[0].split(".", 1)
             self.report("F307", "circular definition: " + " -> ".join(cycle),
                         ("tables", table, "variables", name), key=True,
@@ -319,6 +397,9 @@ class _Checker:
         if respondents and unit is not None and unit not in self.catalog.links.get(respondents, {}):
             self.unknown(f"link of '{respondents}'", str(unit),
                          self.catalog.links.get(respondents, {}), ("survey", "unit"))
+        for code, rule in _mapping(survey.get("exclude")).items():
+            if respondents and isinstance(_mapping(rule).get("when"), str):
+                self.survey_formula(rule["when"], respondents, ("survey", "exclude", code, "when"))
         if questionnaires and not survey:
             self.report("S205", "questionnaires need a 'survey' section naming the respondents "
                         "table and the unit link", ("questionnaires",), key=True)
@@ -328,7 +409,7 @@ class _Checker:
             raw = _mapping(raw)
             base = ("questionnaires", channel)
             if respondents and isinstance(raw.get("when"), str):
-                self.compile(raw["when"], respondents, base + ("when",), expect="bool")
+                self.survey_formula(raw["when"], respondents, (*base, "when"))
             for item, entry in _mapping(raw.get("items")).items():
                 entry = _mapping(entry)
                 path = (*base, "items", item)
@@ -345,8 +426,7 @@ class _Checker:
                 if isinstance(zone, str) and zone not in zones:
                     self.unknown("zone", zone, zones, (*path, "zone"))
                 if respondents and isinstance(entry.get("asked_if"), str):
-                    self.compile(entry["asked_if"], respondents, (*path, "asked_if"),
-                                 expect="bool")
+                    self.survey_formula(entry["asked_if"], respondents, (*path, "asked_if"))
         if questionnaires:
             for item in items:
                 if item not in used_items:
@@ -359,14 +439,19 @@ class _Checker:
                                 "questionnaire", ("criteria", criterion), key=True,
                                 severity="warning")
 
+    def survey_formula(self, text: str, respondents: str, path: PathKey) -> None:
+        _, reads = self.compile(text, respondents, path, expect="bool")
+        self.survey_reads |= reads
+
     def check_ratings(self) -> None:
         tables = _mapping(self.data.get("tables"))
         for rating_id, raw in _mapping(self.data.get("ratings")).items():
             raw = _mapping(raw)
             base = ("ratings", rating_id)
             table = raw.get("table")
-            if table not in tables:
-                self.unknown("table", str(table), tables, (*base, "table"))
+            if table not in tables and table not in self.survey_tables:
+                self.unknown("table", str(table), [*tables, *self.survey_tables],
+                             (*base, "table"))
                 continue
             if isinstance(raw.get("where"), str):
                 self.compile(raw["where"], table, (*base, "where"), expect="bool")
@@ -383,7 +468,8 @@ class _Checker:
                 if column is not None and column not in columns:
                     self.unknown(f"column of rating '{rating_id}'", str(column), columns,
                                  (*base, "rank_by", i, "column"))
-            if "unit" not in raw and len(_keys(_mapping(tables[table]).get("key"))) != 1:
+            if "unit" not in raw and table in tables and len(
+                    _keys(_mapping(tables[table]).get("key"))) != 1:
                 self.report("S206", f"rating '{rating_id}' needs 'unit:' because '{table}' has a "
                             "composite key", base, key=True)
 
@@ -394,8 +480,11 @@ class _Checker:
         folder = self.path.parent
         for i, test in enumerate(tests):
             test = _mapping(test)
-            sections = [("given", test.get("given"), tables, "table"),
-                        ("expect", _mapping(test.get("expect")).get("tables"), tables, "table"),
+            items_table = f"{_mapping(self.data.get('survey')).get('results', 'survey')}_items"
+            given_known = [*tables, items_table] if self.survey_tables else list(tables)
+            sections = [("given", test.get("given"), given_known, "table"),
+                        ("expect", _mapping(test.get("expect")).get("tables"),
+                         [*tables, *self.survey_tables], "table"),
                         ("expect", _mapping(test.get("expect")).get("ratings"), ratings,
                          "rating")]
             for section, given, known, kind in sections:
@@ -415,8 +504,7 @@ class _Checker:
 
     def check_test_columns(self, kind: str, name: str, rows: list[Any], path: PathKey) -> None:
         if kind == "table":
-            raw = _mapping(_mapping(self.data.get("tables")).get(name))
-            known = set(_mapping(raw.get("columns"))) | set(_mapping(raw.get("variables")))
+            known = set(self.catalog.columns.get(name, ITEM_STATISTICS))
         else:
             raw = _mapping(_mapping(self.data.get("ratings")).get(name))
             known = {"rank", "unit", "name", *_mapping(raw.get("columns"))}
@@ -441,22 +529,66 @@ class _Checker:
                      self.variable_plans[(t, v)],
                      _mapping(data["tables"][t]["variables"][v]).get("source"))
             for t, v in self.order)
+        survey = self.build_survey()
+        if survey is not None:
+            codes = (*survey.ratings, *survey.non_answers)
+            respondents = tables[survey.respondents]
+            items = {i.name for q in survey.questionnaires for i in q.items}
+            columns = dict(respondents.columns)
+            for item in sorted(items - set(columns)):
+                columns[item] = ColumnSpec(item, "number", True, None, codes)
+            tables[survey.respondents] = TableSpec(respondents.name, respondents.key,
+                                                   frozen(columns), respondents.links,
+                                                   respondents.variables)
         ratings = {rid: self.build_rating(rid, raw) for rid, raw in
                    _mapping(data.get("ratings")).items()}
         tests = tuple(
             TestCase(str(t["name"]), i, frozen(t.get("given", {})),
                      frozen(_mapping(t["expect"]).get("tables", {})),
                      frozen(_mapping(t["expect"]).get("ratings", {})),
+                     _mapping(t["expect"]).get("levels"),
                      float(t.get("tolerance", DEFAULT_TOLERANCE)),
                      self.document.place(("tests", i)))
             for i, t in enumerate(data.get("tests") or []))
         return Spec(str(meta["id"]), text_of(meta.get("title")), meta.get("year"), str(self.path),
-                    frozen(tables), variables, frozen(ratings), tests, self.catalog, self.document)
+                    frozen(tables), variables, survey, self.survey_step, frozen(ratings), tests,
+                    self.catalog, self.document)
+
+    def build_survey(self) -> Survey | None:
+        respondents, link = self.survey_parts()
+        if respondents is None or link is None:
+            return None
+        data = self.data
+        raw = _mapping(data.get("survey"))
+        scale = _mapping(data.get("scale"))
+        zones = _mapping(data.get("zones"))
+        questionnaires = []
+        for name, q in _mapping(data.get("questionnaires")).items():
+            base = ("questionnaires", name)
+            items = tuple(
+                SurveyItem(item, entry["criterion"], entry.get("zone"),
+                           self.plans.get((*base, "items", item, "asked_if")))
+                for item, entry in q["items"].items())
+            questionnaires.append(Questionnaire(name, self.plans[(*base, "when")], items,
+                                                bool(q.get("counts_in_total", True))))
+        exclusions = tuple((code, self.plans[("survey", "exclude", code, "when")])
+                           for code in _mapping(raw.get("exclude")))
+        breakdowns = tuple(Breakdown(name, b["by"], b.get("table"), b.get("link", b.get("table")))
+                           for name, b in _mapping(raw.get("breakdowns")).items())
+        return Survey(
+            respondents, link, raw.get("results", "survey"),
+            tuple(float(v) for v in scale.get("ratings", [])),
+            tuple(float(v) for v in scale.get("satisfied", [])),
+            tuple(float(v) for v in _mapping(scale.get("non_answers"))),
+            raw.get("satisfaction_base", "asked"), exclusions, tuple(questionnaires),
+            tuple(z for z, v in zones.items() if not _mapping(v).get("shared")),
+            frozenset(z for z, v in zones.items() if _mapping(v).get("shared")), breakdowns)
 
     def build_rating(self, rating_id: str, raw: dict[str, Any]) -> Rating:
         base = ("ratings", rating_id)
         table = raw["table"]
-        key_column = _keys(self.data["tables"][table]["key"])[0]
+        key_column = ("unit" if table in self.survey_tables
+                      else _keys(self.data["tables"][table]["key"])[0])
         unit = self.plans.get((*base, "unit")) or self.catalog_column(table, key_column)
         columns = []
         for name, value in raw["columns"].items():
@@ -467,13 +599,20 @@ class _Checker:
         rank_by = tuple((r["column"], r.get("order", "desc") == "desc") for r in raw["rank_by"])
         return Rating(rating_id, text_of(raw.get("title")) or rating_id, table,
                       self.plans.get((*base, "where")), unit, self.plans.get((*base, "name")),
-                      tuple(columns), rank_by, raw.get("ties", "min"))
+                      tuple(columns), rank_by, raw.get("ties", "min"),
+                      _mapping(raw.get("total")).get("label"))
 
     def catalog_column(self, table: str, column: str) -> Node:
         expr = fa.Name((column,), fa.Range(0, len(column)))
         node, _, _ = compile_formula(expr, table, self.catalog)
         assert node is not None
         return node
+
+
+def _result_columns(data: dict[str, Any]) -> list[str]:
+    zones = [z for z, raw in _mapping(data.get("zones")).items() if not _mapping(raw).get("shared")]
+    exclusions = list(_mapping(_mapping(data.get("survey")).get("exclude")))
+    return result_columns(list(_mapping(data.get("questionnaires"))), zones, exclusions)
 
 
 def _keys(value: Any) -> tuple[str, ...]:

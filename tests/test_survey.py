@@ -1,0 +1,88 @@
+"""The survey engine on hand-made answers: every level, every exclusion rule, bad data."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine.testing import run_tests
+from engine.validation import load_spec
+from tests.conftest import SPECS
+
+SPEC = SPECS / "survey.yaml"
+DATA = SPECS / "survey-data"
+
+
+def rate(tmp_path: Path, data: Path, *extra: str) -> tuple[int, str, Path]:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["rate", str(SPEC), "--data", str(data), "--out", str(out),
+                                       *extra])
+    return result.exit_code, result.output, out
+
+
+def test_hand_worked_example_passes_every_level() -> None:
+    spec, diagnostics = load_spec(SPEC)
+    assert spec is not None, [d.message for d in diagnostics]
+    [result] = run_tests(spec)
+    assert result.passed, result.failures
+    assert result.checked == 56
+
+
+def test_rate_on_csv_data_matches_the_hand_worked_values(tmp_path: Path) -> None:
+    code, output, out = rate(tmp_path, DATA)
+    assert code == 0, output
+    services = pd.read_csv(out / "services.csv")
+    assert services["unit"].tolist()[:2] == ["S2", "S1"]
+    assert services.loc[1, "score"] == pytest.approx(25 / 6)
+    assert services.iloc[-1]["name"] == "TOTAL"
+    levels = pd.read_csv(out / "survey.levels.csv")
+    assert set(levels["level"]) == {"item", "criterion", "zone", "channel", "unit_zone", "unit"}
+    results = pd.read_csv(out / "survey.results.csv")
+    assert results.set_index("unit").loc["S1", "excluded_non_recipient"] == 1
+    assert (out / "by_region.results.csv").exists()
+
+
+def test_free_service_fee_answer_is_not_counted_and_said_so(tmp_path: Path) -> None:
+    code, output, _ = rate(tmp_path, DATA)
+    assert code == 0
+    assert "notice: 1 answers to office.fee were not counted" in output
+
+
+def test_satisfaction_over_raters_is_a_spec_setting(tmp_path: Path) -> None:
+    variant = tmp_path / "rated.yaml"
+    variant.write_text(f"extends: {SPEC}\nmethodology: {{id: rated, title: rated}}\n"
+                       "survey: {satisfaction_base: rated}\n", encoding="utf-8")
+    spec, diagnostics = load_spec(variant)
+    assert spec is not None, [d.message for d in diagnostics]
+    [result] = run_tests(spec)
+    # queue in S1 office: 1 five among 1 rater -> 100 % (not 50 % over the 2 asked)
+    assert any(f.startswith("levels[S1, item, office, queue].satisfaction: expected 50, got 100")
+               for f in result.failures)
+
+
+def test_bad_response_data_is_one_report_and_no_output(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data)
+    frame = pd.read_csv(data / "respondents.csv", dtype=str, keep_default_na=False)
+    frame.loc[0, "polite"] = "7"  # not on the scale
+    frame.loc[1, "service_code"] = "S9"  # unknown service
+    frame.loc[2, "info"] = "good"  # text in a rating column
+    frame.loc[3, "id"] = "r1"  # duplicated respondent id
+    frame = frame.drop(columns=["site"])  # a required item column is missing
+    frame.to_csv(data / "respondents.csv", index=False)
+    code, output, out = rate(tmp_path, data)
+    assert code == 1
+    for fragment in [
+        "respondents.polite: 1 value not one of 1.0, 2.0, 3.0, 4.0, 5.0, 0.0: row 1 ('7')",
+        "respondents.service_code: 1 value not a known services key: row 2 ('S9')",
+        "respondents.info: 1 value not a number: row 3 ('good')",
+        "respondents.id: 1 value not unique (the key is repeated): row 4 ('r1')",
+        "required column 'site' of 'respondents' is missing",
+    ]:
+        assert fragment in output, (fragment, output)
+    assert not out.exists()
