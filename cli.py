@@ -12,17 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 from ruamel.yaml import YAML
 
 from engine import __version__
-from engine.data import load_tables, read_folder
+from engine.data import load_tables, read_source
 from engine.diagnostics import CannotRun, Diagnostic, has_errors, render_json, render_text
 from engine.evaluation import evaluate_tables
 from engine.formula_eval import round_half_up
 from engine.loading import bundled_names, load_document, resolve_spec
-from engine.ranking import compute_rating
+from engine.ranking import compute_ratings
 from engine.spec import Spec
 from engine.testing import run_tests
 from engine.validation import load_spec
@@ -151,7 +152,8 @@ def show(spec: str, resolved: bool) -> None:
 @main.command()
 @click.argument("spec", required=False, default=DEFAULT_SPEC)
 @click.option("--data", "data_path", type=click.Path(path_type=Path),
-              help="A folder with one CSV per table (<table>.csv). Default: the bundled data.")
+              help="A folder with <table>.csv|.xlsx|.parquet per table, or one .xlsx workbook "
+                   "with a sheet per table. Default: the bundled data.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Write <rating id>.csv per rating and manifest.json here.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
@@ -170,7 +172,7 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str) -> N
             click.echo(f"{spec}: no --data given and the spec names no bundled data "
                        "(methodology.default_data)", err=True)
             return 2
-        raw, locators, origins, problems = read_folder(loaded, folder)
+        raw, locators, origins, problems = read_source(loaded, folder)
         frames, more = load_tables(loaded, raw, locators, origins)
         problems += more
         if has_errors(problems):
@@ -179,11 +181,11 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str) -> N
             return 1
         _echo_problems(problems)
         evaluated, surveys = evaluate_tables(loaded, frames)
-        for result in surveys.values():
+        for result in list(surveys.values())[:1]:  # breakdowns re-count the same answers
             for where, count in result.ignored.items():
                 click.echo(f"notice: {count} answers to {where} were not counted: the item does "
                            "not apply to those respondents (asked_if)", err=True)
-        ratings = {rid: compute_rating(r, evaluated) for rid, r in loaded.ratings.items()}
+        ratings = compute_ratings(loaded, evaluated)
         _render_ratings(loaded, ratings, fmt)
         if out_dir:
             _write_outputs(loaded, folder, ratings, out_dir)
@@ -217,7 +219,8 @@ def _render_ratings(spec: Spec, ratings: dict[str, Any], fmt: str) -> None:
     console = Console()
     for rid, frame in ratings.items():
         rating = spec.ratings[rid]
-        digits = {c.name: c.digits for c in rating.columns}
+        used = [rating, *(spec.ratings[row.total_of] for row in rating.rows)]
+        digits = {c.name: c.digits for r in used for c in r.columns}
         table = Table(title=f"{rating.title} ({rid})", title_justify="left")
         for column in frame.columns:
             table.add_column(str(column), justify="right" if column != "name" else "left")
@@ -228,7 +231,7 @@ def _render_ratings(spec: Spec, ratings: dict[str, Any], fmt: str) -> None:
 
 
 def _cell(value: Any, digits: int | None) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return "—"
     if isinstance(value, float):
         if digits is not None:
@@ -242,8 +245,9 @@ def _write_outputs(spec: Spec, data: Path, ratings: dict[str, Any], out_dir: Pat
     for rid, frame in ratings.items():
         frame.to_csv(out_dir / f"{rid}.csv", index=False, encoding="utf-8")
     data_hash = hashlib.sha256()
-    for path in sorted(data.glob("*.csv")):
-        data_hash.update(path.read_bytes())
+    for path in sorted(data.rglob("*")) if data.is_dir() else [data]:
+        if path.is_file() and out_dir.resolve() not in path.resolve().parents:
+            data_hash.update(path.read_bytes())
     manifest = {
         "engine_version": __version__,
         "spec_id": spec.id,

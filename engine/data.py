@@ -246,15 +246,50 @@ def load_tables(spec: Spec, raw: Mapping[str, pd.DataFrame], locators: Mapping[s
     return frames, problems
 
 
-def read_folder(spec: Spec, folder: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Locate],
-                                                  dict[str, str], list[Diagnostic]]:
-    """One CSV per table in a folder, named <table>.csv."""
+READERS = (".csv", ".xlsx", ".parquet")
+
+
+def read_source(spec: Spec, path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Locate],
+                                                dict[str, str], list[Diagnostic]]:
+    """The tables of a spec from a folder (<table>.csv, .xlsx or .parquet) or from one workbook
+    with a sheet per table."""
     raw, locators, origins, problems = {}, {}, {}, []
+    if path.is_file() and path.suffix.lower() == ".xlsx":
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+        for name in spec.tables:
+            if name not in sheets:
+                problems.append(Diagnostic("D400", f"no sheet '{name}' in {path}",
+                                           hint=did_you_mean(name, sheets)))
+                continue
+            raw[name], origins[name] = sheets[name], f"{path.name}[{name}]"
+            locators[name] = _grid_locator(f"{path}[{name}]", sheets[name])
+        return raw, locators, origins, problems
     for name in spec.tables:
-        path = folder / f"{name}.csv"
-        if not path.is_file():
-            problems.append(Diagnostic("D400", f"no data for table '{name}': {path} not found"))
+        found = [path / f"{name}{s}" for s in READERS if (path / f"{name}{s}").is_file()]
+        if not found:
+            problems.append(Diagnostic("D400", f"no data for table '{name}': none of "
+                                       f"{', '.join(name + s for s in READERS)} in {path}"))
             continue
-        frame = read_csv(path)
-        raw[name], locators[name], origins[name] = frame, csv_locator(path, frame), path.name
+        file = found[0]
+        if file.suffix == ".csv":
+            frame = read_csv(file)
+            locate = csv_locator(file, frame)
+        elif file.suffix == ".xlsx":
+            frame = pd.read_excel(file, dtype=str, keep_default_na=False)
+            locate = _grid_locator(str(file), frame)
+        else:
+            frame = pd.read_parquet(file)
+            locate = _grid_locator(str(file), frame, header=False)
+        raw[name], locators[name], origins[name] = frame, locate, file.name
     return raw, locators, origins, problems
+
+
+def _grid_locator(where: str, frame: pd.DataFrame, header: bool = True) -> Locate:
+    """Spreadsheet places: row number as the sheet shows it, column number."""
+    columns = list(frame.columns)
+
+    def locate(row: int, column: str | None) -> Span:
+        col = columns.index(column) + 1 if column in columns else 1
+        return Span(where, row + (2 if header else 1) if row >= 0 else 1, col)
+
+    return locate

@@ -80,8 +80,8 @@ class SourceCache:
         if file not in self.texts:
             try:
                 self.texts[file] = Path(file).read_text(encoding="utf-8").splitlines()
-            except OSError:
-                self.texts[file] = []
+            except (OSError, UnicodeDecodeError):
+                self.texts[file] = []  # a binary source (a workbook): no snippet
         lines = self.texts[file]
         return lines[number - 1] if 0 < number <= len(lines) else None
 

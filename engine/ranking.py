@@ -6,13 +6,32 @@ import numpy as np
 import pandas as pd
 
 from engine.formula_eval import Frames, evaluate_rows
-from engine.spec import Rating
+from engine.spec import Rating, Spec
+
+
+def compute_ratings(spec: Spec, frames: Frames) -> dict[str, pd.DataFrame]:
+    """Every rating of the spec, in declared order; composed ratings after the ones they use."""
+    done = {rid: compute_rating(r, frames) for rid, r in spec.ratings.items() if not r.rows}
+    for rid, rating in spec.ratings.items():
+        if rating.rows:
+            done[rid] = _composed(rating, done)
+    return {rid: done[rid] for rid in spec.ratings}
+
+
+def _composed(rating: Rating, done: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    rows = []
+    for row in rating.rows:
+        total = done[row.total_of].iloc[-1].drop(labels=["rank"]).to_dict()
+        total.update(unit=row.total_of, name=row.label, reproducible=row.reproducible)
+        rows.append(total)
+    return _ranked(pd.DataFrame(rows), rating)
 
 
 def compute_rating(rating: Rating, frames: Frames) -> pd.DataFrame:
     """One row per unit: rank, unit, name and the rating's columns, best first (full precision;
     rounding is for display only)."""
     table = rating.table
+    assert table is not None and rating.unit is not None
     out = pd.DataFrame({"unit": evaluate_rows(rating.unit, frames, table)})
     out["name"] = (evaluate_rows(rating.name, frames, table) if rating.name
                    else pd.Series([None] * len(out), dtype=object))
@@ -21,15 +40,19 @@ def compute_rating(rating: Rating, frames: Frames) -> pd.DataFrame:
     if rating.where is not None:
         keep = evaluate_rows(rating.where, frames, table).fillna(False).to_numpy(dtype=bool)
         out = out[keep]
+    out = _ranked(out, rating)
+    if rating.total is not None:
+        out = pd.concat([out, _total_row(out, rating.total)], ignore_index=True)
+    return out
+
+
+def _ranked(out: pd.DataFrame, rating: Rating) -> pd.DataFrame:
     keys = [c for c, _ in rating.rank_by]
     ascending = [not descending for _, descending in rating.rank_by]
     out = out.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
     ranks = tie_ranks(out[keys], rating.ties)
     out.insert(0, "rank", ranks if rating.ties == "average" else pd.array(ranks, dtype="Int64"))
-    out = out.reset_index(drop=True)
-    if rating.total is not None:
-        out = pd.concat([out, _total_row(out, rating.total)], ignore_index=True)
-    return out
+    return out.reset_index(drop=True)
 
 
 def _total_row(rows: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -53,17 +53,31 @@ class RatingColumn:
 
 
 @dataclass(frozen=True)
+class ComposedRow:
+    """A row of a composed rating: the closing row of another rating."""
+
+    label: str
+    total_of: str
+    reproducible: bool = True
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class Rating:
+    """A ranked table over the rows of `table`, or (with `rows`) composed of other ratings'
+    closing rows."""
+
     id: str
     title: str
-    table: str
+    table: str | None
     where: Node | None
-    unit: Node
+    unit: Node | None
     name: Node | None
     columns: tuple[RatingColumn, ...]
     rank_by: tuple[tuple[str, bool], ...]  # (column, descending)
     ties: str
     total: str | None = None  # label of the closing row of means
+    rows: tuple[ComposedRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,7 +88,7 @@ class TestCase:
     expect_tables: Mapping[str, Any]
     expect_ratings: Mapping[str, Any]
     expect_levels: Any
-    tolerance: float
+    tolerance: Mapping[str, float]  # per column; "" is the default
     span: Span | None
 
 

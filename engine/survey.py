@@ -61,21 +61,29 @@ def run_survey(survey: Survey, frames: Frames, breakdown: str | None = None) -> 
 
 
 def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame) -> SurveyResults:
-    """The levels above the item from given item statistics (columns unit, questionnaire, item,
-    score, satisfaction): the published worked examples are item-level figures."""
+    """The levels above the item from given statistics: rows (unit, questionnaire, item, score,
+    satisfaction) for items, or with `criterion` instead of `item` for criteria. The reports
+    publish their worked examples at item level and most services only at criterion level."""
     unit_table = frames.tables[survey.unit_link.parent]
     units = unit_table[survey.unit_link.key[0]].astype(str).to_numpy()
     index = {u: i for i, u in enumerate(units)}
+    for column in ("item", "criterion"):
+        if column not in items.columns:
+            items = items.assign(**{column: None})
     given = pd.DataFrame({
         "group": items["unit"].astype(str).map(index).to_numpy(),
-        "questionnaire": items["questionnaire"].to_numpy(), "name": items["item"].to_numpy(),
+        "questionnaire": items["questionnaire"].to_numpy(),
+        "name": items["item"].where(items["item"].notna(), items["criterion"]).to_numpy(),
+        "is_item": items["item"].notna().to_numpy(),
         "score": pd.to_numeric(items["score"]).to_numpy(dtype=float),
         "satisfaction": pd.to_numeric(items["satisfaction"]).to_numpy(dtype=float),
         "asked": 1.0, "rated": 1.0})
     known = pd.DataFrame([(q.name, i.name, i.criterion, i.zone) for q in survey.questionnaires
                           for i in q.items], columns=["questionnaire", "name", "criterion", "zone"])
-    given = given.merge(known, on=["questionnaire", "name"], how="inner")
-    long = _levels(survey, given)
+    item_rows = given[given["is_item"]].drop(columns="is_item").merge(
+        known, on=["questionnaire", "name"], how="inner")
+    criterion_rows = given[~given["is_item"]].drop(columns="is_item")
+    long = _levels(survey, item_rows, criterion_rows)
     n_groups = len(units)
     none = np.zeros(0, dtype=int)
     table = _wide(survey, pd.DataFrame({"unit": units}), long, none, np.zeros(0, dtype=bool),
@@ -160,9 +168,12 @@ def _mean(frame: pd.DataFrame, keys: list[str], name: str | None = None) -> pd.D
     return out
 
 
-def _levels(survey: Survey, items: pd.DataFrame) -> pd.DataFrame:
+def _levels(survey: Survey, items: pd.DataFrame,
+            given_criteria: pd.DataFrame | None = None) -> pd.DataFrame:
     criteria = _mean(items, ["group", "questionnaire", "criterion"]).rename(
         columns={"criterion": "name"})
+    if given_criteria is not None and len(given_criteria):
+        criteria = pd.concat([criteria, given_criteria[criteria.columns]], ignore_index=True)
     channels = _mean(criteria, ["group", "questionnaire"], "total")
     zones = _zone_rows(survey, items)
     counted = [q.name for q in survey.questionnaires if q.counts_in_total]

@@ -13,7 +13,7 @@ import pandas as pd
 from engine.data import Locate, csv_locator, load_tables, read_csv, rows_frame
 from engine.diagnostics import Span, has_errors
 from engine.evaluation import evaluate_tables
-from engine.ranking import compute_rating
+from engine.ranking import compute_ratings
 from engine.spec import Spec, TestCase
 
 
@@ -74,9 +74,10 @@ def run_test(spec: Spec, case: TestCase) -> TestResult:
         long = surveys[spec.survey.results].long
         _compare_keyed(result, "levels", long, _expected(spec, case.expect_levels),
                        ["unit", "level", "questionnaire", "name"], case.tolerance)
+    ratings = compute_ratings(spec, evaluated) if case.expect_ratings else {}
     for rating_id, expected in case.expect_ratings.items():
         rows = _expected(spec, expected)
-        actual = compute_rating(spec.ratings[rating_id], evaluated)
+        actual = ratings[rating_id]
         _compare_keyed(result, f"rating {rating_id}", actual, rows, ["unit"], case.tolerance)
     return result
 
@@ -98,7 +99,8 @@ def _number_or_text(cell: str) -> Any:
 
 
 def _compare_keyed(result: TestResult, what: str, actual: pd.DataFrame,
-                   expected: list[dict[str, Any]], key: list[str], tolerance: float) -> None:
+                   expected: list[dict[str, Any]], key: list[str],
+                   tolerance: Mapping[str, float]) -> None:
     for i, row in enumerate(expected):
         row = {"questionnaire": "", **row} if "level" in key else row
         row_key = ["name"] if key == ["unit"] and row.get("unit") is None and "name" in row \
@@ -120,10 +122,13 @@ def _compare_keyed(result: TestResult, what: str, actual: pd.DataFrame,
             if column in row_key:
                 continue
             result.checked += 1
-            got = found[column]
-            if not _same(got, want, tolerance):
+            got = found[column] if column in found.index else None
+            allowed = tolerance.get(column, tolerance[""])
+            if column not in found.index:
+                result.failures.append(f"{label}.{column}: no such column in the result")
+            elif not _same(got, want, allowed):
                 result.failures.append(f"{label}.{column}: expected {_show(want)}, "
-                                       f"got {_show(got)} (tolerance {tolerance:g})")
+                                       f"got {_show(got)} (tolerance {allowed:g})")
 
 
 def _key_text(value: Any) -> str:

@@ -6,6 +6,7 @@ author sees all problems at once. When nothing is wrong it builds the immutable 
 
 from __future__ import annotations
 
+import dataclasses
 import graphlib
 import itertools
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,7 @@ from engine.survey import result_columns
 from engine.spec import (
     Breakdown,
     ColumnSpec,
+    ComposedRow,
     Questionnaire,
     Rating,
     RatingColumn,
@@ -37,7 +39,7 @@ from engine.spec import (
 
 SURVEY_STEP = "<survey>"
 ITEM_STATISTICS = {"unit": "string", "questionnaire": "string", "item": "string",
-                   "score": "number", "satisfaction": "number"}
+                   "criterion": "string", "score": "number", "satisfaction": "number"}
 COLUMN_TYPES: dict[str, Type] = {"number": "number", "integer": "number", "bool": "bool",
                                  "string": "string"}
 DEFAULT_TOLERANCE = 1e-9
@@ -410,6 +412,19 @@ class _Checker:
             base = ("questionnaires", channel)
             if respondents and isinstance(raw.get("when"), str):
                 self.survey_formula(raw["when"], respondents, (*base, "when"))
+            source = raw.get("items_from")
+            if source is not None and (source not in questionnaires or source == channel or
+                                       "items_from" in _mapping(questionnaires.get(source))):
+                self.unknown("questionnaire to take items from", str(source),
+                             [q for q in questionnaires if q != channel], (*base, "items_from"))
+            for old, new in _mapping(raw.get("zone_map")).items():
+                for zone, path in ((old, (*base, "zone_map", old)),
+                                   (new, (*base, "zone_map", old))):
+                    if zone not in zones:
+                        self.unknown("zone", str(zone), zones, path)
+            if not raw.get("items") and source is None:
+                self.report("S111", "a questionnaire needs items: or items_from:", base,
+                            key=True)
             for item, entry in _mapping(raw.get("items")).items():
                 entry = _mapping(entry)
                 path = (*base, "items", item)
@@ -445,10 +460,20 @@ class _Checker:
 
     def check_ratings(self) -> None:
         tables = _mapping(self.data.get("tables"))
-        for rating_id, raw in _mapping(self.data.get("ratings")).items():
+        ratings = _mapping(self.data.get("ratings"))
+        for rating_id, raw in ratings.items():
             raw = _mapping(raw)
             base = ("ratings", rating_id)
+            if "rows" in raw:
+                self.check_composed(rating_id, raw, ratings)
+                continue
+            for needed in ("table", "columns"):
+                if needed not in raw:
+                    self.report("S111", f"missing required key '{needed}' (or give 'rows' to "
+                                "compose other ratings' totals)", base)
             table = raw.get("table")
+            if table is None:
+                continue
             if table not in tables and table not in self.survey_tables:
                 self.unknown("table", str(table), [*tables, *self.survey_tables],
                              (*base, "table"))
@@ -472,6 +497,31 @@ class _Checker:
                     _keys(_mapping(tables[table]).get("key"))) != 1:
                 self.report("S206", f"rating '{rating_id}' needs 'unit:' because '{table}' has a "
                             "composite key", base, key=True)
+
+    def check_composed(self, rating_id: str, raw: dict[str, Any], ratings: dict[str, Any]
+                       ) -> None:
+        base = ("ratings", rating_id)
+        for clash in ("table", "columns", "where", "unit", "name", "total"):
+            if clash in raw:
+                self.report("S207", f"a composed rating (rows:) takes no '{clash}'",
+                            (*base, clash), key=True)
+        columns: set[str] = set()
+        for i, row in enumerate(raw.get("rows") or []):
+            source = _mapping(row).get("total_of")
+            other = _mapping(ratings.get(source))
+            if source not in ratings or source == rating_id or "rows" in other:
+                self.unknown("rating with a table", str(source),
+                             [r for r in ratings if r != rating_id], (*base, "rows", i, "total_of"))
+            elif "total" not in other:
+                self.report("S207", f"rating '{source}' has no total row to take",
+                            (*base, "rows", i, "total_of"), hint=f"give '{source}' a total:")
+            else:
+                columns |= set(_mapping(other.get("columns")))
+        for i, rank in enumerate(raw.get("rank_by") or []):
+            column = _mapping(rank).get("column")
+            if columns and column not in columns:
+                self.unknown(f"column of rating '{rating_id}'", str(column), columns,
+                             (*base, "rank_by", i, "column"))
 
     def check_tests(self) -> None:
         tables = _mapping(self.data.get("tables"))
@@ -547,7 +597,7 @@ class _Checker:
                      frozen(_mapping(t["expect"]).get("tables", {})),
                      frozen(_mapping(t["expect"]).get("ratings", {})),
                      _mapping(t["expect"]).get("levels"),
-                     float(t.get("tolerance", DEFAULT_TOLERANCE)),
+                     frozen(_tolerances(t.get("tolerance"))),
                      self.document.place(("tests", i)))
             for i, t in enumerate(data.get("tests") or []))
         return Spec(str(meta["id"]), text_of(meta.get("title")), meta.get("year"), str(self.path),
@@ -562,14 +612,21 @@ class _Checker:
         raw = _mapping(data.get("survey"))
         scale = _mapping(data.get("scale"))
         zones = _mapping(data.get("zones"))
+        raw_questionnaires = _mapping(data.get("questionnaires"))
+        own_items = {name: {item: SurveyItem(item, entry["criterion"], entry.get("zone"),
+                                             self.plans.get(("questionnaires", name, "items",
+                                                             item, "asked_if")))
+                            for item, entry in _mapping(q.get("items")).items()}
+                     for name, q in raw_questionnaires.items()}
         questionnaires = []
-        for name, q in _mapping(data.get("questionnaires")).items():
-            base = ("questionnaires", name)
-            items = tuple(
-                SurveyItem(item, entry["criterion"], entry.get("zone"),
-                           self.plans.get((*base, "items", item, "asked_if")))
-                for item, entry in q["items"].items())
-            questionnaires.append(Questionnaire(name, self.plans[(*base, "when")], items,
+        for name, q in raw_questionnaires.items():
+            zone_map = _mapping(q.get("zone_map"))
+            inherited = own_items.get(q.get("items_from"), {})
+            items = {item: dataclasses.replace(i, zone=zone_map.get(i.zone, i.zone))
+                     for item, i in inherited.items()}
+            items.update(own_items[name])
+            questionnaires.append(Questionnaire(name, self.plans[("questionnaires", name, "when")],
+                                                tuple(items.values()),
                                                 bool(q.get("counts_in_total", True))))
         exclusions = tuple((code, self.plans[("survey", "exclude", code, "when")])
                            for code in _mapping(raw.get("exclude")))
@@ -586,6 +643,13 @@ class _Checker:
 
     def build_rating(self, rating_id: str, raw: dict[str, Any]) -> Rating:
         base = ("ratings", rating_id)
+        rank_by = tuple((r["column"], r.get("order", "desc") == "desc") for r in raw["rank_by"])
+        title = text_of(raw.get("title")) or rating_id
+        if "rows" in raw:
+            rows = tuple(ComposedRow(r["label"], r["total_of"], r.get("reproducible", True),
+                                     r.get("note")) for r in raw["rows"])
+            return Rating(rating_id, title, None, None, None, None, (), rank_by,
+                          raw.get("ties", "min"), None, rows)
         table = raw["table"]
         key_column = ("unit" if table in self.survey_tables
                       else _keys(self.data["tables"][table]["key"])[0])
@@ -596,8 +660,7 @@ class _Checker:
             digits = value.get("digits") if isinstance(value, dict) else None
             columns.append(RatingColumn(name, self.plans[(*base, "columns", name, *suffix)],
                                         digits))
-        rank_by = tuple((r["column"], r.get("order", "desc") == "desc") for r in raw["rank_by"])
-        return Rating(rating_id, text_of(raw.get("title")) or rating_id, table,
+        return Rating(rating_id, title, table,
                       self.plans.get((*base, "where")), unit, self.plans.get((*base, "name")),
                       tuple(columns), rank_by, raw.get("ties", "min"),
                       _mapping(raw.get("total")).get("label"))
@@ -607,6 +670,12 @@ class _Checker:
         node, _, _ = compile_formula(expr, table, self.catalog)
         assert node is not None
         return node
+
+
+def _tolerances(value: Any) -> dict[str, float]:
+    if isinstance(value, dict):
+        return {"": DEFAULT_TOLERANCE, **{k: float(v) for k, v in value.items()}}
+    return {"": float(value) if value is not None else DEFAULT_TOLERANCE}
 
 
 def _result_columns(data: dict[str, Any]) -> list[str]:

@@ -86,3 +86,33 @@ def test_bad_response_data_is_one_report_and_no_output(tmp_path: Path) -> None:
     ]:
         assert fragment in output, (fragment, output)
     assert not out.exists()
+
+
+def test_xlsx_workbook_and_parquet_folder_give_the_same_ratings(tmp_path: Path) -> None:
+    _, _, from_csv = rate(tmp_path / "csv", DATA)
+    frames = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False) for p in DATA.glob("*.csv")}
+    workbook = tmp_path / "data.xlsx"
+    with pd.ExcelWriter(workbook) as writer:
+        for name, frame in frames.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    parquet = tmp_path / "parquet"
+    parquet.mkdir()
+    for name, frame in frames.items():
+        typed = frame.replace("", None)
+        if name == "respondents":
+            items = ["polite", "queue", "info", "fee", "answer", "site"]
+            typed[items] = typed[items].astype(float)
+        typed.to_parquet(parquet / f"{name}.parquet")
+    expected = pd.read_csv(from_csv / "services.csv")
+    for source in (workbook, parquet):
+        code, output, out = rate(tmp_path / source.stem, source)
+        assert code == 0, output
+        pd.testing.assert_frame_equal(pd.read_csv(out / "services.csv"), expected)
+
+
+def test_unknown_sheet_is_reported(tmp_path: Path) -> None:
+    workbook = tmp_path / "data.xlsx"
+    pd.DataFrame({"code": ["A1"]}).to_excel(workbook, sheet_name="agencie", index=False)
+    code, output, _ = rate(tmp_path, workbook)
+    assert code == 1
+    assert "no sheet 'agencies'" in output and "did you mean 'agencie'?" in output
