@@ -54,8 +54,10 @@ class Frames:
                 wanted = pd.MultiIndex.from_frame(child[list(link.on)])
             first = ~index.duplicated()  # duplicated keys are a data error reported elsewhere
             found = index[first].get_indexer(wanted)
-            rows = np.flatnonzero(first)
-            self._positions[link] = np.where(found >= 0, rows[np.maximum(found, 0)], -1)
+            positions = np.full(len(found), -1, dtype=np.int64)
+            hit = found >= 0
+            positions[hit] = np.flatnonzero(first)[found[hit]]
+            self._positions[link] = positions
         return self._positions[link]
 
 

@@ -123,12 +123,21 @@ def _compare_keyed(result: TestResult, what: str, actual: pd.DataFrame,
                 continue
             result.checked += 1
             got = found[column] if column in found.index else None
-            allowed = tolerance.get(column, tolerance[""])
+            allowed = _tolerance_for(str(column), tolerance)
             if column not in found.index:
                 result.failures.append(f"{label}.{column}: no such column in the result")
             elif not _same(got, want, allowed):
                 result.failures.append(f"{label}.{column}: expected {_show(want)}, "
                                        f"got {_show(got)} (tolerance {allowed:g})")
+
+
+def _tolerance_for(column: str, tolerance: Mapping[str, float]) -> float:
+    """A tolerance key applies to the column of that name and to columns ending in _<key>
+    (so `score` covers `state_body_score`)."""
+    for key, value in tolerance.items():
+        if key and (column == key or column.endswith(f"_{key}")):
+            return value
+    return tolerance[""]
 
 
 def _key_text(value: Any) -> str:

@@ -30,4 +30,4 @@ def test_test_command_prints_the_summary_line(tmp_path: Path) -> None:
 def test_rate_without_bundled_data_says_so_without_a_traceback(tmp_path: Path) -> None:
     result = sapa("rate", cwd=tmp_path)
     assert result.returncode == 2
-    assert "Traceback" not in result.stderr and "declares no ratings yet" in result.stderr
+    assert "Traceback" not in result.stderr and "no --data given" in result.stderr
