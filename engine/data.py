@@ -24,13 +24,26 @@ SHOWN_ROWS = 5
 Locate = Callable[[int, str | None], Span | None]  # (row index, column) -> place of the cell
 
 
-def read_csv(path: Path) -> pd.DataFrame:
-    """A CSV as text cells (UTF-8 or Windows-1251; comma or semicolon), nothing inferred."""
+def read_csv(path: Path, table: TableSpec | None = None) -> pd.DataFrame:
+    """A CSV (UTF-8 or Windows-1251; comma or semicolon). With the table's contract, number
+    columns are parsed while reading (fast); if any cell does not parse, everything is read as
+    text instead, so that every bad cell can be reported with its place."""
     raw = path.read_bytes()
     encoding = _encoding(raw)
     header = raw.decode(encoding).split("\n", 1)[0]
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding,
-                       sep=_separator(header))
+    options = {"encoding": encoding, "sep": _separator(header)}
+    if table is not None:
+        numbers = {name: "float64" for name, column in table.columns.items()
+                   if column.type in ("number", "integer")}
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, **options,
+                                converters=None, nrows=0)
+            typed = {c: numbers.get(c, str) for c in frame.columns}
+            return pd.read_csv(path, dtype=typed, keep_default_na=False,
+                               na_values={c: [""] for c in numbers}, **options)
+        except ValueError:
+            pass
+    return pd.read_csv(path, dtype=str, keep_default_na=False, **options)
 
 
 def _separator(line: str) -> str:
@@ -121,8 +134,35 @@ def _filled(spec: ColumnSpec, values: pd.Series) -> pd.Series:
 
 def _convert(spec: ColumnSpec, cells: pd.Series
              ) -> tuple[pd.Series, list[tuple[str, list[int], str]]]:
-    """Typed values and, per kind of problem, the rows that have it."""
-    text = cells.astype("string").str.strip()
+    """Typed values and, per kind of problem, the rows that have it. Cells that already carry
+    the right type (Parquet, YAML numbers) are taken as they are; text is parsed."""
+    bad: list[tuple[str, list[int], str]] = []
+    numeric = pd.api.types.is_numeric_dtype(cells) and not pd.api.types.is_bool_dtype(cells)
+    if spec.type in ("number", "integer") and numeric:
+        values = cells.astype(float).reset_index(drop=True)
+    elif spec.type == "bool" and pd.api.types.is_bool_dtype(cells):
+        values = cells.astype("boolean").reset_index(drop=True)
+    else:
+        values, bad = _parse_text(spec, cells)
+    if spec.type in ("number", "integer"):
+        if spec.type == "integer":
+            fraction = values.notna().to_numpy() & (values.to_numpy() % 1 != 0)
+            if fraction.any():
+                bad.append(("D403", list(np.flatnonzero(fraction)), "a whole number"))
+        bad.extend(_range_problems(spec, values))
+    if spec.values is not None:
+        allowed = {_canonical(v) for v in spec.values}
+        comparable = values.astype(object) if spec.type != "string" else values
+        outside = values.notna().to_numpy() & ~comparable.isin(allowed).to_numpy()
+        if outside.any():
+            bad.append(("D404", list(np.flatnonzero(outside)),
+                        "one of " + ", ".join(str(v) for v in spec.values)))
+    return values, bad
+
+
+def _parse_text(spec: ColumnSpec, cells: pd.Series
+                ) -> tuple[pd.Series, list[tuple[str, list[int], str]]]:
+    text = cells.astype("string").str.strip().reset_index(drop=True)
     blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
     bad: list[tuple[str, list[int], str]] = []
     if spec.type in ("number", "integer"):
@@ -132,12 +172,8 @@ def _convert(spec: ColumnSpec, cells: pd.Series
         if wrong.any():
             wanted = "an integer" if spec.type == "integer" else "a number"
             bad.append(("D403", list(np.flatnonzero(wrong)), wanted))
-        if spec.type == "integer":
-            fraction = values.notna().to_numpy() & (values.to_numpy() % 1 != 0)
-            if fraction.any():
-                bad.append(("D403", list(np.flatnonzero(fraction)), "a whole number"))
-        bad.extend(_range_problems(spec, values))
-    elif spec.type == "bool":
+        return values, bad
+    if spec.type == "bool":
         lowered = text.str.lower()
         is_true = lowered.isin(TRUE_WORDS).fillna(False).to_numpy(dtype=bool)
         is_false = lowered.isin(FALSE_WORDS).fillna(False).to_numpy(dtype=bool)
@@ -146,16 +182,8 @@ def _convert(spec: ColumnSpec, cells: pd.Series
             bad.append(("D403", list(np.flatnonzero(wrong)), "true/false (or 1/0)"))
         values = pd.Series(pd.array(is_true, dtype="boolean"))
         values[~(is_true | is_false)] = pd.NA
-    else:
-        values = text.astype(object).where(~blank, None)
-    if spec.values is not None:
-        allowed = {_canonical(v) for v in spec.values}
-        comparable = values.astype(object) if spec.type != "string" else values
-        outside = values.notna().to_numpy() & ~comparable.isin(allowed).to_numpy()
-        if outside.any():
-            bad.append(("D404", list(np.flatnonzero(outside)),
-                        "one of " + ", ".join(str(v) for v in spec.values)))
-    return values, bad
+        return values, bad
+    return text.astype(object).where(~blank, None), bad
 
 
 def _canonical(value: Any) -> Any:
@@ -181,11 +209,18 @@ def _range_problems(spec: ColumnSpec, values: pd.Series) -> list[tuple[str, list
 
 def _grouped(code: str, origin: str, table: str, column: str, rows: Sequence[int],
              cells: pd.Series, expected: str, locate: Locate) -> Diagnostic:
-    shown = ", ".join(f"row {r + 1} ({cells.iloc[r]!r})" for r in rows[:SHOWN_ROWS])
+    shown = ", ".join(f"row {r + 1} ({_as_text(cells.iloc[r])!r})" for r in rows[:SHOWN_ROWS])
     more = f" and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
     count = f"{len(rows)} value{'s' if len(rows) > 1 else ''}"
     return Diagnostic(code, f"{origin}: {table}.{column}: {count} not {expected}: {shown}{more}",
                       locate(rows[0], column))
+
+
+def _as_text(value: Any) -> str:
+    """A cell as the file shows it (typed cells come back as numbers)."""
+    if isinstance(value, float | np.floating):
+        return f"{float(value):g}"
+    return str(value)
 
 
 def _duplicate_keys(table: TableSpec, frame: pd.DataFrame, locate: Locate, origin: str
@@ -272,7 +307,7 @@ def read_source(spec: Spec, path: Path) -> tuple[dict[str, pd.DataFrame], dict[s
             continue
         file = found[0]
         if file.suffix == ".csv":
-            frame = read_csv(file)
+            frame = read_csv(file, spec.tables[name])
             locate = csv_locator(file, frame)
         elif file.suffix == ".xlsx":
             frame = pd.read_excel(file, dtype=str, keep_default_na=False)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from engine.formula_eval import Frames, evaluate_rows
 from engine.spec import Spec
-from engine.survey import SurveyResults, run_survey, run_survey_from_items
+from engine.survey import SurveyResults, run_survey_from_items, run_surveys
 
 
 def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],
@@ -37,9 +37,7 @@ def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None
     if survey_items is not None:
         results = {survey.results: run_survey_from_items(survey, frames, survey_items)}
     else:
-        results = {survey.results: run_survey(survey, frames)}
-        for breakdown in survey.breakdowns:
-            results[breakdown.name] = run_survey(survey, frames, breakdown.by)
+        results = run_surveys(survey, frames)
     for name, result in results.items():
         frames.tables[name] = result.table
     return results

@@ -31,33 +31,42 @@ class SurveyResults:
     ignored: dict[str, int]
 
 
-def run_survey(survey: Survey, frames: Frames, breakdown: str | None = None) -> SurveyResults:
+@dataclass
+class _Grouping:
+    """How respondents are grouped for one results table."""
+
+    labels: pd.DataFrame  # one row per group: unit (and the breakdown value)
+    position: np.ndarray  # group of each respondent, -1 for none
+    included: np.ndarray  # respondents counted in this table
+
+
+def run_surveys(survey: Survey, frames: Frames) -> dict[str, SurveyResults]:
+    """The results table and every breakdown table, from one pass over the items."""
     respondents = frames.tables[survey.respondents]
-    unit_table = frames.tables[survey.unit_link.parent]
     unit_pos = frames.positions(survey.unit_link)
-    units = unit_table[survey.unit_link.key[0]].astype(str).to_numpy()
+    units = frames.tables[survey.unit_link.parent][survey.unit_link.key[0]].astype(
+        str).to_numpy()
     reason = _exclusion_reasons(survey, frames)
     included = (reason < 0) & (unit_pos >= 0)
-    if breakdown is None:
-        group_pos, labels = unit_pos, pd.DataFrame({"unit": units})
-    else:
-        by = respondents[breakdown].astype(object)
-        by_codes, by_values = pd.factorize(by, use_na_sentinel=True)
-        included &= by_codes >= 0
-        group_pos = np.where((unit_pos >= 0) & (by_codes >= 0),
-                             unit_pos * len(by_values) + by_codes, -1)
-        labels = pd.DataFrame({"unit": np.repeat(units, len(by_values)),
-                               breakdown: np.tile(np.asarray(by_values, dtype=object),
-                                                  len(units))})
-    n_groups = len(labels)
-    items, ignored = _item_statistics(survey, frames, group_pos, n_groups, included)
-    long = _levels(survey, items)
-    table = _wide(survey, labels, long, group_pos, included, reason, n_groups)
-    long = _labelled(long, labels)
-    table = table[list(labels.columns) + _columns(survey)]
-    if breakdown is not None:
-        table = table[table["n"] > 0].reset_index(drop=True)
-    return SurveyResults(table, long, ignored)
+    groupings = {survey.results: _Grouping(pd.DataFrame({"unit": units}), unit_pos, included)}
+    for breakdown in survey.breakdowns:
+        codes, values = pd.factorize(respondents[breakdown.by].astype(object))
+        position = np.where((unit_pos >= 0) & (codes >= 0), unit_pos * len(values) + codes, -1)
+        labels = pd.DataFrame({"unit": np.repeat(units, len(values)),
+                               breakdown.by: np.tile(np.asarray(values, dtype=object),
+                                                     len(units))})
+        groupings[breakdown.name] = _Grouping(labels, position, included & (codes >= 0))
+    items, ignored = _item_statistics(survey, frames, groupings)
+    out = {}
+    for name, grouping in groupings.items():
+        long = _levels(survey, items[name])
+        table = _wide(survey, grouping.labels, long, grouping.position, grouping.included,
+                      reason, len(grouping.labels))
+        table = table[list(grouping.labels.columns) + _columns(survey)]
+        if name != survey.results:
+            table = table[table["n"] > 0].reset_index(drop=True)
+        out[name] = SurveyResults(table, _labelled(long, grouping.labels), ignored)
+    return out
 
 
 def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame) -> SurveyResults:
@@ -113,15 +122,18 @@ def _exclusion_reasons(survey: Survey, frames: Frames) -> np.ndarray:
     return reason
 
 
-def _item_statistics(survey: Survey, frames: Frames, group_pos: np.ndarray, n_groups: int,
-                     included: np.ndarray) -> tuple[pd.DataFrame, dict[str, int]]:
+def _item_statistics(survey: Survey, frames: Frames, groupings: dict[str, _Grouping]
+                     ) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
+    """Per item: who was asked, who rated, the sum of ratings and the count of top marks,
+    counted per group of every grouping (np.bincount). Conditions are evaluated once."""
     respondents = frames.tables[survey.respondents]
     ratings = np.asarray(survey.ratings, dtype=float)
     satisfied = np.asarray(survey.satisfied, dtype=float)
-    parts, ignored = [], {}
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in groupings}
+    ignored: dict[str, int] = {}
     for q in survey.questionnaires:
-        member = included & evaluate_rows(q.when, frames, survey.respondents).fillna(
-            False).to_numpy(dtype=bool)
+        member = evaluate_rows(q.when, frames, survey.respondents).fillna(False).to_numpy(
+            dtype=bool)
         for item in q.items:
             values = respondents[item.name].to_numpy(dtype=float)
             present = ~np.isnan(values)
@@ -129,32 +141,40 @@ def _item_statistics(survey: Survey, frames: Frames, group_pos: np.ndarray, n_gr
             if item.asked_if is not None:
                 condition = evaluate_rows(item.asked_if, frames, survey.respondents)
                 applies = member & condition.fillna(False).to_numpy(dtype=bool)
-                stray = int((member & present & ~applies).sum())
+                stray = int((member & present & ~applies & groupings[survey.results].included)
+                            .sum())
                 if stray:
                     ignored[f"{q.name}.{item.name}"] = stray
             asked = applies & present
             rated = asked & np.isin(values, ratings)
             top = rated & np.isin(values, satisfied)
-
-            def per_group(mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-                return np.bincount(group_pos[mask], weights=None if weights is None
-                                   else weights[mask], minlength=n_groups)
-
-            n_rated = per_group(rated)
-            has = np.flatnonzero(n_rated > 0)
-            if not len(has):
-                continue
-            n_asked = per_group(asked)[has]
-            total = per_group(rated, values)[has]
-            base = n_asked if survey.base == "asked" else n_rated[has]
-            parts.append(pd.DataFrame({
-                "group": has, "questionnaire": q.name, "name": item.name,
-                "criterion": item.criterion, "zone": item.zone,
-                "score": total / n_rated[has], "satisfaction": 100.0 * per_group(top)[has] / base,
-                "asked": n_asked, "rated": n_rated[has]}))
+            for name, grouping in groupings.items():
+                stats = _count(grouping, asked, rated, top, values, survey.base)
+                if stats is not None:
+                    parts[name].append(stats.assign(questionnaire=q.name, name=item.name,
+                                                    criterion=item.criterion, zone=item.zone))
     columns = [*LEVEL_COLUMNS, "criterion", "zone"]
-    items = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    return items, ignored
+    return {name: pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
+            for name, found in parts.items()}, ignored
+
+
+def _count(grouping: _Grouping, asked: np.ndarray, rated: np.ndarray, top: np.ndarray,
+           values: np.ndarray, base: str) -> pd.DataFrame | None:
+    n_groups = len(grouping.labels)
+    keep = asked & grouping.included
+    position = grouping.position[keep]
+    n_rated = np.bincount(position, weights=rated[keep], minlength=n_groups)
+    has = np.flatnonzero(n_rated > 0)
+    if not len(has):
+        return None
+    rated_values = np.where(rated[keep], values[keep], 0.0)
+    n_asked = np.bincount(position, minlength=n_groups)[has]
+    total = np.bincount(position, weights=rated_values, minlength=n_groups)[has]
+    n_top = np.bincount(position, weights=top[keep], minlength=n_groups)[has]
+    denominator = n_asked if base == "asked" else n_rated[has]
+    return pd.DataFrame({"group": has, "score": total / n_rated[has],
+                         "satisfaction": 100.0 * n_top / denominator, "asked": n_asked,
+                         "rated": n_rated[has]})
 
 
 def _mean(frame: pd.DataFrame, keys: list[str], name: str | None = None) -> pd.DataFrame:
