@@ -188,7 +188,7 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str) -> N
         ratings = compute_ratings(loaded, evaluated)
         _render_ratings(loaded, ratings, fmt)
         if out_dir:
-            _write_outputs(loaded, folder, ratings, out_dir)
+            _write_outputs(loaded, folder, ratings, out_dir, surveys)
             for name, result in surveys.items():
                 result.table.to_csv(out_dir / f"{name}.results.csv", index=False)
                 result.long.to_csv(out_dir / f"{name}.levels.csv", index=False)
@@ -240,7 +240,8 @@ def _cell(value: Any, digits: int | None) -> str:
     return str(value)
 
 
-def _write_outputs(spec: Spec, data: Path, ratings: dict[str, Any], out_dir: Path) -> None:
+def _write_outputs(spec: Spec, data: Path, ratings: dict[str, Any], out_dir: Path,
+                   surveys: dict[str, Any]) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     for rid, frame in ratings.items():
         frame.to_csv(out_dir / f"{rid}.csv", index=False, encoding="utf-8")
@@ -256,6 +257,12 @@ def _write_outputs(spec: Spec, data: Path, ratings: dict[str, Any], out_dir: Pat
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "ratings": sorted(ratings),
     }
+    if spec.survey is not None and spec.survey.results in surveys:
+        results = surveys[spec.survey.results].table
+        manifest["respondents_counted"] = int(results["n"].sum())
+        manifest["excluded"] = {code: int(results[f"excluded_{code}"].sum())
+                                for code, _ in spec.survey.exclusions}
+        manifest["not_counted_answers"] = surveys[spec.survey.results].ignored
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
                                            encoding="utf-8")
 

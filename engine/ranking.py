@@ -42,7 +42,8 @@ def compute_rating(rating: Rating, frames: Frames) -> pd.DataFrame:
         out = out[keep]
     out = _ranked(out, rating)
     if rating.total is not None:
-        out = pd.concat([out, _total_row(out, rating.total)], ignore_index=True)
+        out = pd.concat([out, _total_row(out, rating.total, rating.total_sums)],
+                        ignore_index=True)
     return out
 
 
@@ -55,10 +56,12 @@ def _ranked(out: pd.DataFrame, rating: Rating) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _total_row(rows: pd.DataFrame, label: str) -> pd.DataFrame:
-    """The closing row: unweighted mean of every numeric column over the rated units."""
-    total = {c: (rows[c].astype(float).mean() if pd.api.types.is_numeric_dtype(rows[c])
-                 and c != "rank" else None) for c in rows.columns}
+def _total_row(rows: pd.DataFrame, label: str, sums: tuple[str, ...]) -> pd.DataFrame:
+    """The closing row: unweighted mean of every numeric column over the rated units (the
+    columns in `sums` are added up)."""
+    total = {c: (rows[c].astype(float).agg("sum" if c in sums else "mean")
+                 if pd.api.types.is_numeric_dtype(rows[c]) and c != "rank" else None)
+             for c in rows.columns}
     total.update(rank=pd.NA, unit=None, name=label)
     return pd.DataFrame([total]).astype({"rank": "Int64"})
 

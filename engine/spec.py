@@ -78,6 +78,7 @@ class Rating:
     ties: str
     total: str | None = None  # label of the closing row of means
     rows: tuple[ComposedRow, ...] = ()
+    total_sums: tuple[str, ...] = ()  # columns added up, not averaged, in the closing row
 
 
 @dataclass(frozen=True)

@@ -493,6 +493,10 @@ class _Checker:
                 if column is not None and column not in columns:
                     self.unknown(f"column of rating '{rating_id}'", str(column), columns,
                                  (*base, "rank_by", i, "column"))
+            for i, column in enumerate(_mapping(raw.get("total")).get("sum") or []):
+                if column not in columns:
+                    self.unknown(f"column of rating '{rating_id}'", str(column), columns,
+                                 (*base, "total", "sum", i))
             if "unit" not in raw and table in tables and len(
                     _keys(_mapping(tables[table]).get("key"))) != 1:
                 self.report("S206", f"rating '{rating_id}' needs 'unit:' because '{table}' has a "
@@ -663,7 +667,8 @@ class _Checker:
         return Rating(rating_id, title, table,
                       self.plans.get((*base, "where")), unit, self.plans.get((*base, "name")),
                       tuple(columns), rank_by, raw.get("ties", "min"),
-                      _mapping(raw.get("total")).get("label"))
+                      _mapping(raw.get("total")).get("label"), (),
+                      tuple(_mapping(raw.get("total")).get("sum", [])))
 
     def catalog_column(self, table: str, column: str) -> Node:
         expr = fa.Name((column,), fa.Range(0, len(column)))

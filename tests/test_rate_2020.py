@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +29,10 @@ def test_all_2020_ratings_on_synthetic_respondents(tmp_path: Path) -> None:
     assert services["score"].iloc[:-1].between(1, 5).all()
     total = services.iloc[-1]
     assert abs(total["score"] - services["score"].iloc[:-1].mean()) < 1e-12
+    assert total["n"] == services["n"].iloc[:-1].sum()  # n is added up, not averaged
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["excluded"]["not_surveyed"] > 0
+    assert manifest["respondents_counted"] + sum(manifest["excluded"].values()) == 3000
     regions = pd.read_csv(out / "regions.csv")
     assert len(regions) == 17  # 'abroad' has no regional row
     providers = pd.read_csv(out / "providers.csv")
