@@ -19,7 +19,6 @@ from engine.formula_compile import Band, Catalog, Link, Node, Type, compile_form
 from engine.formula_parser import FormulaSyntaxError, parse
 from engine.loading import check_structure, load_document
 from engine.source import Document, PathKey
-from engine.survey import result_columns
 from engine.spec import (
     Breakdown,
     ColumnSpec,
@@ -36,6 +35,7 @@ from engine.spec import (
     frozen,
     text_of,
 )
+from engine.survey import result_columns
 
 SURVEY_STEP = "<survey>"
 ITEM_STATISTICS = {"unit": "string", "questionnaire": "string", "item": "string",

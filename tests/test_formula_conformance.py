@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import problems_of, run
 
+
 # ----------------------------------------------------------------------------- literals, names
 def test_number_string_boolean_literals() -> None:
     assert run("2.5 + 0 * x") == [2.5, None, 2.5, 2.5]
