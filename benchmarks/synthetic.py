@@ -87,6 +87,7 @@ def _member(questionnaire: str, frame: pd.DataFrame) -> np.ndarray:
         "online": contact == "portal",
         "ambulance": contact == "ambulance_103",
         "call_centre": frame["call_centre"].notna().to_numpy(),
+        "main": np.ones(len(frame), dtype=bool),  # one questionnaire for everyone
     }
     return rules.get(questionnaire, np.zeros(len(frame), dtype=bool))
 

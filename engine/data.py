@@ -85,13 +85,19 @@ def _encoding(raw: bytes) -> str:
     return "utf-8-sig"
 
 
-def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
-                ) -> tuple[pd.DataFrame, list[Diagnostic]]:
-    """Check and convert the cells of one table. Problems are grouped per column and kind."""
+def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str,
+                vocabulary: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, list[Diagnostic]]:
+    """Check and convert the cells of one table. Problems are grouped per column and kind.
+    `vocabulary`: item names the methodology knows but does not ask (said as such)."""
     problems: list[Diagnostic] = []
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
     unknown = [c for c in raw.columns if c not in table.columns and c not in table.variables]
     for column in unknown:
+        if column in vocabulary:
+            problems.append(Diagnostic(
+                "D402", f"{origin}: item '{column}' is not asked by this methodology: ignored",
+                locate(-1, column), "warning"))
+            continue
         problems.append(Diagnostic(
             "D402", f"{origin}: column '{column}' is not in the data contract of '{table.name}'"
             " and is ignored", locate(-1, column), "warning",
@@ -105,6 +111,10 @@ def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
                 out[name] = _empty(spec, len(raw))
             else:
                 out[name] = _filled(spec, _empty(spec, len(raw)))
+                if spec.if_missing and len(raw):
+                    problems.append(Diagnostic(
+                        "D408", f"{origin}: column '{name}' of '{table.name}' is not in the data "
+                        f"({spec.if_missing})", locate(-1, None), "warning"))
             continue
         values, bad = _convert(spec, raw[name])
         out[name] = _filled(spec, values)
@@ -270,9 +280,11 @@ def load_tables(spec: Spec, raw: Mapping[str, pd.DataFrame], locators: Mapping[s
     """Check and convert every given table; tables not given are empty. Links are checked too."""
     frames: dict[str, pd.DataFrame] = {}
     problems: list[Diagnostic] = []
+    vocabulary = frozenset(spec.data.get("items") or {})
     for name, table in spec.tables.items():
         if name in raw:
-            frame, found = build_frame(table, raw[name], locators[name], origins[name])
+            frame, found = build_frame(table, raw[name], locators[name], origins[name],
+                                       vocabulary)
             problems.extend(found)
         else:
             frame = pd.DataFrame({c: _empty(s, 0) for c, s in table.columns.items()})

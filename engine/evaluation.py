@@ -35,7 +35,7 @@ def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None
     survey = spec.survey
     assert survey is not None
     if survey_items is not None:
-        results = {survey.results: run_survey_from_items(survey, frames, survey_items)}
+        results = run_survey_from_items(survey, frames, survey_items)
     else:
         results = run_surveys(survey, frames)
     for name, result in results.items():

@@ -25,6 +25,7 @@ class ColumnSpec:
     values: tuple[Any, ...] | None = None
     minimum: float | None = None
     maximum: float | None = None
+    if_missing: str | None = None  # when an optional column is absent: said, not silent
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,10 @@ class Questionnaire:
 @dataclass(frozen=True)
 class Breakdown:
     name: str  # the results table
-    by: str  # the respondent column
+    by: str | None  # the respondent column (None: one group)
     table: str | None  # the table the values are keys of
     link: str | None  # the link name from the results table to that table
+    pooled: bool = False  # grouped by the value only, across units
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import pandas as pd
 from engine.formula_eval import Frames, evaluate_rows
 from engine.spec import Survey
 
+POOLED = "all"  # the group label of a pooled breakdown without `by`
 LEVEL_COLUMNS = ["group", "questionnaire", "name", "score", "satisfaction", "asked", "rated"]
 
 
@@ -50,11 +51,20 @@ def run_surveys(survey: Survey, frames: Frames) -> dict[str, SurveyResults]:
     included = (reason < 0) & (unit_pos >= 0)
     groupings = {survey.results: _Grouping(pd.DataFrame({"unit": units}), unit_pos, included)}
     for breakdown in survey.breakdowns:
-        codes, values = pd.factorize(respondents[breakdown.by].astype(object))
-        position = np.where((unit_pos >= 0) & (codes >= 0), unit_pos * len(values) + codes, -1)
-        labels = pd.DataFrame({"unit": np.repeat(units, len(values)),
-                               breakdown.by: np.tile(np.asarray(values, dtype=object),
-                                                     len(units))})
+        if breakdown.by is None:
+            codes, values = np.zeros(len(respondents), dtype=np.int64), np.array([POOLED])
+        else:
+            codes, values = pd.factorize(respondents[breakdown.by].astype(object))
+        values = np.asarray(values, dtype=object)
+        column = breakdown.by or "group"
+        if breakdown.pooled:
+            position = np.where(unit_pos >= 0, codes, -1)
+            labels = pd.DataFrame({column: values})
+        else:
+            position = np.where((unit_pos >= 0) & (codes >= 0),
+                                unit_pos * len(values) + codes, -1)
+            labels = pd.DataFrame({"unit": np.repeat(units, len(values)),
+                                   column: np.tile(values, len(units))})
         groupings[breakdown.name] = _Grouping(labels, position, included & (codes >= 0))
     items, ignored = _item_statistics(survey, frames, groupings)
     out = {}
@@ -69,19 +79,44 @@ def run_surveys(survey: Survey, frames: Frames) -> dict[str, SurveyResults]:
     return out
 
 
-def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame) -> SurveyResults:
+def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame
+                          ) -> dict[str, SurveyResults]:
     """The levels above the item from given statistics: rows (unit, questionnaire, item, score,
     satisfaction) for items, or with `criterion` instead of `item` for criteria. The reports
-    publish their worked examples at item level and most services only at criterion level."""
+    publish their worked examples at item level and most services only at criterion level.
+    A `table` column may name a pooled breakdown (its rows need no unit)."""
     unit_table = frames.tables[survey.unit_link.parent]
     units = unit_table[survey.unit_link.key[0]].astype(str).to_numpy()
-    index = {u: i for i, u in enumerate(units)}
-    for column in ("item", "criterion"):
+    for column in ("item", "criterion", "table", "unit"):
         if column not in items.columns:
             items = items.assign(**{column: None})
+    targets = {survey.results: pd.DataFrame({"unit": units})}
+    out = {}
+    for breakdown in survey.breakdowns:
+        if breakdown.pooled and breakdown.by is None:
+            targets[breakdown.name] = pd.DataFrame({"group": [POOLED]})
+        else:  # statistics per breakdown value cannot be given: an empty table
+            label = [breakdown.by] if breakdown.pooled else ["unit", breakdown.by]
+            out[breakdown.name] = SurveyResults(
+                pd.DataFrame(columns=[*label, *_columns(survey)]), pd.DataFrame(), {})
+    for name, labels in targets.items():
+        rows = items[items["table"].fillna(survey.results) == name]
+        keys = rows["unit"] if name == survey.results else pd.Series(POOLED, index=rows.index)
+        index = {label: i for i, label in enumerate(labels.iloc[:, 0].astype(str))}
+        long = _levels(survey, *_given_statistics(survey, rows, keys.astype(str).map(index)))
+        n_groups = len(labels)
+        none = np.zeros(0, dtype=int)
+        table = _wide(survey, labels, long, none, np.zeros(0, dtype=bool), none, n_groups)
+        out[name] = SurveyResults(table[[*labels.columns, *_columns(survey)]],
+                                  _labelled(long, labels), {})
+    return out
+
+
+def _given_statistics(survey: Survey, items: pd.DataFrame, group: pd.Series
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Given rows split into item statistics (with their criterion and zone) and criteria."""
     given = pd.DataFrame({
-        "group": items["unit"].astype(str).map(index).to_numpy(),
-        "questionnaire": items["questionnaire"].to_numpy(),
+        "group": group.to_numpy(), "questionnaire": items["questionnaire"].to_numpy(),
         "name": items["item"].where(items["item"].notna(), items["criterion"]).to_numpy(),
         "is_item": items["item"].notna().to_numpy(),
         "score": pd.to_numeric(items["score"]).to_numpy(dtype=float),
@@ -91,14 +126,7 @@ def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame) -
                           for i in q.items], columns=["questionnaire", "name", "criterion", "zone"])
     item_rows = given[given["is_item"]].drop(columns="is_item").merge(
         known, on=["questionnaire", "name"], how="inner")
-    criterion_rows = given[~given["is_item"]].drop(columns="is_item")
-    long = _levels(survey, item_rows, criterion_rows)
-    n_groups = len(units)
-    none = np.zeros(0, dtype=int)
-    table = _wide(survey, pd.DataFrame({"unit": units}), long, none, np.zeros(0, dtype=bool),
-                  none, n_groups)
-    labels = pd.DataFrame({"unit": units})
-    return SurveyResults(table[["unit", *_columns(survey)]], _labelled(long, labels), {})
+    return item_rows, given[~given["is_item"]].drop(columns="is_item")
 
 
 def _labelled(long: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
@@ -108,8 +136,13 @@ def _labelled(long: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 
 
 def _columns(survey: Survey) -> list[str]:
-    return result_columns([q.name for q in survey.questionnaires], list(survey.zones),
+    return result_columns(_criteria_of(survey), list(survey.zones),
                           [code for code, _ in survey.exclusions])
+
+
+def _criteria_of(survey: Survey) -> dict[str, list[str]]:
+    return {q.name: list(dict.fromkeys(i.criterion for i in q.items))
+            for q in survey.questionnaires}
 
 
 def _exclusion_reasons(survey: Survey, frames: Frames) -> np.ndarray:
@@ -204,8 +237,10 @@ def _levels(survey: Survey, items: pd.DataFrame,
     frames = [items.assign(level="item"), criteria.assign(level="criterion"),
               zones.assign(level="zone"), channels.assign(level="channel"),
               unit_zones.assign(level="unit_zone"), units.assign(level="unit")]
-    return pd.concat([f[["level", *LEVEL_COLUMNS]] for f in frames if len(f)],
-                     ignore_index=True)
+    present = [f[["level", *LEVEL_COLUMNS]] for f in frames if len(f)]
+    if not present:
+        return pd.DataFrame(columns=["level", *LEVEL_COLUMNS])
+    return pd.concat(present, ignore_index=True)
 
 
 def _zone_rows(survey: Survey, items: pd.DataFrame) -> pd.DataFrame:
@@ -246,8 +281,10 @@ def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: n
             table[f"{prefix}{stat}"] = column
 
     put("unit", None, None, "")
-    for q in survey.questionnaires:
-        put("channel", q.name, None, f"{q.name}_")
+    for q, criteria in _criteria_of(survey).items():
+        put("channel", q, None, f"{q}_")
+        for criterion in criteria:
+            put("criterion", q, criterion, f"{q}_{criterion}_")
     for zone in survey.zones:
         put("unit_zone", None, zone, f"{zone}_")
     for i, (code, _) in enumerate(survey.exclusions):
@@ -256,11 +293,14 @@ def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: n
     return table
 
 
-def result_columns(questionnaires: list[str], zones: list[str], exclusions: list[str]
-                   ) -> list[str]:
-    """The columns of a results table (what validation offers to formulas), in order."""
+def result_columns(questionnaires: dict[str, list[str]], zones: list[str],
+                   exclusions: list[str]) -> list[str]:
+    """The columns of a results table (what validation offers to formulas), in order:
+    questionnaires maps each questionnaire to its criteria."""
     columns = ["n", "score", "satisfaction"]
-    columns += [f"{q}_{s}" for q in questionnaires for s in ("score", "satisfaction")]
+    for q, criteria in questionnaires.items():
+        columns += [f"{q}_{s}" for s in ("score", "satisfaction")]
+        columns += [f"{q}_{c}_{s}" for c in criteria for s in ("score", "satisfaction")]
     columns += [f"{z}_{s}" for z in zones for s in ("score", "satisfaction")]
     columns += [f"excluded_{code}" for code in exclusions]
     return columns

@@ -39,7 +39,8 @@ from engine.survey import result_columns
 
 SURVEY_STEP = "<survey>"
 ITEM_STATISTICS = {"unit": "string", "questionnaire": "string", "item": "string",
-                   "criterion": "string", "score": "number", "satisfaction": "number"}
+                   "criterion": "string", "score": "number", "satisfaction": "number",
+                   "table": "string"}
 COLUMN_TYPES: dict[str, Type] = {"number": "number", "integer": "number", "bool": "bool",
                                  "string": "string"}
 DEFAULT_TOLERANCE = 1e-9
@@ -280,14 +281,23 @@ class _Checker:
             results, unit_table, results, unit_key, ("unit",))
         for name, raw in _mapping(survey.get("breakdowns")).items():
             raw = _mapping(raw)
-            by = str(raw.get("by"))
+            by = raw.get("by")
             path = ("survey", "breakdowns", name)
-            if by not in types:
-                self.unknown(f"column of '{respondents}'", by, types, (*path, "by"))
+            if by is not None and by not in types:
+                self.unknown(f"column of '{respondents}'", str(by), types, (*path, "by"))
                 continue
-            self.catalog.columns[name] = {"unit": "string", by: types[by], **columns}
+            if by is None and not raw.get("pooled"):
+                self.report("S111", "a breakdown needs 'by:' (or 'pooled: true' for one group "
+                            "of all respondents)", path, key=True)
+                continue
+            label = {str(by): types[by]} if by is not None else {"group": "string"}
+            if raw.get("pooled"):
+                self.catalog.columns[name] = {**label, **columns}
+                links = {}
+            else:
+                self.catalog.columns[name] = {"unit": "string", **label, **columns}
+                links = {link.name: Link(link.name, name, unit_table, ("unit",), unit_key)}
             self.survey_tables.add(name)
-            links = {link.name: Link(link.name, name, unit_table, ("unit",), unit_key)}
             parent = raw.get("table")
             if parent is not None:
                 parent_key = _keys(_mapping(_mapping(self.data.get("tables")).get(parent)).get(
@@ -297,7 +307,7 @@ class _Checker:
                                  _mapping(self.data.get("tables")), (*path, "table"))
                     continue
                 link_name = str(raw.get("link", parent))
-                links[link_name] = Link(link_name, name, parent, (by,), parent_key)
+                links[link_name] = Link(link_name, name, parent, (str(by),), parent_key)
             self.catalog.links[name] = links
 
     def check_bands(self) -> None:
@@ -443,7 +453,11 @@ class _Checker:
                 if respondents and isinstance(entry.get("asked_if"), str):
                     self.survey_formula(entry["asked_if"], respondents, (*path, "asked_if"))
         if questionnaires:
+            own_file = str(self.path)
             for item in items:
+                place = self.document.place(("items", item), key=True)
+                if place is not None and place.file != own_file:
+                    continue  # a shared vocabulary: items of other methods are not unused here
                 if item not in used_items:
                     self.report("S210", f"item '{item}' is asked in no questionnaire, so it "
                                 "belongs to no criterion", ("items", item), key=True,
@@ -590,7 +604,9 @@ class _Checker:
             items = {i.name for q in survey.questionnaires for i in q.items}
             columns = dict(respondents.columns)
             for item in sorted(items - set(columns)):
-                columns[item] = ColumnSpec(item, "number", True, None, codes)
+                columns[item] = ColumnSpec(item, "number", False, None, codes,
+                                           if_missing="an item of the questionnaires: every "
+                                           "respondent counts as not asked")
             tables[survey.respondents] = TableSpec(respondents.name, respondents.key,
                                                    frozen(columns), respondents.links,
                                                    respondents.variables)
@@ -634,7 +650,8 @@ class _Checker:
                                                 bool(q.get("counts_in_total", True))))
         exclusions = tuple((code, self.plans[("survey", "exclude", code, "when")])
                            for code in _mapping(raw.get("exclude")))
-        breakdowns = tuple(Breakdown(name, b["by"], b.get("table"), b.get("link", b.get("table")))
+        breakdowns = tuple(Breakdown(name, b.get("by"), b.get("table"),
+                                     b.get("link", b.get("table")), bool(b.get("pooled")))
                            for name, b in _mapping(raw.get("breakdowns")).items())
         return Survey(
             respondents, link, raw.get("results", "survey"),
@@ -655,7 +672,7 @@ class _Checker:
             return Rating(rating_id, title, None, None, None, None, (), rank_by,
                           raw.get("ties", "min"), None, rows)
         table = raw["table"]
-        key_column = ("unit" if table in self.survey_tables
+        key_column = (next(iter(self.catalog.columns[table])) if table in self.survey_tables
                       else _keys(self.data["tables"][table]["key"])[0])
         unit = self.plans.get((*base, "unit")) or self.catalog_column(table, key_column)
         columns = []
@@ -686,7 +703,16 @@ def _tolerances(value: Any) -> dict[str, float]:
 def _result_columns(data: dict[str, Any]) -> list[str]:
     zones = [z for z, raw in _mapping(data.get("zones")).items() if not _mapping(raw).get("shared")]
     exclusions = list(_mapping(_mapping(data.get("survey")).get("exclude")))
-    return result_columns(list(_mapping(data.get("questionnaires"))), zones, exclusions)
+    questionnaires = _mapping(data.get("questionnaires"))
+
+    def criteria(q: dict[str, Any]) -> list[str]:
+        inherited = criteria(_mapping(questionnaires.get(q.get("items_from")))) \
+            if q.get("items_from") in questionnaires and q.get("items_from") != q else []
+        own = [_mapping(i).get("criterion") for i in _mapping(q.get("items")).values()]
+        return list(dict.fromkeys(c for c in [*inherited, *own] if isinstance(c, str)))
+
+    return result_columns({name: criteria(_mapping(q)) for name, q in questionnaires.items()},
+                          zones, exclusions)
 
 
 def _keys(value: Any) -> tuple[str, ...]:
