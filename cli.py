@@ -216,7 +216,7 @@ def _render_ratings(spec: Spec, ratings: dict[str, Any], fmt: str) -> None:
             click.echo(f"# {rid}")
             click.echo(frame.to_csv(index=False), nl=False)
         return
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)
     for rid, frame in ratings.items():
         rating = spec.ratings[rid]
         used = [rating, *(spec.ratings[row.total_of] for row in rating.rows)]

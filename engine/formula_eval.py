@@ -205,7 +205,7 @@ _OPERATIONS: dict[str, Callable[[Op, list[pd.Series]], pd.Series]] = {
     "coalesce": _coalesce,
     "is_missing": lambda node, a: pd.Series(a[0].isna().to_numpy(), dtype="boolean"),
     "abs": lambda node, a: a[0].astype("float64").abs(),
-    "round": lambda node, a: round_half_up(a[0], float(a[1].iloc[0])),
+    "round": lambda node, a: round_half_up(a[0], float(node.args[1].value)),  # a constant
     "clamp": _clamp,
     **{op: _rowwise for op in ("sum", "mean", "min", "max")},
 }

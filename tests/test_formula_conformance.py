@@ -7,10 +7,17 @@ flag = true, false, missing, true; services (A: 10, 20; B: missing; Z: 5 - an or
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from tests.conftest import problems_of, run
+from engine.formula_compile import compile_formula
+from engine.formula_eval import Frames, evaluate_rows
+from engine.formula_parser import parse
+from engine.testing import run_tests
+from engine.validation import load_spec
+from tests.conftest import problems_of, run, world
 
 
 # ----------------------------------------------------------------------------- literals, names
@@ -188,11 +195,8 @@ def test_nan_comparisons_never_leak_as_false() -> None:
     assert values[1] is None and not any(isinstance(v, float) and math.isnan(v) for v in values)
 
 
-def test_documented_correction_coefficient_example(tmp_path) -> None:
+def test_documented_correction_coefficient_example(tmp_path: Path) -> None:
     """The example of docs/formula-language.md, on loads 0.1, 0.5, 0.9, 0.9, 1.0 (mean 0.68)."""
-    from engine.testing import run_tests
-    from engine.validation import load_spec
-
     spec_text = """
 methodology: {id: doc-example, title: doc example}
 tables:
@@ -231,3 +235,16 @@ tests:
     assert spec is not None, [d.message for d in diagnostics]
     [result] = run_tests(spec)
     assert result.passed, result.failures
+
+
+def test_every_function_runs_on_an_empty_table() -> None:
+    """Found by the 2013 overlay test: a table with no rows must evaluate, not crash."""
+    catalog, frames = world()
+    empty = Frames({name: frame.iloc[0:0] for name, frame in frames.tables.items()})
+    for formula in ["round(x, 2)", "clamp(x, 0, 1)", "if(flag, x, 0)", "coalesce(x, 1)",
+                    "mean(x, by=kind)", "rank(x)", "minmax(x, degenerate=1)", "band(x, grade)",
+                    "sum(services.total)", 'kind in ("x")', "max(x, 1)", "points[kind]"]:
+        node, problems, _ = compile_formula(parse(formula), "bodies", catalog)
+        assert not problems, (formula, problems)
+        assert len(evaluate_rows(node, empty, "bodies")) == 0, formula
+        assert isinstance(evaluate_rows(node, empty, "bodies"), pd.Series)
