@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from ruamel.yaml import YAML
 
-from engine import __version__
+from engine import __version__, conformance
 from engine.data import load_tables, read_source
 from engine.diagnostics import CannotRun, Diagnostic, has_errors, render_json, render_text
 from engine.evaluation import evaluate_tables
@@ -265,6 +265,85 @@ def _write_outputs(spec: Spec, data: Path, ratings: dict[str, Any], out_dir: Pat
         manifest["not_counted_answers"] = surveys[spec.survey.results].ignored
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
                                            encoding="utf-8")
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
+              help="Response data (as for rate). Default: the spec's bundled data.")
+@click.option("--published", "published_path", type=click.Path(path_type=Path),
+              help="Folder of the published tables. Default: the spec's published.folder.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@click.option("--show", "show_off", type=int, default=5, show_default=True,
+              help="Mismatched cells listed per table.")
+def conform(spec: str, data_path: Path | None, published_path: Path | None, fmt: str,
+            show_off: int) -> None:
+    """Compare SPEC's ratings with the published tables, cell by cell.
+
+    Exit 1 when a table the spec marks as verified falls below its required match rate.
+    """
+    def action() -> int:
+        loaded, _ = _load_or_exit(spec)
+        published = loaded.data.get("published")
+        if not published:
+            click.echo(f"{spec}: the spec maps no published tables (published:)", err=True)
+            return 2
+        folder = data_path or _default_data(loaded)
+        if folder is None:
+            click.echo(f"{spec}: no --data given and the spec names no bundled data", err=True)
+            return 2
+        ratings = _rate_quietly(loaded, folder)
+        if ratings is None:
+            return 1
+        tables = published_path or Path(loaded.path).parent / published.get("folder", ".")
+        result = conformance.conform(published, tables, ratings)
+        if fmt == "json":
+            click.echo(json.dumps({
+                "summary": json.loads(result.summary.to_json(orient="records")),
+                "cells": json.loads(result.cells.to_json(orient="records"))},
+                ensure_ascii=False, indent=2))
+        else:
+            _render_conformance(result, show_off)
+        return 0 if result.summary["passed"].all() else 1
+    sys.exit(_guard(action))
+
+
+def _rate_quietly(spec: Spec, folder: Path) -> dict[str, Any] | None:
+    raw, locators, origins, problems = read_source(spec, folder)
+    frames, more = load_tables(spec, raw, locators, origins)
+    problems += more
+    if has_errors(problems):
+        _echo_problems(problems)
+        return None
+    evaluated, _ = evaluate_tables(spec, frames)
+    return compute_ratings(spec, evaluated)
+
+
+def _render_conformance(result: conformance.Comparison, show_off: int) -> None:
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    table = Table(title="Conformance with the published tables", title_justify="left")
+    for column in ("table", "status", "cells", "match", "off", "missing engine",
+                   "missing published", "match rate", "max distance", "passed"):
+        table.add_column(column, justify="left" if column in ("table", "status") else "right")
+    for row in result.summary.itertuples(index=False):
+        table.add_row(row.title, row.status, str(row.cells), str(row.match), str(row.off),
+                      str(row.missing_engine), str(row.missing_published),
+                      "—" if row.match_rate != row.match_rate else f"{row.match_rate:.1%}",
+                      "—" if row.max_distance != row.max_distance else f"{row.max_distance:.3f}",
+                      "yes" if row.passed else "NO")
+    console.print(table)
+    compared = result.cells[result.cells["status"].isin(["match", "off", "missing_engine"])]
+    overall = (compared["status"] == "match").mean() if len(compared) else float("nan")
+    console.print(f"overall: {int((compared['status'] == 'match').sum())} of {len(compared)} "
+                  f"cells match ({overall:.1%})")
+    for table_id, cells in result.cells.groupby("table", sort=False):
+        off = cells[cells["status"].isin(["off", "missing_engine"])].head(show_off)
+        for cell in off.itertuples(index=False):
+            engine = "—" if cell.engine is None or cell.engine != cell.engine else \
+                f"{cell.engine:.4f}"
+            console.print(f"  {table_id} {cell.unit} {cell.column}: engine {engine}, "
+                          f"published {cell.published}")
 
 
 @main.command(name="list")

@@ -169,6 +169,7 @@ class _Checker:
         self.check_survey()
         self.check_variables()
         self.check_ratings()
+        self.check_published()
         self.check_tests()
         return self.problems
 
@@ -540,6 +541,32 @@ class _Checker:
             if columns and column not in columns:
                 self.unknown(f"column of rating '{rating_id}'", str(column), columns,
                              (*base, "rank_by", i, "column"))
+
+    def check_published(self) -> None:
+        """Each published table maps onto a rating; its file is where the spec says."""
+        published = _mapping(self.data.get("published"))
+        ratings = _mapping(self.data.get("ratings"))
+        folder = self.path.parent / str(published.get("folder", "."))
+        for table_id, raw in _mapping(published.get("tables")).items():
+            raw = _mapping(raw)
+            base = ("published", "tables", table_id)
+            rating = raw.get("rating")
+            if rating not in ratings:
+                self.unknown("rating", str(rating), ratings, (*base, "rating"))
+            elif "pivot" not in raw:
+                own = _mapping(_mapping(ratings[rating]).get("columns"))
+                known = {"rank", "unit", "name", *own}
+                if "rows" in _mapping(ratings[rating]):
+                    known |= {c for r in _mapping(ratings[rating]).get("rows") or []
+                              for c in _mapping(_mapping(ratings.get(_mapping(r).get("total_of")))
+                                                .get("columns"))}
+                for column in _mapping(raw.get("columns")):
+                    if column not in known:
+                        self.unknown(f"column of rating '{rating}'", column, known,
+                                     (*base, "columns", column))
+            if isinstance(raw.get("file"), str) and not (folder / raw["file"]).is_file():
+                self.report("S252", f"published table not found: {folder / raw['file']}",
+                            (*base, "file"))
 
     def check_tests(self) -> None:
         tables = _mapping(self.data.get("tables"))

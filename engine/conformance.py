@@ -1,0 +1,116 @@
+"""Comparing computed ratings with the published tables, cell by cell (`sapa conform`).
+
+The mapping from a published table to a rating lives in the spec (`published:`), so the code
+knows no table, column or year. A cell is `match` (within tolerance), `off` (both values given),
+`missing_engine` or `missing_published`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_MIN_MATCH = 0.95
+
+
+@dataclass(frozen=True)
+class Comparison:
+    cells: pd.DataFrame  # table, unit, column, engine, published, distance, status
+    summary: pd.DataFrame  # per table: status, cells, match, off, missing..., rate, passed
+
+
+def conform(published: Mapping[str, Any], folder: Path,
+            ratings: Mapping[str, pd.DataFrame]) -> Comparison:
+    rows = []
+    for table_id, mapping in published["tables"].items():
+        frame = pd.read_csv(folder / mapping["file"], dtype=str, keep_default_na=False)
+        rows += _compare_table(table_id, mapping, frame, ratings[mapping["rating"]])
+    cells = pd.DataFrame(rows, columns=["table", "unit", "column", "engine", "published",
+                                        "distance", "status"])
+    return Comparison(cells, _summary(published, cells))
+
+
+def _filtered(frame: pd.DataFrame, conditions: Mapping[str, Any] | None) -> pd.DataFrame:
+    keep = np.ones(len(frame), dtype=bool)
+    for column, value in (conditions or {}).items():
+        wanted = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        keep &= np.isin(frame[column].to_numpy(), wanted)
+    return frame[keep]
+
+
+def _number(text: Any) -> float | None:
+    try:
+        return float(str(text).replace(",", "."))
+    except ValueError:
+        return None
+
+
+def _compare_table(table_id: str, mapping: Mapping[str, Any], frame: pd.DataFrame,
+                   rating: pd.DataFrame) -> list[tuple]:
+    tolerance = mapping.get("tolerance", {})
+    key_map = mapping.get("key_map", {})
+    computed = rating[rating["unit"].notna()].assign(unit=lambda f: f["unit"].astype(str))
+    computed = computed.set_index("unit")
+    pivot = mapping.get("pivot")
+    published = frame.iloc[0:0] if mapping.get("only_total") else _filtered(frame,
+                                                                            mapping.get("rows"))
+    out = []
+    for _, row in published.iterrows():
+        key = key_map.get(row[mapping["key"]], row[mapping["key"]])
+        for column, source in mapping["columns"].items():
+            if pivot:
+                unit, target = pivot["unit"], f"{key}_{column}" if key else column
+            else:
+                unit, target = key, column
+            engine = computed[target].get(unit) if target in computed.columns else None
+            out.append(_cell(table_id, unit, target, engine, row[source], tolerance.get(column)))
+    total = mapping.get("total")
+    if total is not None:
+        closing = rating[rating["unit"].isna()]
+        for _, row in _filtered(frame, total).iterrows():
+            for column, source in mapping["columns"].items():
+                engine = closing[column].iloc[0] if len(closing) and column in closing else None
+                out.append(_cell(table_id, "(total)", column, engine, row[source],
+                                 tolerance.get(column)))
+    return out
+
+
+def _cell(table: str, unit: Any, column: str, engine: Any, published: Any,
+          tolerance: float | None) -> tuple:
+    engine_value = None if engine is None or pd.isna(engine) else float(engine)
+    published_value = _number(published)
+    if published_value is None:
+        return (table, unit, column, engine_value, None, None, "missing_published")
+    if engine_value is None:
+        return (table, unit, column, None, published_value, None, "missing_engine")
+    distance = abs(engine_value - published_value)
+    allowed = (tolerance if tolerance is not None else 0.0) + 1e-9
+    return (table, unit, column, engine_value, published_value, distance,
+            "match" if distance <= allowed else "off")
+
+
+def _summary(published: Mapping[str, Any], cells: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for table_id, mapping in published["tables"].items():
+        mine = cells[cells["table"] == table_id]
+        counts = mine["status"].value_counts()
+        compared = int(counts.get("match", 0) + counts.get("off", 0) +
+                       counts.get("missing_engine", 0))
+        rate = counts.get("match", 0) / compared if compared else float("nan")
+        needed = mapping.get("min_match", DEFAULT_MIN_MATCH)
+        verified = mapping["status"] == "verified"
+        rows.append({
+            "table": table_id, "title": mapping.get("title", table_id),
+            "status": mapping["status"], "cells": len(mine),
+            "match": int(counts.get("match", 0)), "off": int(counts.get("off", 0)),
+            "missing_engine": int(counts.get("missing_engine", 0)),
+            "missing_published": int(counts.get("missing_published", 0)),
+            "match_rate": rate, "max_distance": mine["distance"].max(),
+            "required": needed if verified else None,
+            "passed": (not verified) or (compared > 0 and rate >= needed)})
+    return pd.DataFrame(rows)
