@@ -14,10 +14,11 @@ from typing import Any
 import click
 import pandas as pd
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from ruamel.yaml import YAML
 
-from engine import __version__, conformance
+from engine import __version__, conformance, synthesis
 from engine.data import load_tables, read_source
 from engine.diagnostics import CannotRun, Diagnostic, has_errors, render_json, render_text
 from engine.evaluation import evaluate_tables
@@ -344,6 +345,36 @@ def _render_conformance(result: conformance.Comparison, show_off: int) -> None:
                 f"{cell.engine:.4f}"
             console.print(f"  {table_id} {cell.unit} {cell.column}: engine {engine}, "
                           f"published {cell.published}")
+
+
+@main.command()
+@click.argument("spec")
+@click.option("--published", "published_path", type=click.Path(path_type=Path),
+              help="Folder of the published tables. Default: the spec's published.folder.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder to write the catalogues and respondents to (Parquet).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int) -> None:
+    """Build respondent-level data for SPEC that reproduce its published tables (synthesis:)."""
+    def action() -> int:
+        loaded, _ = _load_or_exit(spec)
+        if not loaded.data.get("synthesis") or loaded.survey is None:
+            click.echo(f"{spec}: the spec has no synthesis: section", err=True)
+            return 2
+        folder = published_path or Path(loaded.path).parent / (
+            loaded.data.get("published") or {}).get("folder", ".")
+        with Progress(console=Console(stderr=True)) as progress:
+            task = progress.add_task("fitting units", total=None)
+
+            def step(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            tables = synthesis.synthesize(loaded, folder, seed=seed, progress=step)
+        synthesis.write(tables, out_dir)
+        sizes = ", ".join(f"{name} {len(frame):,}" for name, frame in tables.items())
+        click.echo(f"wrote {out_dir}: {sizes} rows (seed {seed})")
+        return 0
+    sys.exit(_guard(action))
 
 
 @main.command(name="list")

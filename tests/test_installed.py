@@ -27,7 +27,8 @@ def test_test_command_prints_the_summary_line(tmp_path: Path) -> None:
     assert result.stdout.strip().splitlines()[-1] == "1 passed, 0 failed"
 
 
-def test_rate_without_bundled_data_says_so_without_a_traceback(tmp_path: Path) -> None:
-    result = sapa("rate", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr and "no --data given" in result.stderr
+def test_rate_without_arguments_rates_the_bundled_2020_data(tmp_path: Path) -> None:
+    result = sapa("rate", "--format", "csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "# services" in result.stdout and "ИТОГО" in result.stdout
