@@ -38,6 +38,8 @@ class Targets:
     """Published values for one unit: criterion values per questionnaire, zone values."""
 
     criteria: dict[tuple[str, str], tuple[float, float]]  # (questionnaire, criterion) -> (s, p)
+    items: dict[tuple[str, str], list[tuple[float, float]]]  # criteria printed item by item
+    totals: dict[str, tuple[float, float]]  # questionnaire total, where that is all there is
     channel_zones: dict[tuple[str, str], tuple[float, float]]  # (questionnaire, zone) -> (s, p)
     unit_zones: dict[str, tuple[float, float]]  # zone over all questionnaires -> (s, p)
 
@@ -151,7 +153,7 @@ def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str,
     targets: dict[str, Targets] = {}
 
     def of(unit: str) -> Targets:
-        return targets.setdefault(unit, Targets({}, {}, {}))
+        return targets.setdefault(unit, Targets({}, {}, {}, {}, {}))
 
     for _, row in frame.iterrows():
         questionnaire = channel_map.get(row[raw["channel"]])
@@ -163,8 +165,17 @@ def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str,
         criterion = raw.get("criterion_map", {}).get(row[raw["criterion"]],
                                                      row[raw["criterion"]])
         satisfaction = number(row[raw["satisfaction"]])
-        of(row[raw["unit"]]).criteria[(questionnaire, criterion)] = (
-            score, satisfaction if satisfaction is not None else np.nan)
+        value = (score, satisfaction if satisfaction is not None else np.nan)
+        unit = of(row[raw["unit"]])
+        if criterion == raw.get("total"):
+            unit.totals[questionnaire] = value
+            continue
+        unit.items.setdefault((questionnaire, criterion), []).append(value)
+        unit.criteria[(questionnaire, criterion)] = value
+    for unit in targets.values():  # a criterion printed item by item: its mean is the target
+        for key, values in unit.items.items():
+            if len(values) > 1:
+                unit.criteria[key] = tuple(np.nanmean(np.array(values), axis=0))  # type: ignore
     zones = plan.get("zones")
     if zones:
         frame = read_csv(folder, zones["file"])
@@ -282,6 +293,9 @@ def _item_values(survey: Survey, questionnaire: Questionnaire, items: list[Any],
     if targets is None or not items:
         return {}, {}
     criteria = {c: v for (q, c), v in targets.criteria.items() if q == questionnaire.name}
+    if not criteria and questionnaire.name in targets.totals:
+        # only the channel total is published: every criterion carries it
+        criteria = {i.criterion: targets.totals[questionnaire.name] for i in questionnaire.items}
     items = [i for i in items if i.criterion in criteria]
     if not items:
         return {}, {}
@@ -293,8 +307,14 @@ def _item_values(survey: Survey, questionnaire: Questionnaire, items: list[Any],
     groups = [np.array([k for k, i in enumerate(items) if i.criterion == c])
               for c in dict.fromkeys(i.criterion for i in items)]
     out = []
+    printed = {c: v for (q, c), v in targets.items.items()
+               if q == questionnaire.name and len(v) > 1}
     for position, bounds in ((0, (1.0, 5.0)), (1, (0.0, 100.0))):
         start = np.array([criteria[i.criterion][position] for i in items], dtype=float)
+        for criterion, values in printed.items():  # item values as printed, in order
+            members = [k for k, i in enumerate(items) if i.criterion == criterion]
+            if len(members) == len(values):
+                start[members] = [v[position] for v in values]
         rows, wanted = [], []
         for zone, value in zones.items():
             member = [1.0 if (i.zone == zone or i.zone in survey.shared_zones) else 0.0
