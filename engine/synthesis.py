@@ -153,7 +153,8 @@ def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str,
     targets: dict[str, Targets] = {}
 
     def of(unit: str) -> Targets:
-        return targets.setdefault(unit, Targets({}, {}, {}, {}, {}))
+        return targets.setdefault(unit, Targets(criteria={}, items={}, totals={},
+                                                channel_zones={}, unit_zones={}))
 
     for _, row in frame.iterrows():
         questionnaire = channel_map.get(row[raw["channel"]])
@@ -231,10 +232,36 @@ def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: str, n: int,
                 chosen[rng.choice(size, 2, replace=False)] = True
             frame[field] = chosen
         frames.append((questionnaires[name], frame))
+    if targets is not None:
+        targets = _spread_unit_zones(survey, [q for q, _ in frames], targets)
     answers = []
     for questionnaire, frame in frames:
         answers.append(_answers(spec, questionnaire, frame, targets, units, rng))
     return pd.concat(answers, ignore_index=True)
+
+
+def _spread_unit_zones(survey: Survey, questionnaires: list[Questionnaire],
+                       targets: Targets) -> Targets:
+    """A zone published over all channels (their mean) becomes one target per channel: the
+    channel's value implied by its criteria, shifted by a common amount so that the mean over
+    the channels is the published figure."""
+    channel_zones = dict(targets.channel_zones)
+    for zone, published in targets.unit_zones.items():
+        natural = {}
+        for q in questionnaires:
+            members = [i for i in q.items if i.zone == zone or (
+                i.zone in survey.shared_zones and any(j.zone == zone for j in q.items))]
+            values = [targets.criteria.get((q.name, i.criterion)) for i in members]
+            values = [v for v in values if v is not None]
+            if values and (q.name, zone) not in channel_zones:
+                natural[q.name] = np.nanmean(np.array(values, dtype=float), axis=0)
+        if not natural:
+            continue
+        shift = np.array(published, dtype=float) - np.nanmean(list(natural.values()), axis=0)
+        for name, value in natural.items():
+            channel_zones[(name, zone)] = tuple(value + shift)  # type: ignore[assignment]
+    return Targets(criteria=targets.criteria, items=targets.items, totals=targets.totals,
+                   channel_zones=channel_zones, unit_zones={})
 
 
 def _answers(spec: Spec, questionnaire: Questionnaire, frame: pd.DataFrame,
@@ -249,12 +276,21 @@ def _answers(spec: Spec, questionnaire: Questionnaire, frame: pd.DataFrame,
     top = max(survey.satisfied)
     non_answer = min(survey.non_answers) if survey.non_answers else None
     ratings = np.asarray(survey.ratings, dtype=float)
-    carry: dict[str, list[float]] = {}  # rounding error passed on within a criterion
+    # Rounding error is passed on: from item to item within a criterion (so the criterion keeps
+    # its value) and what is left at a criterion's end to the next criterion of the channel (so
+    # the channel total keeps its value).
+    sizes = {c: sum(1 for i in items if i.criterion == c and scores.get(i.name) is not None)
+             for c in dict.fromkeys(i.criterion for i in items)}
+    owed = [0.0, 0.0]
+    current = None
     for item in items:
         score, share = scores.get(item.name), shares.get(item.name)
         if score is None:
             continue
-        owed = carry.setdefault(item.criterion, [0.0, 0.0])
+        if item.criterion != current:
+            if current is not None:  # the last criterion's mean error, as a sum over this one
+                owed = [o / sizes[current] * sizes[item.criterion] for o in owed]
+            current = item.criterion
         target_score = score + owed[0]
         target_share = None if share is None or np.isnan(share) else share + owed[1]
         drawn = _draw(asked[item.name], target_score, target_share, top, non_answer, rng)
@@ -329,7 +365,7 @@ def _item_values(survey: Survey, questionnaire: Questionnaire, items: list[Any],
 
 
 def _fit(start: np.ndarray, groups: list[np.ndarray], rows: np.ndarray, wanted: np.ndarray,
-         bounds: tuple[float, float], ridge: float = 1e-3) -> np.ndarray:
+         bounds: tuple[float, float], ridge: float = 1e-9) -> np.ndarray:
     """Values whose criterion means stay exactly at `start`'s (hard) and whose zone means come
     as close as least squares allows to `wanted`, moving the items as little as possible, kept
     inside `bounds` without changing any criterion mean."""
