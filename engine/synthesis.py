@@ -136,6 +136,9 @@ def _unit_counts(folder: Path, raw: Mapping[str, Any]) -> dict[str, int]:
 
 def _unit_channels(folder: Path, plan: Mapping[str, Any]) -> dict[str, list[str]]:
     raw = plan["channels"]
+    if "questionnaires" in raw:  # the same questionnaires for every unit
+        frame = read_csv(folder, plan["respondents"]["file"])
+        return {unit: list(raw["questionnaires"]) for unit in frame[plan["respondents"]["unit"]]}
     frame = read_csv(folder, raw["file"])
     mapping = raw["map"]
     out = {}
@@ -148,8 +151,8 @@ def _unit_channels(folder: Path, plan: Mapping[str, Any]) -> dict[str, list[str]
 
 def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str, Targets]:
     raw = plan["criteria"]
-    frame = read_csv(folder, raw["file"])
-    channel_map = plan["channels"]["map"]
+    frame = _rows(read_csv(folder, raw["file"]), raw)
+    channel_map = plan["channels"].get("map", {})
     targets: dict[str, Targets] = {}
 
     def of(unit: str) -> Targets:
@@ -197,7 +200,8 @@ def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str,
 
 def _region_weights(folder: Path, raw: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     frame = _rows(read_csv(folder, raw["file"]), raw)
-    weights = frame[raw["n"]].map(number).fillna(0).to_numpy(dtype=float)
+    weights = (frame[raw["n"]].map(number).fillna(0).to_numpy(dtype=float) if "n" in raw
+               else np.ones(len(frame)))  # no published sizes: evenly
     return frame[raw["region"]].to_numpy(), weights / weights.sum()
 
 
@@ -226,9 +230,13 @@ def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: str, n: int,
             plan["unit_column"]: [unit] * size,
             plan["contact"]["column"]: plan["contact"]["values"][name],
             plan["regions"]["column"]: rng.choice(regions[0], size=size, p=regions[1])})
-        for field, share in plan.get("routing", {}).items():
-            chosen = rng.random(size) < share
-            if size >= 2 and chosen.sum() < 2:
+        for field, rule in plan.get("routing", {}).items():
+            share, needed_by = (rule, None) if not isinstance(rule, Mapping) else (
+                rule["share"], rule.get("criteria"))
+            wanted = needed_by is None or (targets is not None and any(
+                (name, c) in targets.criteria for c in needed_by))
+            chosen = (rng.random(size) < share) & wanted
+            if wanted and size >= 2 and chosen.sum() < 2:
                 chosen[rng.choice(size, 2, replace=False)] = True
             frame[field] = chosen
         frames.append((questionnaires[name], frame))
@@ -425,8 +433,14 @@ def _counts(available: int, score: float, share: float, top: int, non_answers: b
     for a in range(available, low_a - 1, -1):
         n5 = min(a, max(0, int(round(share * a))))
         share_error = abs(n5 / a - share) / 0.001
-        rater_counts = range(a, max(n5, 1) - 1, -1) if non_answers else [a]
-        for r in list(rater_counts)[:25]:
+        lowest = max(n5, 1)
+        if non_answers and score > 4 and n5 > 0:
+            # at most n5 / (score - 4) raters can average `score` with n5 top marks
+            centre = int(n5 / (score - 4))
+            rater_counts = {min(max(r, lowest), a) for r in range(centre - 12, centre + 13)} | {a}
+        else:
+            rater_counts = {a} | (set(range(max(lowest, a - 24), a + 1)) if non_answers else set())
+        for r in sorted(rater_counts, reverse=True):
             others = r - n5
             total = int(round(score * r))
             if others == 0:
