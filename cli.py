@@ -168,25 +168,11 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str) -> N
                        "(no --data given)" if data_path is None else
                        f"{spec}: {loaded.id} declares no ratings; nothing to rate", err=True)
             return 2
-        folder = data_path or _default_data(loaded)
-        if folder is None:
-            click.echo(f"{spec}: no --data given and the spec names no bundled data "
-                       "(methodology.default_data)", err=True)
-            return 2
-        raw, locators, origins, problems = read_source(loaded, folder)
-        frames, more = load_tables(loaded, raw, locators, origins)
-        problems += more
-        if has_errors(problems):
-            _echo_problems(problems)
-            click.echo("the data has problems; nothing was computed or written", err=True)
+        folder = _data_folder(spec, loaded, data_path)
+        computed = _compute(loaded, folder, quiet=False)
+        if computed is None:
             return 1
-        _echo_problems(problems)
-        evaluated, surveys = evaluate_tables(loaded, frames)
-        for result in list(surveys.values())[:1]:  # breakdowns re-count the same answers
-            for where, count in result.ignored.items():
-                click.echo(f"notice: {count} answers to {where} were not counted: the item does "
-                           "not apply to those respondents (asked_if)", err=True)
-        ratings = compute_ratings(loaded, evaluated)
+        ratings, surveys = computed
         _render_ratings(loaded, ratings, fmt)
         if out_dir:
             _write_outputs(loaded, folder, ratings, out_dir, surveys)
@@ -195,6 +181,34 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str) -> N
                 result.long.to_csv(out_dir / f"{name}.levels.csv", index=False)
         return 0
     sys.exit(_guard(action))
+
+
+def _data_folder(name: str, spec: Spec, data_path: Path | None) -> Path:
+    folder = data_path or _default_data(spec)
+    if folder is None:
+        raise CannotRun([Diagnostic("D400", f"{name}: no --data given and the spec names no "
+                                    "bundled data (methodology.default_data)")])
+    return folder
+
+
+def _compute(spec: Spec, folder: Path, quiet: bool) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Read and check the data, evaluate, rate. None (problems shown) when the data are bad."""
+    raw, locators, origins, problems = read_source(spec, folder)
+    frames, more = load_tables(spec, raw, locators, origins)
+    problems += more
+    if has_errors(problems):
+        _echo_problems(problems)
+        click.echo("the data has problems; nothing was computed or written", err=True)
+        return None
+    if not quiet:
+        _echo_problems(problems)
+    evaluated, surveys = evaluate_tables(spec, frames)
+    if not quiet:
+        for result in list(surveys.values())[:1]:  # breakdowns re-count the same answers
+            for where, count in result.ignored.items():
+                click.echo(f"notice: {count} answers to {where} were not counted: the item "
+                           "does not apply to those respondents (asked_if)", err=True)
+    return compute_ratings(spec, evaluated), surveys
 
 
 def _default_data(spec: Spec) -> Path | None:
@@ -290,13 +304,10 @@ def conform(spec: str, data_path: Path | None, published_path: Path | None, fmt:
         if not published:
             click.echo(f"{spec}: the spec maps no published tables (published:)", err=True)
             return 2
-        folder = data_path or _default_data(loaded)
-        if folder is None:
-            click.echo(f"{spec}: no --data given and the spec names no bundled data", err=True)
-            return 2
-        ratings = _rate_quietly(loaded, folder)
-        if ratings is None:
+        computed = _compute(loaded, _data_folder(spec, loaded, data_path), quiet=True)
+        if computed is None:
             return 1
+        ratings = computed[0]
         tables = published_path or Path(loaded.path).parent / published.get("folder", ".")
         result = conformance.conform(published, tables, ratings)
         if fmt == "json":
@@ -308,17 +319,6 @@ def conform(spec: str, data_path: Path | None, published_path: Path | None, fmt:
             _render_conformance(result, show_off)
         return 0 if result.summary["passed"].all() else 1
     sys.exit(_guard(action))
-
-
-def _rate_quietly(spec: Spec, folder: Path) -> dict[str, Any] | None:
-    raw, locators, origins, problems = read_source(spec, folder)
-    frames, more = load_tables(spec, raw, locators, origins)
-    problems += more
-    if has_errors(problems):
-        _echo_problems(problems)
-        return None
-    evaluated, _ = evaluate_tables(spec, frames)
-    return compute_ratings(spec, evaluated)
 
 
 def _render_conformance(result: conformance.Comparison, show_off: int) -> None:
