@@ -18,7 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 from ruamel.yaml import YAML
 
-from engine import __version__, conformance, synthesis
+from engine import __version__, comparison, conformance, spec_diff, synthesis
 from engine.data import load_tables, read_source
 from engine.diagnostics import CannotRun, Diagnostic, has_errors, render_json, render_text
 from engine.evaluation import evaluate_tables
@@ -211,11 +211,18 @@ def _compute(spec: Spec, folder: Path, quiet: bool) -> tuple[dict[str, Any], dic
     return compute_ratings(spec, evaluated), surveys
 
 
+def _declared_in(spec: Spec, path: tuple[str, ...]) -> Path:
+    """The folder of the file that wrote the setting at `path` (a variant that `extends:` a
+    bundled spec inherits its paths relative to where they were written)."""
+    place = spec.document.place(path)
+    return Path(place.file).parent if place is not None else Path(spec.path).parent
+
+
 def _default_data(spec: Spec) -> Path | None:
     default = (spec.data.get("methodology") or {}).get("default_data")
     if not default:
         return None
-    folder = Path(spec.path).parent / default
+    folder = _declared_in(spec, ("methodology", "default_data")) / default
     if not folder.exists():
         raise CannotRun([Diagnostic("D400", f"the bundled data of {spec.id} is missing: {folder}")])
     return folder
@@ -308,7 +315,8 @@ def conform(spec: str, data_path: Path | None, published_path: Path | None, fmt:
         if computed is None:
             return 1
         ratings = computed[0]
-        tables = published_path or Path(loaded.path).parent / published.get("folder", ".")
+        tables = published_path or _declared_in(loaded, ("published", "folder")) / published.get(
+            "folder", ".")
         result = conformance.conform(published, tables, ratings)
         if fmt == "json":
             click.echo(json.dumps({
@@ -361,7 +369,7 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int) -> N
         if not loaded.data.get("synthesis") or loaded.survey is None:
             click.echo(f"{spec}: the spec has no synthesis: section", err=True)
             return 2
-        folder = published_path or Path(loaded.path).parent / (
+        folder = published_path or _declared_in(loaded, ("published", "folder")) / (
             loaded.data.get("published") or {}).get("folder", ".")
         with Progress(console=Console(stderr=True)) as progress:
             task = progress.add_task("fitting units", total=None)
@@ -373,6 +381,236 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int) -> N
         synthesis.write(tables, out_dir)
         sizes = ", ".join(f"{name} {len(frame):,}" for name, frame in tables.items())
         click.echo(f"wrote {out_dir}: {sizes} rows (seed {seed})")
+        return 0
+    sys.exit(_guard(action))
+
+
+# ----------------------------------------------------------------------------- comparisons
+def _rated(name: str, data_path: Path | None, default_from: Spec | None = None
+           ) -> tuple[Spec, dict[str, pd.DataFrame]]:
+    """A spec's ratings over data (default: the bundled data of `default_from`, else its own)."""
+    spec, _ = _load_or_exit(name)
+    folder = data_path or _data_folder(name, default_from or spec, None)
+    computed = _compute(spec, folder, quiet=True)
+    if computed is None:
+        raise CannotRun([Diagnostic("D400", f"{name}: the data in {folder} cannot be rated")])
+    return spec, computed[0]
+
+
+def _pairs(spec_a: Spec, spec_b: Spec, maps: Sequence[str], only: Sequence[str]
+           ) -> list[tuple[str, str]]:
+    """The ratings both specs have (same id), plus the --map a=b pairs; --rating narrows."""
+    mapped = dict(m.split("=", 1) for m in maps)
+    for a, b in mapped.items():
+        for rid, spec in ((a, spec_a), (b, spec_b)):
+            if rid not in spec.ratings:
+                raise CannotRun([Diagnostic("C100", f"--map {a}={b}: {spec.id} has no rating "
+                                            f"'{rid}' (it has: {', '.join(spec.ratings)})")])
+    pairs = [(rid, rid) for rid in spec_a.ratings if rid in spec_b.ratings and rid not in mapped]
+    pairs += list(mapped.items())
+    if only:
+        pairs = [(a, b) for a, b in pairs if a in only or b in only]
+    if not pairs:
+        raise CannotRun([Diagnostic("C101", f"{spec_a.id} and {spec_b.id} share no rating; "
+                                    "pair two with --map A_ID=B_ID")])
+    return pairs
+
+
+def _later(spec_a: Spec, spec_b: Spec) -> Spec:
+    return spec_b if (spec_b.year or 0) >= (spec_a.year or 0) else spec_a
+
+
+@main.command()
+@click.argument("spec_a")
+@click.argument("spec_b")
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
+              help="Data rated under both specs. Default: the bundled data of the later year.")
+@click.option("--data-b", "data_b", type=click.Path(path_type=Path),
+              help="Other data for SPEC_B (two years: SPEC_A on --data, SPEC_B on --data-b).")
+@click.option("--rating", "only", multiple=True, help="Compare only this rating (repeatable).")
+@click.option("--map", "maps", multiple=True, metavar="A_ID=B_ID",
+              help="Pair ratings with different ids (repeatable).")
+@click.option("--movers", type=int, default=5, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Write one CSV per compared rating.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | None,
+            only: tuple[str, ...], maps: tuple[str, ...], movers: int, out_dir: Path | None,
+            fmt: str) -> None:
+    """Rate data under SPEC_A and SPEC_B and compare the ratings they share, unit by unit."""
+    def action() -> int:
+        first, _ = _load_or_exit(spec_a)
+        second, _ = _load_or_exit(spec_b)
+        default = _later(first, second)
+        _, ratings_a = _rated(spec_a, data_path, default)
+        _, ratings_b = _rated(spec_b, data_b or data_path, default)
+        results = [comparison.compare(ratings_a[a], ratings_b[b], a, b)
+                   for a, b in _pairs(first, second, maps, only)]
+        if out_dir:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for result in results:
+                name = result.rating_a if result.rating_a == result.rating_b else \
+                    f"{result.rating_a}__{result.rating_b}"
+                result.units.to_csv(out_dir / f"{name}.csv", index=False)
+        labels = [name if "/" not in name and not name.endswith((".yaml", ".yml")) else side
+                  for name, side in ((spec_a, "A"), (spec_b, "B"))]
+        if labels[0] == labels[1]:
+            labels = ["A", "B"]
+        legend = [f"{label} = {name} ({spec.id})" for label, name, spec in
+                  zip(labels, (spec_a, spec_b), (first, second), strict=True) if label != name]
+        if fmt == "table" and legend:
+            click.echo(", ".join(legend))
+        _render_comparisons(results, labels[0], labels[1], movers, fmt)
+        return 0
+    sys.exit(_guard(action))
+
+
+def _render_comparisons(results: list[comparison.Comparison], label_a: str, label_b: str,
+                        movers: int, fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps([{
+            "rating_a": r.rating_a, "rating_b": r.rating_b, "spearman": r.spearman,
+            "kendall": r.kendall, "common": r.common, "moved": r.moved,
+            "units": json.loads(r.units.to_json(orient="records"))} for r in results],
+            ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        for r in results:
+            click.echo(f"# {r.rating_a} vs {r.rating_b}")
+            click.echo(r.units.to_csv(index=False), nl=False)
+        return
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    for r in results:
+        pair = r.rating_a if r.rating_a == r.rating_b else f"{r.rating_a} → {r.rating_b}"
+        console.print(f"[bold]{pair}[/bold]: {r.common} units under both; Spearman "
+                      f"{r.spearman:.3f}, Kendall {r.kendall:.3f}; {r.moved} changed rank")
+        for side, label in (("only_a", label_a), ("only_b", label_b)):
+            alone = r.units[r.units["present"] == side]
+            if len(alone):
+                names = ", ".join(str(n) for n in alone["name"].fillna(alone["unit"]))
+                console.print(f"  rated only under {label}: {names}")
+        columns = [c for c in ("rank_a", "rank_b", "rank_change", "score_a", "score_b",
+                               "score_change", "satisfaction_a", "satisfaction_b",
+                               "satisfaction_change") if c in r.units.columns]
+        table = Table(title_justify="left")
+        table.add_column("unit")
+        table.add_column("name", overflow="ellipsis", max_width=32, no_wrap=True)
+        for column in columns:
+            table.add_column(column.replace("_a", f" {label_a}").replace("_b", f" {label_b}")
+                             .replace("_change", " Δ"), justify="right")
+        digits = {"score": 2, "satisfaction": 1}
+        for row in r.units.itertuples(index=False):
+            values = row._asdict()
+            table.add_row(str(values["unit"]), str(values["name"] or ""), *(
+                _cell(values[c], 0 if c.startswith("rank") else digits[c.split("_")[0]])
+                for c in columns))
+        console.print(table)
+        top = r.movers(movers)
+        if len(top):
+            console.print("  largest movers: " + "; ".join(
+                f"{n} {int(a)}→{int(b)}" for n, a, b in
+                zip(top["name"].fillna(top["unit"]), top["rank_a"], top["rank_b"], strict=True)))
+
+
+@main.command()
+@click.argument("spec_1")
+@click.argument("data_1", type=click.Path(path_type=Path))
+@click.argument("spec_2")
+@click.argument("data_2", type=click.Path(path_type=Path))
+@click.option("--rating", "rating", required=True, metavar="ID or ID_1=ID_2")
+@click.option("--column", default="score", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+def bridge(spec_1: str, data_1: Path, spec_2: str, data_2: Path, rating: str, column: str,
+           fmt: str) -> None:
+    """Split each unit's change from year 1 (SPEC_1 on DATA_1) to year 2 (SPEC_2 on DATA_2)
+    into the part due to the method and the part due to performance."""
+    def action() -> int:
+        rid_1, _, rid_2 = rating.partition("=")
+        rid_2 = rid_2 or rid_1
+        _, year1 = _rated(spec_1, data_1)
+        _, year2_old = _rated(spec_1, data_2)
+        _, year2 = _rated(spec_2, data_2)
+        for rid, ratings, name in ((rid_1, year1, spec_1), (rid_2, year2, spec_2)):
+            if rid not in ratings:
+                raise CannotRun([Diagnostic("C100", f"{name} has no rating '{rid}' "
+                                            f"(it has: {', '.join(ratings)})")])
+        table = comparison.bridge(year1[rid_1], year2_old[rid_1], year2[rid_2], column)
+        if fmt != "table":
+            click.echo(table.to_csv(index=False) if fmt == "csv" else
+                       table.to_json(orient="records", force_ascii=False, indent=2))
+            return 0
+        console = Console(width=None if sys.stdout.isatty() else 160)
+        out = Table(title=f"{column}: change = method + performance", title_justify="left")
+        for c in table.columns:
+            out.add_column(c, justify="left" if c in ("unit", "name") else "right")
+        for row in table.itertuples(index=False):
+            out.add_row(*(_cell(v, 3) if isinstance(v, float) else str(v) for v in row))
+        console.print(out)
+        return 0
+    sys.exit(_guard(action))
+
+
+@main.command()
+@click.argument("periods", nargs=-1, required=True, metavar="PERIOD=PATH...")
+@click.option("--rating", required=True, help="The rating id (the CSV `sapa rate --out` wrote).")
+@click.option("--column", default="score", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table",
+              show_default=True)
+def history(periods: tuple[str, ...], rating: str, column: str, fmt: str) -> None:
+    """A rating over several periods from earlier results (`sapa rate --out DIR` folders or
+    rating CSVs): the value per period, the last change and the mean of the periods present."""
+    def action() -> int:
+        tables = {}
+        for given in periods:
+            label, _, path = given.partition("=")
+            file = Path(path) / f"{rating}.csv" if Path(path).is_dir() else Path(path)
+            if not path or not file.exists():
+                raise CannotRun([Diagnostic("C102", f"{given}: expected PERIOD=PATH with "
+                                            f"PATH a results folder holding {rating}.csv or "
+                                            "a rating CSV")])
+            tables[label] = pd.read_csv(file, dtype={"unit": str})
+        table = comparison.history(tables, column)
+        if fmt == "csv":
+            click.echo(table.to_csv(index=False), nl=False)
+            return 0
+        console = Console(width=None if sys.stdout.isatty() else 160)
+        out = Table(title=f"{rating}: {column} by period", title_justify="left")
+        for c in table.columns:
+            out.add_column(c, justify="left" if c in ("unit", "name") else "right")
+        for row in table.itertuples(index=False):
+            out.add_row(*(_cell(v, 2) if isinstance(v, float) else str(v) for v in row))
+        console.print(out)
+        return 0
+    sys.exit(_guard(action))
+
+
+@main.command(name="diff")
+@click.argument("spec_a")
+@click.argument("spec_b")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def diff_command(spec_a: str, spec_b: str, fmt: str) -> None:
+    """What changed from SPEC_A to SPEC_B: criteria, items (added, removed, moved, zones),
+    and every rule; formulas are compared as parsed expressions."""
+    def action() -> int:
+        first, _ = _load_or_exit(spec_a)
+        second, _ = _load_or_exit(spec_b)
+        changes = spec_diff.diff(first, second)
+        if fmt == "json":
+            click.echo(json.dumps([c.__dict__ for c in changes], ensure_ascii=False, indent=2))
+            return 0
+        console = Console(width=None if sys.stdout.isatty() else 160)
+        console.print(f"{len(changes)} changes from {first.id} to {second.id}")
+        if not changes:
+            return 0
+        out = Table(title_justify="left")
+        for c in ("section", "where", "kind", spec_a, spec_b):
+            out.add_column(c, overflow="fold")
+        for c in changes:
+            out.add_row(c.section, c.where, c.kind, c.before, c.after)
+        console.print(out)
         return 0
     sys.exit(_guard(action))
 
