@@ -541,13 +541,7 @@ def bridge(spec_1: str, data_1: Path, spec_2: str, data_2: Path, rating: str, co
             click.echo(table.to_csv(index=False) if fmt == "csv" else
                        table.to_json(orient="records", force_ascii=False, indent=2))
             return 0
-        console = Console(width=None if sys.stdout.isatty() else 160)
-        out = Table(title=f"{column}: change = method + performance", title_justify="left")
-        for c in table.columns:
-            out.add_column(c, justify="left" if c in ("unit", "name") else "right")
-        for row in table.itertuples(index=False):
-            out.add_row(*(_cell(v, 3) if isinstance(v, float) else str(v) for v in row))
-        console.print(out)
+        _print_frame(table, f"{column}: change = method + performance", digits=3)
         return 0
     sys.exit(_guard(action))
 
@@ -575,15 +569,18 @@ def history(periods: tuple[str, ...], rating: str, column: str, fmt: str) -> Non
         if fmt == "csv":
             click.echo(table.to_csv(index=False), nl=False)
             return 0
-        console = Console(width=None if sys.stdout.isatty() else 160)
-        out = Table(title=f"{rating}: {column} by period", title_justify="left")
-        for c in table.columns:
-            out.add_column(c, justify="left" if c in ("unit", "name") else "right")
-        for row in table.itertuples(index=False):
-            out.add_row(*(_cell(v, 2) if isinstance(v, float) else str(v) for v in row))
-        console.print(out)
+        _print_frame(table, f"{rating}: {column} by period", digits=2)
         return 0
     sys.exit(_guard(action))
+
+
+def _print_frame(frame: pd.DataFrame, title: str, digits: int) -> None:
+    out = Table(title=title, title_justify="left")
+    for c in frame.columns:
+        out.add_column(str(c), justify="left" if c in ("unit", "name") else "right")
+    for row in frame.itertuples(index=False):
+        out.add_row(*(_cell(v, digits) if isinstance(v, float) else str(v) for v in row))
+    Console(width=None if sys.stdout.isatty() else 160).print(out)
 
 
 @main.command(name="diff")
