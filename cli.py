@@ -218,6 +218,12 @@ def _declared_in(spec: Spec, path: tuple[str, ...]) -> Path:
     return Path(place.file).parent if place is not None else Path(spec.path).parent
 
 
+def _published_folder(spec: Spec) -> Path:
+    """The spec's published tables (published.folder, relative to the file that names it)."""
+    folder = (spec.data.get("published") or {}).get("folder", ".")
+    return _declared_in(spec, ("published", "folder")) / folder
+
+
 def _default_data(spec: Spec) -> Path | None:
     default = (spec.data.get("methodology") or {}).get("default_data")
     if not default:
@@ -315,8 +321,7 @@ def conform(spec: str, data_path: Path | None, published_path: Path | None, fmt:
         if computed is None:
             return 1
         ratings = computed[0]
-        tables = published_path or _declared_in(loaded, ("published", "folder")) / published.get(
-            "folder", ".")
+        tables = published_path or _published_folder(loaded)
         result = conformance.conform(published, tables, ratings)
         if fmt == "json":
             click.echo(json.dumps({
@@ -369,8 +374,7 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int) -> N
         if not loaded.data.get("synthesis") or loaded.survey is None:
             click.echo(f"{spec}: the spec has no synthesis: section", err=True)
             return 2
-        folder = published_path or _declared_in(loaded, ("published", "folder")) / (
-            loaded.data.get("published") or {}).get("folder", ".")
+        folder = published_path or _published_folder(loaded)
         with Progress(console=Console(stderr=True)) as progress:
             task = progress.add_task("fitting units", total=None)
 
@@ -386,15 +390,14 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int) -> N
 
 
 # ----------------------------------------------------------------------------- comparisons
-def _rated(name: str, data_path: Path | None, default_from: Spec | None = None
-           ) -> tuple[Spec, dict[str, pd.DataFrame]]:
+def _rated(name: str, spec: Spec, data_path: Path | None, default_from: Spec | None = None
+           ) -> dict[str, pd.DataFrame]:
     """A spec's ratings over data (default: the bundled data of `default_from`, else its own)."""
-    spec, _ = _load_or_exit(name)
     folder = data_path or _data_folder(name, default_from or spec, None)
     computed = _compute(spec, folder, quiet=True)
     if computed is None:
         raise CannotRun([Diagnostic("D400", f"{name}: the data in {folder} cannot be rated")])
-    return spec, computed[0]
+    return computed[0]
 
 
 def _pairs(spec_a: Spec, spec_b: Spec, maps: Sequence[str], only: Sequence[str]
@@ -443,8 +446,8 @@ def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | Non
         first, _ = _load_or_exit(spec_a)
         second, _ = _load_or_exit(spec_b)
         default = _later(first, second)
-        _, ratings_a = _rated(spec_a, data_path, default)
-        _, ratings_b = _rated(spec_b, data_b or data_path, default)
+        ratings_a = _rated(spec_a, first, data_path, default)
+        ratings_b = _rated(spec_b, second, data_b or data_path, default)
         results = [comparison.compare(ratings_a[a], ratings_b[b], a, b)
                    for a, b in _pairs(first, second, maps, only)]
         if out_dir:
@@ -529,9 +532,11 @@ def bridge(spec_1: str, data_1: Path, spec_2: str, data_2: Path, rating: str, co
     def action() -> int:
         rid_1, _, rid_2 = rating.partition("=")
         rid_2 = rid_2 or rid_1
-        _, year1 = _rated(spec_1, data_1)
-        _, year2_old = _rated(spec_1, data_2)
-        _, year2 = _rated(spec_2, data_2)
+        first, _ = _load_or_exit(spec_1)
+        second, _ = _load_or_exit(spec_2)
+        year1 = _rated(spec_1, first, data_1)
+        year2_old = _rated(spec_1, first, data_2)
+        year2 = _rated(spec_2, second, data_2)
         for rid, ratings, name in ((rid_1, year1, spec_1), (rid_2, year2, spec_2)):
             if rid not in ratings:
                 raise CannotRun([Diagnostic("C100", f"{name} has no rating '{rid}' "

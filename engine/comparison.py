@@ -77,16 +77,8 @@ def bridge(first: pd.DataFrame, second_old_method: pd.DataFrame, second: pd.Data
     """Each unit's change from year 1 (method 1) to year 2 (method 2), split in two:
     performance = method 1 on year 2 minus method 1 on year 1, method = method 2 minus method 1
     on year 2's data. The two add up to the total change (up to float rounding, < 1e-12)."""
-    def values(table: pd.DataFrame, name: str) -> pd.DataFrame:
-        rows = rated_units(table)
-        return pd.DataFrame({"unit": rows["unit"].astype(str), "name": rows["name"],
-                             name: rows[column].astype(float)})
-
-    out = values(first, "year1_method1").merge(
-        values(second_old_method, "year2_method1").drop(columns="name"), on="unit", how="outer")
-    out = out.merge(values(second, "year2_method2").rename(columns={"name": "name_2"}),
-                    on="unit", how="outer")
-    out["name"] = out["name"].where(out["name"].notna(), out.pop("name_2"))
+    out = _side_by_side({"year1_method1": first, "year2_method1": second_old_method,
+                         "year2_method2": second}, column)
     out["total_change"] = out["year2_method2"] - out["year1_method1"]
     out["performance"] = out["year2_method1"] - out["year1_method1"]
     out["method"] = out["year2_method2"] - out["year2_method1"]
@@ -98,20 +90,26 @@ def history(tables: Mapping[str, pd.DataFrame], column: str = "score") -> pd.Dat
     """A rating's values per period (in the given order), the change between the last two
     periods and the mean of the periods each unit has (like the reports' dynamics tables)."""
     periods = list(tables)
-    out: pd.DataFrame | None = None
-    for period, table in tables.items():
-        rows = rated_units(table)
-        part = pd.DataFrame({"unit": rows["unit"].astype(str), "name": rows["name"],
-                             period: rows[column].astype(float)})
-        if out is None:
-            out = part
-        else:
-            out = out.merge(part, on="unit", how="outer", suffixes=("", "_later"))
-            out["name"] = out["name"].where(out["name"].notna(), out.pop("name_later"))
-    assert out is not None
+    out = _side_by_side(tables, column)
     if len(periods) >= 2:
         out["change"] = out[periods[-1]] - out[periods[-2]]
     out["mean"] = out[periods].mean(axis=1, skipna=True)
     out["periods"] = out[periods].notna().sum(axis=1)
     return out.sort_values(periods[-1], ascending=False, kind="stable",
                            na_position="last").reset_index(drop=True)
+
+
+def _side_by_side(tables: Mapping[str, pd.DataFrame], column: str) -> pd.DataFrame:
+    """unit, name and one column per table (its `column`), over the units of any table."""
+    out: pd.DataFrame | None = None
+    for label, table in tables.items():
+        rows = rated_units(table)
+        part = pd.DataFrame({"unit": rows["unit"].astype(str), "name": rows["name"],
+                             label: rows[column].astype(float)})
+        if out is None:
+            out = part
+        else:
+            out = out.merge(part, on="unit", how="outer", suffixes=("", "_later"))
+            out["name"] = out["name"].where(out["name"].notna(), out.pop("name_later"))
+    assert out is not None
+    return out

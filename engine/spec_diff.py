@@ -43,11 +43,9 @@ def _placements(spec: Spec) -> dict[str, dict[str, set[str]]]:
         return out
     for q in spec.survey.questionnaires:
         for item in q.items:
-            place = out.setdefault(item.name, {"criterion": set(), "zone": set(),
-                                               "questionnaire": set()})
+            place = out.setdefault(item.name, {"criterion": set(), "zone": set()})
             place["criterion"].add(item.criterion)
             place["zone"].add(f"{q.name}:{item.zone}" if item.zone else q.name)
-            place["questionnaire"].add(q.name)
     return out
 
 
