@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from engine.published import number, read_table, select
 
 DEFAULT_MIN_MATCH = 0.95
 
@@ -28,26 +29,11 @@ def conform(published: Mapping[str, Any], folder: Path,
             ratings: Mapping[str, pd.DataFrame]) -> Comparison:
     rows = []
     for table_id, mapping in published["tables"].items():
-        frame = pd.read_csv(folder / mapping["file"], dtype=str, keep_default_na=False)
+        frame = read_table(folder, mapping["file"])
         rows += _compare_table(table_id, mapping, frame, ratings[mapping["rating"]])
     cells = pd.DataFrame(rows, columns=["table", "unit", "column", "engine", "published",
                                         "distance", "status"])
     return Comparison(cells, _summary(published, cells))
-
-
-def _filtered(frame: pd.DataFrame, conditions: Mapping[str, Any] | None) -> pd.DataFrame:
-    keep = np.ones(len(frame), dtype=bool)
-    for column, value in (conditions or {}).items():
-        wanted = [str(v) for v in value] if isinstance(value, list) else [str(value)]
-        keep &= np.isin(frame[column].to_numpy(), wanted)
-    return frame[keep]
-
-
-def _number(text: Any) -> float | None:
-    try:
-        return float(str(text).replace(",", "."))
-    except ValueError:
-        return None
 
 
 def _compare_table(table_id: str, mapping: Mapping[str, Any], frame: pd.DataFrame,
@@ -57,7 +43,7 @@ def _compare_table(table_id: str, mapping: Mapping[str, Any], frame: pd.DataFram
     computed = rating[rating["unit"].notna()].assign(unit=lambda f: f["unit"].astype(str))
     computed = computed.set_index("unit")
     pivot = mapping.get("pivot")
-    published = frame.iloc[0:0] if mapping.get("only_total") else _filtered(frame,
+    published = frame.iloc[0:0] if mapping.get("only_total") else select(frame,
                                                                             mapping.get("rows"))
     out = []
     for _, row in published.iterrows():
@@ -72,7 +58,7 @@ def _compare_table(table_id: str, mapping: Mapping[str, Any], frame: pd.DataFram
     total = mapping.get("total")
     if total is not None:
         closing = rating[rating["unit"].isna()]
-        for _, row in _filtered(frame, total).iterrows():
+        for _, row in select(frame, total).iterrows():
             for column, source in mapping["columns"].items():
                 engine = closing[column].iloc[0] if len(closing) and column in closing else None
                 out.append(_cell(table_id, "(total)", column, engine, row[source],
@@ -83,7 +69,7 @@ def _compare_table(table_id: str, mapping: Mapping[str, Any], frame: pd.DataFram
 def _cell(table: str, unit: Any, column: str, engine: Any, published: Any,
           tolerance: float | None) -> tuple:
     engine_value = None if engine is None or pd.isna(engine) else float(engine)
-    published_value = _number(published)
+    published_value = number(published)
     if published_value is None:
         return (table, unit, column, engine_value, None, None, "missing_published")
     if engine_value is None:

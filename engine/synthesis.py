@@ -28,6 +28,7 @@ import pandas as pd
 from engine.data import build_frame
 from engine.diagnostics import SapaError
 from engine.formula_eval import Frames, evaluate_rows
+from engine.published import number, read_table, select
 from engine.spec import Questionnaire, Spec, Survey
 
 Progress = Callable[[int, int], None]
@@ -42,17 +43,6 @@ class Targets:
     totals: dict[str, tuple[float, float]]  # questionnaire total, where that is all there is
     channel_zones: dict[tuple[str, str], tuple[float, float]]  # (questionnaire, zone) -> (s, p)
     unit_zones: dict[str, tuple[float, float]]  # zone over all questionnaires -> (s, p)
-
-
-def read_csv(folder: Path, name: str) -> pd.DataFrame:
-    return pd.read_csv(folder / name, dtype=str, keep_default_na=False)
-
-
-def number(text: str) -> float | None:
-    try:
-        return float(str(text).replace(",", "."))
-    except ValueError:
-        return None
 
 
 def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | None = None
@@ -99,12 +89,12 @@ def _typed(spec: Spec, name: str, frame: pd.DataFrame) -> pd.DataFrame:
 def _catalogue(folder: Path, raw: Mapping[str, Any]) -> pd.DataFrame:
     """A catalogue table from a published file: rows kept or dropped, columns renamed, values
     mapped ("*" = any other value), constants added, columns joined from another file."""
-    frame = _rows(read_csv(folder, raw["file"]), raw)
+    frame = _read(folder, raw)
     out = pd.DataFrame({target: frame[source].to_numpy()
                         for target, source in raw["columns"].items()})
     join = raw.get("join")
     if join:
-        other = _rows(read_csv(folder, join["file"]), join)
+        other = _read(folder, join)
         other = other.drop_duplicates(subset=[join["on"]]).set_index(join["on"])
         key = out[join["key"]]
         for target, source in join["columns"].items():
@@ -117,29 +107,22 @@ def _catalogue(folder: Path, raw: Mapping[str, Any]) -> pd.DataFrame:
     return out.drop_duplicates(subset=[key]).reset_index(drop=True) if key else out
 
 
-def _rows(frame: pd.DataFrame, raw: Mapping[str, Any]) -> pd.DataFrame:
-    for column, value in (raw.get("rows") or {}).items():
-        frame = frame[frame[column].isin([str(v) for v in _listed(value)])]
-    for column, value in (raw.get("exclude") or {}).items():
-        frame = frame[~frame[column].isin([str(v) for v in _listed(value)])]
-    return frame
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+def _read(folder: Path, raw: Mapping[str, Any]) -> pd.DataFrame:
+    """A published file with the rows the plan keeps (rows:) and drops (exclude:)."""
+    return select(read_table(folder, raw["file"]), raw.get("rows"), raw.get("exclude"))
 
 
 def _unit_counts(folder: Path, raw: Mapping[str, Any]) -> dict[str, int]:
-    frame = read_csv(folder, raw["file"])
+    frame = read_table(folder, raw["file"])
     return {row[raw["unit"]]: int(number(row[raw["n"]]) or 0) for _, row in frame.iterrows()}
 
 
 def _unit_channels(folder: Path, plan: Mapping[str, Any]) -> dict[str, list[str]]:
     raw = plan["channels"]
     if "questionnaires" in raw:  # the same questionnaires for every unit
-        frame = read_csv(folder, plan["respondents"]["file"])
+        frame = read_table(folder, plan["respondents"]["file"])
         return {unit: list(raw["questionnaires"]) for unit in frame[plan["respondents"]["unit"]]}
-    frame = read_csv(folder, raw["file"])
+    frame = read_table(folder, raw["file"])
     mapping = raw["map"]
     out = {}
     for _, row in frame.iterrows():
@@ -151,7 +134,7 @@ def _unit_channels(folder: Path, plan: Mapping[str, Any]) -> dict[str, list[str]
 
 def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str, Targets]:
     raw = plan["criteria"]
-    frame = _rows(read_csv(folder, raw["file"]), raw)
+    frame = _read(folder, raw)
     channel_map = plan["channels"].get("map", {})
     targets: dict[str, Targets] = {}
 
@@ -182,7 +165,7 @@ def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str,
                 unit.criteria[key] = tuple(np.nanmean(np.array(values), axis=0))  # type: ignore
     zones = plan.get("zones")
     if zones:
-        frame = read_csv(folder, zones["file"])
+        frame = read_table(folder, zones["file"])
         for _, row in frame.iterrows():
             zone = zones["map"].get(row[zones["zone"]])
             score, satisfaction = number(row[zones["score"]]), number(row[zones["satisfaction"]])
@@ -199,7 +182,7 @@ def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str,
 
 
 def _region_weights(folder: Path, raw: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    frame = _rows(read_csv(folder, raw["file"]), raw)
+    frame = _read(folder, raw)
     weights = (frame[raw["n"]].map(number).fillna(0).to_numpy(dtype=float) if "n" in raw
                else np.ones(len(frame)))  # no published sizes: evenly
     return frame[raw["region"]].to_numpy(), weights / weights.sum()
