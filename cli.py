@@ -367,7 +367,12 @@ def _render_conformance(result: conformance.Comparison, show_off: int) -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Folder to write the catalogues and respondents to (Parquet).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int) -> None:
+@click.option("--report", "report_path", type=click.Path(path_type=Path),
+              help="Write every fitted published figure with the value the data give (CSV).")
+@click.option("--unit", "only", multiple=True,
+              help="Build only this unit (repeatable), exactly as in the whole run.")
+def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int,
+          report_path: Path | None, only: tuple[str, ...]) -> None:
     """Build respondent-level data for SPEC that reproduce its published tables (synthesis:)."""
     def action() -> int:
         loaded, _ = _load_or_exit(spec)
@@ -381,10 +386,18 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int) -> N
             def step(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            tables = synthesis.synthesize(loaded, folder, seed=seed, progress=step)
-        synthesis.write(tables, out_dir)
-        sizes = ", ".join(f"{name} {len(frame):,}" for name, frame in tables.items())
+            made = synthesis.synthesize(loaded, folder, seed=seed, progress=step,
+                                        only=set(only) or None)
+        synthesis.write(made.tables, out_dir)
+        sizes = ", ".join(f"{name} {len(frame):,}" for name, frame in made.tables.items())
         click.echo(f"wrote {out_dir}: {sizes} rows (seed {seed})")
+        report = made.report
+        click.echo(f"published figures fitted: {len(report)}; within tolerance "
+                   f"{int(report['reproduced'].sum())}, within the printed rounding "
+                   f"{int(report['met'].sum())}")
+        if report_path:
+            report.to_csv(report_path, index=False)
+            click.echo(f"wrote {report_path}")
         return 0
     sys.exit(_guard(action))
 

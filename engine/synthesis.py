@@ -1,24 +1,29 @@
 """Building respondent-level data that reproduce published figures (`sapa synth`).
 
 What to fit and where the figures are is declared in the spec (`synthesis:`); this module knows
-no year, table or zone. Per unit and questionnaire:
+no year, table or zone. Per unit:
 
-1. every item starts at its criterion's published value (score and satisfaction separately);
-2. a least-squares correction, as small as possible, moves the items so that each criterion's
-   mean stays put and each published zone value is met (zone membership, shared zones included,
-   comes from the spec's questionnaires); values are kept inside the scale;
-3. integer answers are drawn per item: the share of top marks over everyone asked, the rest of
-   the marks summing to the item's score over those who rated; non-answers are added where a
-   (score, %) pair needs them (e.g. 4.96 with 89.2 % fives).
+1. respondents: the published N split into channels (sizes chosen so that the printed criterion
+   values are reachable, nearest the plan's default shares), placed in the regions the unit
+   publishes figures for, with routing flags; every item is asked where the spec's `asked_if`
+   holds;
+2. per item over the whole unit, a few respondents skip it or give a non-answer where a printed
+   figure needs it (`_skip_some`), shared out over the regions by size;
+3. every published figure of the unit (criterion per channel, channel total, unit total, zone
+   rows, a region's unit score) is written as an exact linear function of the answer cells'
+   totals and top-mark counts (`_goals`, mirroring engine.survey), and `synthesis_fit` finds
+   whole counts meeting as many as it can (an LP, then a small mixed-integer programme);
+4. the marks are drawn to those counts, in random order.
 
-Routing fields (e.g. complained) are drawn with the declared share (at least two respondents
-where an item depends on them), and every item is answered only where the spec's `asked_if` holds.
+With `alternatives` (unit attributes no table publishes, e.g. whether a service is paid) each
+unit is fitted under every value and keeps the one that reproduces more of its figures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import itertools
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +31,16 @@ import numpy as np
 import pandas as pd
 
 from engine.data import build_frame
-from engine.diagnostics import SapaError
+from engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
 from engine.formula_eval import Frames, evaluate_rows
 from engine.published import number, read_table, select
-from engine.spec import Questionnaire, Spec, Survey
+from engine.spec import Questionnaire, Spec, Survey, SurveyItem
+from engine.synthesis_fit import Cells, Goal, fit, marks
 
 Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Targets:
     """Published values for one unit: criterion values per questionnaire, zone values."""
 
@@ -43,36 +49,74 @@ class Targets:
     totals: dict[str, tuple[float, float]]  # questionnaire total, where that is all there is
     channel_zones: dict[tuple[str, str], tuple[float, float]]  # (questionnaire, zone) -> (s, p)
     unit_zones: dict[str, tuple[float, float]]  # zone over all questionnaires -> (s, p)
+    unit_total: tuple[float, float] | None = None  # the unit's row in a rating table
+    regional: dict[str, tuple[float, float]] = field(default_factory=dict)  # region -> (s, p)
 
 
-def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | None = None
-               ) -> dict[str, pd.DataFrame]:
-    """Catalogues and respondents for `spec`, fitted to the tables in `published`."""
+@dataclass(frozen=True)
+class Synthesis:
+    """The tables to write, and per unit how close each published figure came."""
+
+    tables: dict[str, pd.DataFrame]
+    report: pd.DataFrame
+
+
+def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | None = None,
+               only: Collection[str] | None = None) -> Synthesis:
+    """Catalogues and respondents for `spec`, fitted to the tables in `published`.
+
+    With `alternatives` (unit attributes the report does not publish, such as whether a service
+    is paid), every unit is fitted once per value and keeps the value under which more of its
+    published figures are reproduced (by weight; the first value on a tie). With `only`, just
+    those units are built, each exactly as in the whole run (its random stream is its own)."""
     plan = spec.data["synthesis"]
     survey = spec.survey
     assert survey is not None
-    rng = np.random.default_rng(seed)
-    catalogues = {name: _typed(spec, name, _catalogue(published, raw))
-                  for name, raw in plan["catalogues"].items()}
-    units = catalogues[survey.unit_link.parent]
+    unit_table = survey.unit_link.parent
+    raw = {name: _catalogue(published, entry) for name, entry in plan["catalogues"].items()}
+    catalogues = {name: _typed(spec, name, frame) for name, frame in raw.items()}
+    options = plan.get("alternatives") or {}
+    variants = [_typed(spec, unit_table, raw[unit_table].assign(**dict(zip(options, values,
+                                                                          strict=True))))
+                for values in itertools.product(*options.values())]
     unit_key = survey.unit_link.key[0]
     counts = _unit_counts(published, plan["respondents"])
     channels = _unit_channels(published, plan)
     targets = _targets(published, plan, survey)
     regions = _region_weights(published, plan["regions"])
-    parts = []
-    todo = [u for u in units[unit_key] if counts.get(u, 0) > 0 and channels.get(u)]
-    for done, unit in enumerate(todo):
-        parts.append(_unit_respondents(spec, plan, unit, counts[unit], channels[unit],
-                                       targets.get(unit), regions, units, rng))
+    parts, reports, rows = [], [], []
+    surveyed = [u for u in catalogues[unit_table][unit_key]
+                if counts.get(u, 0) > 0 and channels.get(u)]
+    unknown = sorted(set(only or ()) - set(surveyed))
+    if unknown:
+        raise CannotRun([Diagnostic("D407", f"unit '{u}' has no respondents in the published "
+                                    "tables", hint=did_you_mean(u, surveyed)) for u in unknown])
+    todo = [(position, u) for position, u in enumerate(surveyed) if only is None or u in only]
+    empty = Targets(criteria={}, items={}, totals={}, channel_zones={}, unit_zones={})
+    for done, (position, code) in enumerate(todo):
+        known = targets.get(code, empty)
+        unit = _Unit(code, counts[code], channels[code], known, list(known.regional))
+        tried = [_unit_respondents(spec, plan, unit, regions, units,
+                                   np.random.default_rng([seed, position]))  # variants share draws
+                 for units in variants]
+        best = max(range(len(tried)), key=lambda k: (
+            (tried[k][1]["weight"] * tried[k][1]["reproduced"]).sum(), -k))
+        parts.append(tried[best][0])
+        reports.append(tried[best][1])
+        rows.append((code, best))
         if progress:
             progress(done + 1, len(todo))
+    chosen = dict(rows)
+    catalogues[unit_table] = pd.concat(
+        [variants[chosen.get(code, 0)].iloc[[i]]
+         for i, code in enumerate(variants[0][unit_key])], ignore_index=True)
     respondents = pd.concat(parts, ignore_index=True)
     respondents.insert(0, "respondent_id", [f"r{i:06d}" for i in range(len(respondents))])
     for item in dict.fromkeys(i.name for q in survey.questionnaires for i in q.items):
         if item not in respondents:
             respondents[item] = np.nan  # asked of nobody: an empty column, not a missing one
-    return {**catalogues, survey.respondents: respondents}
+    return Synthesis({**catalogues, survey.respondents: respondents},
+                     pd.concat(reports, ignore_index=True))
 
 
 def _typed(spec: Spec, name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -178,6 +222,20 @@ def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str,
                 unit.channel_zones[(where, zone)] = value
             else:
                 unit.unit_zones[zone] = value
+    for part in ("unit_totals", "regional"):
+        raw = plan.get(part)
+        if not raw:
+            continue
+        for _, row in _read(folder, raw).iterrows():
+            score = number(row[raw["score"]])
+            if score is None or row[raw["unit"]] in raw.get("ignore", {}):
+                continue  # ignored: a report defect the spec names, with its reason
+            satisfaction = number(row[raw["satisfaction"]]) if "satisfaction" in raw else None
+            value = (score, np.nan if satisfaction is None else satisfaction)
+            if part == "unit_totals":
+                of(row[raw["unit"]]).unit_total = value
+            else:
+                of(row[raw["unit"]]).regional[row[raw["region"]]] = value
     return targets
 
 
@@ -189,7 +247,8 @@ def _region_weights(folder: Path, raw: Mapping[str, Any]) -> tuple[np.ndarray, n
 
 
 # ------------------------------------------------------------------------------ one unit
-def _split(n: int, names: list[str], shares: Mapping[str, float]) -> dict[str, int]:
+def _split(n: int, names: list[Any], shares: Mapping[Any, float]) -> dict[Any, int]:
+    """`n` shared out by weight, largest remainders first."""
     weights = np.array([shares.get(name, 1.0) for name in names], dtype=float)
     raw = n * weights / weights.sum()
     counts = np.floor(raw).astype(int)
@@ -197,102 +256,305 @@ def _split(n: int, names: list[str], shares: Mapping[str, float]) -> dict[str, i
     return dict(zip(names, counts.tolist(), strict=True))
 
 
-def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: str, n: int,
-                      channels: list[str], targets: Targets | None,
+@dataclass(frozen=True)
+class _Unit:
+    """What is known about one unit before its answers are chosen."""
+
+    code: str
+    n: int
+    channels: list[str]
+    targets: Targets
+    groups: list[str]  # regions with published figures for this unit ([] = none)
+
+
+Slot = tuple[Questionnaire, SurveyItem]
+
+
+def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit,
                       regions: tuple[np.ndarray, np.ndarray], units: pd.DataFrame,
-                      rng: np.random.Generator) -> pd.DataFrame:
+                      rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The unit's respondents with their answers, and how close each published figure came."""
+    survey = spec.survey
+    assert survey is not None
+    frames = _unit_frames(spec, plan, unit, regions, units, rng)
+    slots, cells, who = _cells(spec, frames, unit, units, plan["regions"]["column"])
+    goals = _goals(survey, plan, slots, cells, unit)
+    top = int(max(survey.satisfied))
+    result = fit(cells, goals, top)
+    non_answer = min(survey.non_answers) if survey.non_answers else np.nan
+    answers: dict[str, dict[str, np.ndarray]] = {q.name: {} for q, _ in frames}
+    sizes = {q.name: len(frame) for q, frame in frames}
+    for c, (slot, members) in enumerate(zip(cells.slot, who, strict=True)):
+        questionnaire, item = slots[slot]
+        column = answers[questionnaire.name].setdefault(
+            item.name, np.full(sizes[questionnaire.name], np.nan))
+        given = np.concatenate([marks(int(result.total[c]), int(result.top[c]),
+                                      int(cells.rated[c]), top),
+                                np.full(cells.asked[c] - cells.rated[c], non_answer)])
+        column[members] = rng.permutation(given)
+    out = pd.concat([pd.concat([frame, pd.DataFrame(answers[q.name], index=frame.index)], axis=1)
+                     for q, frame in frames], ignore_index=True)
+    report = pd.DataFrame({
+        "unit": unit.code, "figure": [g.label for g in goals],
+        "statistic": [g.stat for g in goals], "published": [g.value for g in goals],
+        "synthesized": result.achieved, "met": result.met, "reproduced": result.reproduced,
+        "weight": [g.weight for g in goals]})
+    return out, report
+
+
+def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit,
+                 regions: tuple[np.ndarray, np.ndarray], units: pd.DataFrame,
+                 rng: np.random.Generator) -> list[tuple[Questionnaire, pd.DataFrame]]:
+    """The unit's respondents per channel: contact, region and routing fields, no answers."""
     survey = spec.survey
     assert survey is not None
     questionnaires = {q.name: q for q in survey.questionnaires}
-    sizes = _split(n, channels, plan.get("channel_shares", {}))
+    region_weight = dict(zip(regions[0], regions[1], strict=True))
     frames = []
-    for name, size in sizes.items():
+    for name, (size, flagged) in _sizes(spec, plan, unit, units).items():
         if size == 0:
             continue
+        if unit.groups:  # respondents only in the regions the unit publishes figures for
+            counts = _split(size, unit.groups, region_weight)
+            drawn = np.repeat(list(counts), list(counts.values()))
+        else:
+            drawn = rng.choice(regions[0], size=size, p=regions[1])
         frame = pd.DataFrame({
-            plan["unit_column"]: [unit] * size,
+            plan["unit_column"]: [unit.code] * size,
             plan["contact"]["column"]: plan["contact"]["values"][name],
-            plan["regions"]["column"]: rng.choice(regions[0], size=size, p=regions[1])})
-        for field, rule in plan.get("routing", {}).items():
-            share, needed_by = (rule, None) if not isinstance(rule, Mapping) else (
-                rule["share"], rule.get("criteria"))
-            wanted = needed_by is None or (targets is not None and any(
-                (name, c) in targets.criteria for c in needed_by))
-            chosen = (rng.random(size) < share) & wanted
-            if wanted and size >= 2 and chosen.sum() < 2:
-                chosen[rng.choice(size, 2, replace=False)] = True
-            frame[field] = chosen
+            plan["regions"]["column"]: drawn})
+        for flag in plan.get("routing", {}):
+            chosen = np.zeros(size, dtype=bool)
+            chosen[rng.choice(size, flagged[flag], replace=False)] = True
+            frame[flag] = chosen
         frames.append((questionnaires[name], frame))
-    if targets is not None:
-        targets = _spread_unit_zones(survey, [q for q, _ in frames], targets)
-    answers = []
-    for questionnaire, frame in frames:
-        answers.append(_answers(spec, questionnaire, frame, targets, units, rng))
-    return pd.concat(answers, ignore_index=True)
+    return frames
 
 
-def _spread_unit_zones(survey: Survey, questionnaires: list[Questionnaire],
-                       targets: Targets) -> Targets:
-    """A zone published over all channels (their mean) becomes one target per channel: the
-    channel's value implied by its criteria, shifted by a common amount so that the mean over
-    the channels is the published figure."""
-    channel_zones = dict(targets.channel_zones)
-    for zone, published in targets.unit_zones.items():
-        natural = {}
-        for q in questionnaires:
-            members = [i for i in q.items if i.zone == zone or (
-                i.zone in survey.shared_zones and any(j.zone == zone for j in q.items))]
-            values = [targets.criteria.get((q.name, i.criterion)) for i in members]
-            values = [v for v in values if v is not None]
-            if values and (q.name, zone) not in channel_zones:
-                natural[q.name] = np.nanmean(np.array(values, dtype=float), axis=0)
-        if not natural:
-            continue
-        shift = np.array(published, dtype=float) - np.nanmean(list(natural.values()), axis=0)
-        for name, value in natural.items():
-            channel_zones[(name, zone)] = tuple(value + shift)  # type: ignore[assignment]
-    return Targets(criteria=targets.criteria, items=targets.items, totals=targets.totals,
-                   channel_zones=channel_zones, unit_zones={})
+def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
+           ) -> dict[str, tuple[int, dict[str, int]]]:
+    """Per channel: how many respondents, and per routing field how many are flagged.
 
-
-def _answers(spec: Spec, questionnaire: Questionnaire, frame: pd.DataFrame,
-             targets: Targets | None, units: pd.DataFrame, rng: np.random.Generator
-             ) -> pd.DataFrame:
+    A printed figure is a mean of fractions of whole respondents, so it is reachable only for
+    some sizes (82.0 % over 3 items of 106 respondents is not). The sizes are chosen so that as
+    many of the unit's published criterion figures as possible are reachable, nearest the
+    plan's default shares (channel_shares, routing share)."""
     survey = spec.survey
     assert survey is not None
-    asked = _asked(spec, questionnaire, frame, units)
-    items = [i for i in questionnaire.items if asked[i.name].any()]
-    scores, shares = _item_values(survey, questionnaire, items, targets, asked)
-    columns = {}
-    top = max(survey.satisfied)
-    non_answer = min(survey.non_answers) if survey.non_answers else None
-    ratings = np.asarray(survey.ratings, dtype=float)
-    # Rounding error is passed on: from item to item within a criterion (so the criterion keeps
-    # its value) and what is left at a criterion's end to the next criterion of the channel (so
-    # the channel total keeps its value).
-    sizes = {c: sum(1 for i in items if i.criterion == c and scores.get(i.name) is not None)
-             for c in dict.fromkeys(i.criterion for i in items)}
-    owed = [0.0, 0.0]
-    current = None
+    questionnaires = {q.name: q for q in survey.questionnaires}
+    routing = {field: (rule, None) if not isinstance(rule, Mapping) else
+               (rule["share"], rule.get("criteria"))
+               for field, rule in plan.get("routing", {}).items()}
+    default = _split(unit.n, unit.channels, plan.get("channel_shares", {}))
+
+    def items_per_criterion(name: str, flags: dict[str, bool]) -> dict[str, int]:
+        probe = pd.DataFrame({**{f: [v] for f, v in flags.items()},
+                              plan["unit_column"]: [unit.code]})
+        asked = _asked(spec, questionnaires[name], probe, units)
+        out: dict[str, int] = {}
+        for item in questionnaires[name].items:
+            out[item.criterion] = out.get(item.criterion, 0) + int(asked[item.name][0])
+        return out
+
+    def reachable(name: str, size: int, counts: dict[str, int],
+                  only: list[str] | None = None) -> int:
+        found = 0
+        for criterion, m in counts.items():
+            value = unit.targets.criteria.get((name, criterion))
+            if not m or value is None or (only is not None and criterion not in only):
+                continue
+            found += sum(_reachable(figure, m * size, scale)
+                         for figure, scale in zip(value, (1.0, 100.0), strict=True))
+        return found
+
+    always = {name: items_per_criterion(name, dict.fromkeys(routing, False))
+              for name in unit.channels}
+    if len(unit.channels) == 2 and unit.n > 2:
+        first, second = unit.channels
+        best = max(range(1, unit.n), key=lambda k: (
+            reachable(first, k, always[first]) + reachable(second, unit.n - k, always[second]),
+            -abs(k - default[first])))
+        default = {first: best, second: unit.n - best}
+    out = {}
+    for name, size in default.items():
+        flagged = {}
+        for flag, (share, needed_by) in routing.items():
+            wanted = needed_by is None or any((name, c) in unit.targets.criteria
+                                              for c in needed_by)
+            if not wanted or size < 2:
+                flagged[flag] = int(round(share * size)) if needed_by is None else 0
+                continue
+            only_flag = {f: f == flag for f in routing}
+            counts = {c: m - always[name].get(c, 0)
+                      for c, m in items_per_criterion(name, only_flag).items()}
+            flagged[flag] = max(range(2, size + 1), key=lambda k: (
+                reachable(name, k, counts, needed_by), -abs(k - share * size)))
+        out[name] = (size, flagged)
+    return out
+
+
+def _reachable(figure: float, denominator: int, scale: float) -> bool:
+    """Whether a mean of fractions over `denominator` answers can print as `figure`
+    (a score over 1..5 marks when scale is 1, a share in % when it is 100)."""
+    if np.isnan(figure) or denominator <= 0:
+        return False
+    half = 0.005 if scale == 1.0 else 0.05
+    j = round(figure * denominator / scale)
+    return abs(j * scale / denominator - figure) <= half + 1e-9
+
+
+def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _Unit,
+           units: pd.DataFrame, region_column: str
+           ) -> tuple[list[Slot], Cells, list[np.ndarray]]:
+    """One cell per targeted item and region group: who was asked, how many rate, and the
+    start values (the criterion's published figure, or the item's where it is printed).
+
+    Who skips an item and how many give a non-answer are decided per item over the whole unit
+    (where the published figures are), then shared out over the groups by size."""
+    survey = spec.survey
+    assert survey is not None
+    slots: list[Slot] = []
+    items: list[_Item] = []
+    groups = []
+    for questionnaire, frame in frames:
+        start = _start_values(unit.targets, questionnaire)
+        asked = _asked(spec, questionnaire, frame, units)
+        group = (pd.Categorical(frame[region_column], categories=unit.groups).codes
+                 if unit.groups else np.zeros(len(frame), dtype=int))
+        for item in questionnaire.items:
+            if item.name not in start or not asked[item.name].any():
+                continue
+            slots.append((questionnaire, item))
+            score, share = start[item.name]
+            score = float(np.clip(score, 1.0, 5.0))
+            share = (score - 1) / 4 * 100 if np.isnan(share) else share
+            members = np.flatnonzero(asked[item.name])
+            items.append(_Item(len(slots) - 1, members, score, share))
+            groups.append(group)
+    _skip_some(slots, items, bool(survey.non_answers))
+    rows, who = [], []
+    for item, group in zip(items, groups, strict=True):
+        present = [g for g in range(max(len(unit.groups), 1)) if (group[item.who] == g).any()]
+        sizes = [int((group[item.who] == g).sum()) for g in present]
+        silent = _split(len(item.who) - item.rated, present, dict(zip(present, sizes,
+                                                                      strict=True)))
+        for g, size in zip(present, sizes, strict=True):
+            who.append(item.who[group[item.who] == g])
+            rows.append((item.slot, g, size, size - min(silent[g], size - 1), item.score,
+                         item.share))
+    table = np.array(rows, dtype=float).reshape(-1, 6)
+    cells = Cells(slot=table[:, 0].astype(int), group=table[:, 1].astype(int),
+                  asked=table[:, 2].astype(int), rated=table[:, 3].astype(int),
+                  score=table[:, 4], share=table[:, 5])
+    return slots, cells, who
+
+
+@dataclass
+class _Item:
+    """One targeted item over the whole unit: who is asked, how many of them rate."""
+
+    slot: int
+    who: np.ndarray
+    score: float
+    share: float
+    rated: int = 0
+
+
+def _skip_some(slots: list[Slot], items: list[_Item], non_answers: bool) -> None:
+    """Let a few respondents skip an item (not asked) and a few give a non-answer, so that
+    printed figures become reachable. With every item over the same n respondents a criterion's
+    share moves in steps of 1/(items x n), too coarse for a 0.1 pp print: in each criterion the
+    last item loses one respondent, and an item alone in its criterion loses up to 15 %, as
+    many as make its printed score and share reachable. A high score with few top marks (4.96
+    with 89.2 %) needs non-answers: at most top / (score - 4) of those asked can rate."""
+    last: dict[tuple[str, str], list[_Item]] = {}
     for item in items:
-        score, share = scores.get(item.name), shares.get(item.name)
-        if score is None:
+        questionnaire, survey_item = slots[item.slot]
+        last.setdefault((questionnaire.name, survey_item.criterion), []).append(item)
+    for members in last.values():
+        for item in members:
+            item.rated = _raters(len(item.who), item.score, item.share, non_answers)
+        item = members[-1]
+        asked = len(item.who)
+        equal = all(len(m.who) == asked for m in members)
+        if asked < 3 or (equal and _reachable(item.score, item.rated * len(members), 1.0)
+                         and _reachable(item.share, asked * len(members), 100.0)):
+            continue  # already reachable with every item over the same respondents
+        if len(members) > 1:
+            keep = asked - 1
+        else:
+            keep = max(range(int(np.ceil(asked * 0.85)), asked + 1), key=lambda a: (
+                _reachable(item.score, _raters(a, item.score, item.share, non_answers), 1.0)
+                + _reachable(item.share, a, 100.0), a))
+        # the skipping respondents are spread over the item's respondents (and so its groups)
+        dropped = np.round(np.linspace(0, asked - 1, asked - keep + 2)[1:-1]).astype(int)
+        item.who = np.delete(item.who, dropped)
+        item.rated = _raters(keep, item.score, item.share, non_answers)
+
+
+def _raters(asked: int, score: float, share: float, non_answers: bool) -> int:
+    """How many of `asked` rate: all, unless a high score with few top marks needs non-answers
+    (marks of r raters with n top marks average at most 4 + n / r)."""
+    if not non_answers or score <= 4 or share / 100 >= score - 4:
+        return asked
+    return int(np.clip(np.floor(asked * (share / 100) / (score - 4)), 1, asked))
+
+
+def _start_values(targets: Targets, questionnaire: Questionnaire
+                  ) -> dict[str, tuple[float, float]]:
+    """Each targeted item's starting (score, %): its criterion's figure, the item's own where
+    the criterion is printed item by item, the channel total where only that is published."""
+    q = questionnaire.name
+    criteria = {c: v for (name, c), v in targets.criteria.items() if name == q}
+    if not criteria and q in targets.totals:
+        criteria = {i.criterion: targets.totals[q] for i in questionnaire.items}
+    out = {i.name: criteria[i.criterion] for i in questionnaire.items if i.criterion in criteria}
+    for (name, criterion), values in targets.items.items():
+        members = [i.name for i in questionnaire.items if i.criterion == criterion]
+        if name == q and len(values) > 1 and len(members) == len(values):
+            out.update(zip(members, values, strict=True))
+    return out
+
+
+def _goals(survey: Survey, plan: Mapping[str, Any], slots: list[Slot], cells: Cells,
+           unit: _Unit) -> list[Goal]:
+    """Every published figure of the unit as a linear function of its item values."""
+    counted = [q.name for q in survey.questionnaires if q.counts_in_total]
+    targets = unit.targets
+    weight = {part: float((plan.get(part) or {}).get("weight", 1.0))
+              for part in ("criteria", "zones", "unit_totals", "regional")}
+    half = {"score": 0.005, "satisfaction": 0.05}
+    tolerance = plan["tolerance"]
+    goals: list[Goal] = []
+
+    def add(label: str, view: int, weights: np.ndarray | None, value: tuple[float, float],
+            part: str) -> None:
+        for stat, figure in zip(("score", "satisfaction"), value, strict=True):
+            if weights is not None and figure is not None and not np.isnan(figure):
+                goals.append(Goal(label, stat, view, weights, float(figure), half[stat],
+                                  tolerance[stat], weight[part]))
+
+    for view in [-1, *range(len(unit.groups))]:
+        inside = cells.group == view if view >= 0 else np.ones(len(cells.slot), dtype=bool)
+        present = np.zeros(len(slots), dtype=bool)
+        present[np.unique(cells.slot[inside])] = True
+        tree = _Hierarchy(survey, slots, present)
+        if view >= 0:
+            region = unit.groups[view]
+            add(f"{region}: total", view, tree.unit(counted), targets.regional[region],
+                "regional")
             continue
-        if item.criterion != current:
-            if current is not None:  # the last criterion's mean error, as a sum over this one
-                owed = [o / sizes[current] * sizes[item.criterion] for o in owed]
-            current = item.criterion
-        target_score = score + owed[0]
-        target_share = None if share is None or np.isnan(share) else share + owed[1]
-        drawn = _draw(asked[item.name], target_score, target_share, top, non_answer, rng)
-        given = drawn[asked[item.name] & ~np.isnan(drawn)]
-        rated = given[np.isin(given, ratings)]
-        if len(rated):
-            owed[0] = target_score - rated.mean()
-        if target_share is not None and len(given):
-            owed[1] = target_share - 100.0 * np.mean(given == top)
-        columns[item.name] = drawn
-    return pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
+        for (q, criterion), value in targets.criteria.items():
+            add(f"{q}.{criterion}", view, tree.criterion(q, criterion), value, "criteria")
+        for q, value in targets.totals.items():
+            add(f"{q}: total", view, tree.channel(q), value, "criteria")
+        if targets.unit_total is not None:
+            add("total", view, tree.unit(counted), targets.unit_total, "unit_totals")
+        for (q, zone), value in targets.channel_zones.items():
+            add(f"{q}: {zone} zone", view, tree.zone(q, zone), value, "zones")
+        for zone, value in targets.unit_zones.items():
+            add(f"{zone} zone", view, tree.unit_zone(counted, zone), value, "zones")
+    return goals
 
 
 def _asked(spec: Spec, questionnaire: Questionnaire, frame: pd.DataFrame,
@@ -313,141 +575,46 @@ def _asked(spec: Spec, questionnaire: Questionnaire, frame: pd.DataFrame,
     return out
 
 
-def _item_values(survey: Survey, questionnaire: Questionnaire, items: list[Any],
-                 targets: Targets | None, asked: Mapping[str, np.ndarray]
-                 ) -> tuple[dict[str, float], dict[str, float]]:
-    """Item scores and satisfactions meeting the criterion values and the zone values."""
-    if targets is None or not items:
-        return {}, {}
-    criteria = {c: v for (q, c), v in targets.criteria.items() if q == questionnaire.name}
-    if not criteria and questionnaire.name in targets.totals:
-        # only the channel total is published: every criterion carries it
-        criteria = {i.criterion: targets.totals[questionnaire.name] for i in questionnaire.items}
-    items = [i for i in items if i.criterion in criteria]
-    if not items:
-        return {}, {}
-    own_zones = sorted({i.zone for i in questionnaire.items
-                        if i.zone and i.zone not in survey.shared_zones})
-    zones = {z: v for (q, z), v in targets.channel_zones.items() if q == questionnaire.name}
-    zones.update({z: v for z, v in targets.unit_zones.items()
-                  if z in own_zones and z not in zones})
-    groups = [np.array([k for k, i in enumerate(items) if i.criterion == c])
-              for c in dict.fromkeys(i.criterion for i in items)]
-    out = []
-    printed = {c: v for (q, c), v in targets.items.items()
-               if q == questionnaire.name and len(v) > 1}
-    for position, bounds in ((0, (1.0, 5.0)), (1, (0.0, 100.0))):
-        start = np.array([criteria[i.criterion][position] for i in items], dtype=float)
-        for criterion, values in printed.items():  # item values as printed, in order
-            members = [k for k, i in enumerate(items) if i.criterion == criterion]
-            if len(members) == len(values):
-                start[members] = [v[position] for v in values]
-        rows, wanted = [], []
-        for zone, value in zones.items():
-            member = [1.0 if (i.zone == zone or i.zone in survey.shared_zones) else 0.0
-                      for i in items]
-            if sum(member) and not np.isnan(value[position]):
-                rows.append(member)
-                wanted.append(value[position])
-        values = _fit(start, groups, np.array(rows), np.array(wanted), bounds)
-        out.append({i.name: float(v) for i, v in zip(items, values, strict=True)
-                    if not np.isnan(v)})
-    return out[0], out[1]
+class _Hierarchy:
+    """The weight of each item value in a published mean of means, counting only the items
+    present in a view. Mirrors engine.survey: criterion = mean of its items, channel = mean of
+    its criteria, unit = mean of the channels counted in the total, zone within a channel = its
+    items plus the shared items, a unit's zone = mean over its channels."""
 
+    def __init__(self, survey: Survey, slots: list[Slot], present: np.ndarray) -> None:
+        self.survey, self.slots, self.present = survey, slots, present
 
-def _fit(start: np.ndarray, groups: list[np.ndarray], rows: np.ndarray, wanted: np.ndarray,
-         bounds: tuple[float, float], ridge: float = 1e-9) -> np.ndarray:
-    """Values whose criterion means stay exactly at `start`'s (hard) and whose zone means come
-    as close as least squares allows to `wanted`, moving the items as little as possible, kept
-    inside `bounds` without changing any criterion mean."""
-    if np.isnan(start).all():
-        return start
-    start = np.where(np.isnan(start), np.nanmean(start), start)
-    basis = []  # moves that keep every criterion mean: e_j - e_last within a criterion
-    for group in groups:
-        for j in group[:-1]:
-            move = np.zeros(len(start))
-            move[j], move[group[-1]] = 1.0, -1.0
-            basis.append(move)
-    values = start.copy()
-    if basis and len(rows):
-        moves = np.array(basis).T
-        means = rows / rows.sum(axis=1, keepdims=True)
-        system = np.vstack([means @ moves, np.sqrt(ridge) * moves])
-        target = np.concatenate([wanted - means @ start, np.zeros(len(start))])
-        values = start + moves @ np.linalg.lstsq(system, target, rcond=None)[0]
-    for _ in range(50):  # back inside the bounds, each criterion's total unchanged
-        if ((values >= bounds[0] - 1e-12) & (values <= bounds[1] + 1e-12)).all():
-            break
-        for group in groups:
-            total = values[group].sum()
-            clipped = np.clip(values[group], *bounds)
-            room = clipped < bounds[1] if total > clipped.sum() else clipped > bounds[0]
-            if room.any():
-                clipped[room] += (total - clipped.sum()) / room.sum()
-            values[group] = clipped
-    return values
+    def _mean(self, parts: list[np.ndarray | None]) -> np.ndarray | None:
+        found = [p for p in parts if p is not None]
+        return np.mean(found, axis=0) if found else None
 
+    def _items(self, keep: Callable[[Questionnaire, SurveyItem], bool]) -> np.ndarray | None:
+        member = np.array([self.present[k] and keep(q, i)
+                           for k, (q, i) in enumerate(self.slots)], dtype=bool)
+        return member / member.sum() if member.any() else None
 
-def _draw(asked: np.ndarray, score: float, share: float | None, top: float,
-          non_answer: float | None, rng: np.random.Generator) -> np.ndarray:
-    """Integer answers for (some of) the respondents asked: of `a` asked, `n5` give the top mark
-    and `r` rate at all (the rest give a non-answer), chosen so that n5 / a is the share and the
-    raters' mean is the score as closely as integers allow (skipped respondents: not asked)."""
-    out = np.full(len(asked), np.nan)
-    who = np.flatnonzero(asked)
-    if len(who) == 0:
-        return out
-    share = (score - 1) / 4 * 100 if share is None or np.isnan(share) else share
-    a, n5, r, total = _counts(len(who), score, share / 100, int(top),
-                              non_answer is not None)
-    values = np.concatenate([np.full(n5, top), _spread(total - int(top) * n5, r - n5),
-                             np.full(a - r, non_answer if non_answer is not None else np.nan)])
-    chosen = rng.choice(who, size=a, replace=False)
-    out[chosen] = rng.permutation(values)
-    return out
+    def criterion(self, q: str, criterion: str) -> np.ndarray | None:
+        return self._items(lambda qq, i: qq.name == q and i.criterion == criterion)
 
+    def channel(self, q: str) -> np.ndarray | None:
+        criteria = dict.fromkeys(i.criterion for k, (qq, i) in enumerate(self.slots)
+                                 if qq.name == q and self.present[k])
+        return self._mean([self.criterion(q, c) for c in criteria])
 
-def _counts(available: int, score: float, share: float, top: int, non_answers: bool
-            ) -> tuple[int, int, int, int]:
-    """(asked, top marks, raters, sum of the raters' marks) closest to (share, score)."""
-    best: tuple[float, int, int, int, int, int] | None = None
-    low_a = max(1, int(available * 0.7))
-    for a in range(available, low_a - 1, -1):
-        n5 = min(a, max(0, int(round(share * a))))
-        share_error = abs(n5 / a - share) / 0.001
-        lowest = max(n5, 1)
-        if non_answers and score > 4 and n5 > 0:
-            # at most n5 / (score - 4) raters can average `score` with n5 top marks
-            centre = int(n5 / (score - 4))
-            rater_counts = {min(max(r, lowest), a) for r in range(centre - 12, centre + 13)} | {a}
-        else:
-            rater_counts = {a} | (set(range(max(lowest, a - 24), a + 1)) if non_answers else set())
-        for r in sorted(rater_counts, reverse=True):
-            others = r - n5
-            total = int(round(score * r))
-            if others == 0:
-                total = top * n5
-            else:
-                total = min(max(total, top * n5 + others), top * n5 + 4 * others)
-            error = share_error + abs(total / r - score) / 0.01 if r else float("inf")
-            candidate = (error, -a, a, n5, r, total)
-            if best is None or candidate < best:
-                best = candidate
-        if best is not None and best[0] < 0.05:
-            break
-    assert best is not None
-    return best[2], best[3], best[4], best[5]
+    def unit(self, counted: list[str]) -> np.ndarray | None:
+        return self._mean([self.channel(q) for q in counted])
 
+    def zone(self, q: str, zone: str) -> np.ndarray | None:
+        shared = self.survey.shared_zones
 
-def _spread(total: int, count: int) -> np.ndarray:
-    """`count` marks from 1 to 4 adding up to `total`."""
-    if count <= 0:
-        return np.zeros(0)
-    base, extra = divmod(total, count)
-    marks = np.full(count, base, dtype=float)
-    marks[:extra] += 1
-    return marks
+        def keep(qq: Questionnaire, i: SurveyItem) -> bool:
+            own = {j.zone for j in qq.items if j.zone and j.zone not in shared}
+            return qq.name == q and (i.zone == zone or (i.zone in shared and zone in own))
+
+        return self._items(keep)
+
+    def unit_zone(self, counted: list[str], zone: str) -> np.ndarray | None:
+        return self._mean([self.zone(q, zone) for q in counted])
 
 
 def write(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
