@@ -84,7 +84,8 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     channels = _unit_channels(published, plan)
     targets = _targets(published, plan, survey)
     regions = _region_weights(published, plan["regions"])
-    parts, reports, rows = [], [], []
+    parts, reports = [], []
+    chosen: dict[str, int] = {}  # unit -> index of the variant it keeps
     surveyed = [u for u in catalogues[unit_table][unit_key]
                 if counts.get(u, 0) > 0 and channels.get(u)]
     unknown = sorted(set(only or ()) - set(surveyed))
@@ -103,10 +104,9 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
             (tried[k][1]["weight"] * tried[k][1]["reproduced"]).sum(), -k))
         parts.append(tried[best][0])
         reports.append(tried[best][1])
-        rows.append((code, best))
+        chosen[code] = best
         if progress:
             progress(done + 1, len(todo))
-    chosen = dict(rows)
     catalogues[unit_table] = pd.concat(
         [variants[chosen.get(code, 0)].iloc[[i]]
          for i, code in enumerate(variants[0][unit_key])], ignore_index=True)
