@@ -16,14 +16,15 @@ no year, table or zone. Per unit:
 4. the marks are drawn to those counts, in random order.
 
 With `alternatives` (unit attributes no table publishes, e.g. whether a service is paid) each
-unit is fitted under every value and keeps the one that reproduces more of its figures.
+unit is fitted under every value and keeps the one that reproduces more of its own figures (the
+regions are fitted after, for the value kept).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,8 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
 
     With `alternatives` (unit attributes the report does not publish, such as whether a service
     is paid), every unit is fitted once per value and keeps the value under which more of its
-    published figures are reproduced (by weight; the first value on a tie). With `only`, just
+    own published figures are reproduced (by weight; the first value on a tie); its regional
+    figures are fitted after, for the value kept only (that fit is the slow part). With `only`, just
     those units are built, each exactly as in the whole run (its random stream is its own)."""
     plan = spec.data["synthesis"]
     survey = spec.survey
@@ -97,13 +99,16 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     for done, (position, code) in enumerate(todo):
         known = targets.get(code, empty)
         unit = _Unit(code, counts[code], channels[code], known, list(known.regional))
-        tried = [_unit_respondents(spec, plan, unit, regions, units,
+        whole = replace(unit, groups=[])  # the variant is chosen on the unit's own figures:
+        tried = [_unit_respondents(spec, plan, whole, regions, units,  # the regions' fit is slow
                                    np.random.default_rng([seed, position]))  # variants share draws
-                 for units in variants]
+                 for units in variants] if len(variants) > 1 or not unit.groups else []
         best = max(range(len(tried)), key=lambda k: (
-            (tried[k][1]["weight"] * tried[k][1]["reproduced"]).sum(), -k))
-        parts.append(tried[best][0])
-        reports.append(tried[best][1])
+            (tried[k][1]["weight"] * tried[k][1]["reproduced"]).sum(), -k), default=0)
+        made = tried[best] if not unit.groups else _unit_respondents(
+            spec, plan, unit, regions, variants[best], np.random.default_rng([seed, position]))
+        parts.append(made[0])
+        reports.append(made[1])
         chosen[code] = best
         if progress:
             progress(done + 1, len(todo))

@@ -15,8 +15,9 @@ function with the printed value and its rounding interval.
    and priced low, so that a contradicting figure does not drag the consistent ones off.
 2. Whole counts: a small mixed-integer programme near the real solution counts the goals missed
    by more than their tolerance (0/1 per goal, by weight) and, far less, the distance outside
-   the printed rounding. It is solved on the items' totals over the whole unit, then each item's
-   totals are shared out over the groups (regions) by error diffusion, the sums kept exact.
+   the printed rounding. It is solved on the items' totals over the whole unit first; then the
+   same two steps run over the groups' cells (regions) for the groups' figures, with each item's
+   totals over the groups held at the whole-unit counts.
 
 The goals whose interval is not reached are returned, so a report can say which published figures
 the data cannot reproduce, and by how much.
@@ -24,6 +25,11 @@ the data cannot reproduce, and by how much.
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +41,7 @@ MISS_WEIGHT = 1000.0  # cost of one rounding half-width outside a goal, against 
 AIM = 0.6  # the programme aims inside this fraction of each rounding interval (integer slack)
 INNER = 0.9  # the integer step aims inside this fraction of each interval (float noise)
 NODE_LIMIT = 300  # branch-and-bound nodes per integer search: bounds the time, same answer each run
+GROUP_NODE_LIMIT = 50  # the same for the search over groups (larger, and better nodes rarely come)
 
 
 @dataclass(frozen=True)
@@ -90,8 +97,8 @@ def fit(cells: Cells, goals: list[Goal], top_mark: int = 5) -> Fit:
     """Integer totals and top counts per cell meeting `goals` (see the module docstring).
 
     With respondent groups, the whole-unit figures are fitted first on the items' totals over
-    every group (a small problem), then each item's totals are shared out over the groups to
-    meet the groups' figures: two small problems instead of one large one."""
+    every group (a small problem), then the groups' figures on the groups' cells, with each
+    item's totals held: two problems instead of one larger, slower one."""
     whole = [g for g in goals if g.view < 0]
     merged, owner = _merged(cells)
     total, top = _solve(merged, whole, top_mark)
@@ -118,16 +125,25 @@ def _merged(cells: Cells) -> tuple[Cells, np.ndarray]:
 
 def _solve(cells: Cells, goals: list[Goal], top_mark: int, sums: Sums | None = None
            ) -> tuple[np.ndarray, np.ndarray]:
-    if not goals:  # nothing published for these cells: the start values, in whole counts
-        total, top = cells.score * cells.rated, cells.share / 100.0 * cells.asked
-        goals_map = np.zeros((0, len(cells.slot)))
-        return _integer(cells, [], goals_map, goals_map, total, top, top_mark, np.zeros(0))
     score_map, share_map = _maps(cells, goals)
     price = _priced(cells, goals, score_map, share_map, top_mark, sums)
     total, top, _ = _programme(cells, goals, score_map, share_map, top_mark, price, sums)
+    whole = _integer(cells, goals, score_map, share_map, total, top, top_mark, price, sums)
+    if whole is None:  # no whole counts found within the node limit (not seen so far)
+        return _rounded(cells, goals, score_map, share_map, total, top, top_mark, sums)
+    return whole
+
+
+def _rounded(cells: Cells, goals: list[Goal], score_map: np.ndarray, share_map: np.ndarray,
+             total: np.ndarray, top: np.ndarray, top_mark: int, sums: Sums | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Whole counts near the real ones without a search: each rounded to the nearest, or with
+    groups shared out so that every item's sums stay exact."""
     if sums is not None:
         return _shared_out(cells, goals, score_map, share_map, sums, total, top, top_mark)
-    return _integer(cells, goals, score_map, share_map, total, top, top_mark, price)
+    r, low = cells.rated, top_mark - 1
+    top = np.clip(np.rint(top), 0, r)
+    return np.clip(np.rint(total), low * top + r, top + low * r).astype(int), top.astype(int)
 
 
 def _shared_out(cells: Cells, goals: list[Goal], score_map: np.ndarray, share_map: np.ndarray,
@@ -281,8 +297,8 @@ def _priced(cells: Cells, goals: list[Goal], score_map: np.ndarray, share_map: n
 
 
 def _integer(cells: Cells, goals: list[Goal], score_map: np.ndarray, share_map: np.ndarray,
-             total: np.ndarray, top: np.ndarray, top_mark: int, price: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray]:
+             total: np.ndarray, top: np.ndarray, top_mark: int, price: np.ndarray,
+             sums: Sums | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Whole totals and top counts: a mixed-integer programme over the same goals, searched
     only near the real solution (each count within a few marks of it). It counts the goals
     missed by more than their tolerance (a 0/1 indicator per goal, priced by weight) and, far
@@ -329,16 +345,21 @@ def _integer(cells: Cells, goals: list[Goal], score_map: np.ndarray, share_map: 
                     -np.inf, tolerance[goal] + sign * centre[goal])
                 add([*variable[members], e[goal]], [*(sign * weights), -1.0],
                     -np.inf, half[goal] * INNER + sign * centre[goal])
+    for owner in range(len(sums.total) if sums is not None else 0):  # the groups' counts add up
+        members = np.flatnonzero(sums.owner == owner)
+        add([*t[members]], [1.0] * len(members), sums.total[owner], sums.total[owner])
+        add([*f[members]], [1.0] * len(members), sums.top[owner], sums.top[owner])
     matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(lower), 2 * n + 2 * k))
     bounds = Bounds(np.concatenate([lowest, np.zeros(2 * k)]),
                     np.concatenate([highest, np.ones(k), np.full(k, np.inf)]))
     cost = np.concatenate([np.zeros(2 * n), price, 1e-3 * price / half])
-    result = milp(cost, constraints=LinearConstraint(matrix, lower, upper), bounds=bounds,
-                  integrality=np.concatenate([np.ones(2 * n + k), np.zeros(k)]),
-                  options={"node_limit": NODE_LIMIT, "presolve": True})
-    if result.x is None:  # no integer point found within the limit: nearest whole counts
-        top = np.clip(np.rint(top), 0, r)
-        return np.clip(np.rint(total), low * top + r, top + low * r).astype(int), top.astype(int)
+    with _solver_output_hidden():
+        result = milp(cost, constraints=LinearConstraint(matrix, lower, upper), bounds=bounds,
+                      integrality=np.concatenate([np.ones(2 * n + k), np.zeros(k)]),
+                      options={"node_limit": NODE_LIMIT if sums is None else GROUP_NODE_LIMIT,
+                               "presolve": True})
+    if result.x is None:
+        return None
     return np.rint(result.x[:n]).astype(int), np.rint(result.x[n:2 * n]).astype(int)
 
 
@@ -358,3 +379,25 @@ def marks(total: int, top: int, rated: int, top_mark: int = 5) -> np.ndarray:
     rest = np.full(others, float(base))
     rest[:extra] += 1
     return np.concatenate([np.full(top, float(top_mark)), rest])
+
+
+@contextmanager
+def _solver_output_hidden() -> Iterator[None]:
+    """HiGHS can print debugging lines straight to the process's standard output, past Python;
+    they would land in the middle of a progress bar, so its output goes to the null device."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        _flush_c_output()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _flush_c_output() -> None:
+    """Flush C's buffered standard output, so that nothing printed while hidden shows later."""
+    with suppress(OSError, AttributeError):  # no C library to reach (not on Linux or macOS)
+        ctypes.CDLL(None).fflush(None)
