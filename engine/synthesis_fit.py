@@ -29,8 +29,9 @@ import ctypes
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -399,5 +400,17 @@ def _solver_output_hidden() -> Iterator[None]:
 
 def _flush_c_output() -> None:
     """Flush C's buffered standard output, so that nothing printed while hidden shows later."""
-    with suppress(OSError, AttributeError):  # no C library to reach (not on Linux or macOS)
-        ctypes.CDLL(None).fflush(None)
+    library = _c_library()
+    if library is not None:
+        library.fflush(None)
+
+
+@cache
+def _c_library() -> ctypes.CDLL | None:
+    """The process's C library, looked up once (not at every integer search)."""
+    try:
+        library = ctypes.CDLL(None)
+        library.fflush  # noqa: B018 - present on Linux and macOS; raises elsewhere
+    except (OSError, AttributeError):  # no C library to reach
+        return None
+    return library
