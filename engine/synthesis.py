@@ -526,7 +526,7 @@ def _goals(survey: Survey, plan: Mapping[str, Any], slots: list[Slot], cells: Ce
     """Every published figure of the unit as a linear function of its item values."""
     counted = [q.name for q in survey.questionnaires if q.counts_in_total]
     targets = unit.targets
-    weight = {part: float((plan.get(part) or {}).get("weight", 1.0))
+    weight = {part: _weights((plan.get(part) or {}).get("weight", 1.0))
               for part in ("criteria", "zones", "unit_totals", "regional")}
     half = {"score": 0.005, "satisfaction": 0.05}
     tolerance = plan["tolerance"]
@@ -537,7 +537,7 @@ def _goals(survey: Survey, plan: Mapping[str, Any], slots: list[Slot], cells: Ce
         for stat, figure in zip(("score", "satisfaction"), value, strict=True):
             if weights is not None and figure is not None and not np.isnan(figure):
                 goals.append(Goal(label, stat, view, weights, float(figure), half[stat],
-                                  tolerance[stat], weight[part]))
+                                  tolerance[stat], weight[part][stat]))
 
     for view in [-1, *range(len(unit.groups))]:
         inside = cells.group == view if view >= 0 else np.ones(len(cells.slot), dtype=bool)
@@ -560,6 +560,14 @@ def _goals(survey: Survey, plan: Mapping[str, Any], slots: list[Slot], cells: Ce
         for zone, value in targets.unit_zones.items():
             add(f"{zone} zone", view, tree.unit_zone(counted, zone), value, "zones")
     return goals
+
+
+def _weights(raw: float | Mapping[str, float]) -> dict[str, float]:
+    """A part's priority per statistic: one number for both, or one each (a part whose scores
+    a published rating verifies but whose % it does not gives way on the % first)."""
+    if isinstance(raw, Mapping):
+        return {stat: float(raw.get(stat, 1.0)) for stat in ("score", "satisfaction")}
+    return {"score": float(raw), "satisfaction": float(raw)}
 
 
 def _asked(spec: Spec, questionnaire: Questionnaire, frame: pd.DataFrame,

@@ -12,7 +12,8 @@ function with the printed value and its rounding interval.
 1. A linear programme (HiGHS, through scipy) finds real totals and top counts that meet every goal
    inside its rounding interval where the goals allow it, moving as little as possible from the
    start values. Goals that cannot all hold together, even in real numbers, are found one by one
-   and priced low, so that a contradicting figure does not drag the consistent ones off.
+   (the heaviest `weight` secured first) and priced low, so that a contradicting figure does not
+   drag the consistent ones off.
 2. Whole counts: a small mixed-integer programme near the real solution counts the goals missed
    by more than their tolerance (0/1 per goal, by weight) and, far less, the distance outside
    the printed rounding. It is solved on the items' totals over the whole unit first; then the
@@ -43,6 +44,7 @@ AIM = 0.6  # the programme aims inside this fraction of each rounding interval (
 INNER = 0.9  # the integer step aims inside this fraction of each interval (float noise)
 NODE_LIMIT = 300  # branch-and-bound nodes per integer search: bounds the time, same answer each run
 GROUP_NODE_LIMIT = 50  # the same for the search over groups (larger, and better nodes rarely come)
+HELD = 1000.0  # the price factor that keeps goals already secured from giving way to lighter ones
 
 
 @dataclass(frozen=True)
@@ -278,22 +280,29 @@ def _programme(cells: Cells, goals: list[Goal], score_map: np.ndarray, share_map
 def _priced(cells: Cells, goals: list[Goal], score_map: np.ndarray, share_map: np.ndarray,
             top_mark: int, sums: Sums | None = None) -> np.ndarray:
     """Each goal's price per half-width missed. Goals that cannot all be met together are
-    sorted out first: one by one (most important first) a contested goal is kept if it can be
+    sorted out first, heaviest weight first: a tier's goals are met together with the goals
+    kept so far where they can be, then one by one each contested goal is kept if it can be
     met together with every goal kept so far; the others are priced low, so that a figure that
-    contradicts the rest does not drag the figures that agree with each other off their print."""
-    price = MISS_WEIGHT * np.array([g.weight for g in goals])
-    _, _, excess = _programme(cells, goals, score_map, share_map, top_mark, price, sums)
-    contested = np.flatnonzero(excess > 1e-9)
-    if not len(contested):
-        return price
-    kept = excess <= 1e-9
-    for goal in sorted(contested, key=lambda k: (-goals[k].weight, excess[k])):
-        trial = kept.copy()
-        trial[goal] = True
+    contradicts the rest does not drag the figures that agree with each other off their print.
+    Tier by tier, because a distance is not a miss: a lighter goal far from reach must not hold
+    a heavier one off merely because moving the lighter one would cost more distance."""
+    weight = np.array([g.weight for g in goals])
+    price = MISS_WEIGHT * weight
+    kept = np.zeros(len(goals), dtype=bool)
+    for tier in sorted(set(weight.tolist()), reverse=True):
+        members = weight == tier
         _, _, excess = _programme(cells, goals, score_map, share_map, top_mark,
-                                  np.where(trial, price, 0.0), sums)
-        if (excess[trial] <= 1e-9).all():
-            kept = trial
+                                  np.where(kept, HELD * price, np.where(members, price, 0.0)),
+                                  sums)
+        if (excess[kept] <= 1e-9).all():  # else every goal of the tier is tried one by one
+            kept |= members & (excess <= 1e-9)
+        for goal in sorted(np.flatnonzero(members & ~kept), key=lambda k: excess[k]):
+            trial = kept.copy()
+            trial[goal] = True
+            _, _, trial_excess = _programme(cells, goals, score_map, share_map, top_mark,
+                                            np.where(trial, price, 0.0), sums)
+            if (trial_excess[trial] <= 1e-9).all():
+                kept = trial
     return np.where(kept, price, price * 1e-3)
 
 
