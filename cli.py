@@ -249,6 +249,10 @@ def _render_ratings(spec: Spec, ratings: dict[str, Any], fmt: str) -> None:
         rating = spec.ratings[rid]
         used = [rating, *(spec.ratings[row.total_of] for row in rating.rows)]
         digits = {c.name: c.digits for r in used for c in r.columns}
+        if frame.empty:  # say why, rather than print an empty table
+            console.print(f"{rating.title} ({rid}): no rows, {_why_empty(spec, rid)}",
+                          markup=False)
+            continue
         table = Table(title=f"{rating.title} ({rid})", title_justify="left")
         for column in frame.columns:
             table.add_column(str(column), justify="right" if column != "name" else "left")
@@ -256,6 +260,16 @@ def _render_ratings(spec: Spec, ratings: dict[str, Any], fmt: str) -> None:
             table.add_row(*(_cell(v, digits.get(c)) for c, v in zip(frame.columns, row,
                                                                       strict=True)))
         console.print(table)
+
+
+def _why_empty(spec: Spec, rid: str) -> str:
+    """The rule that left a rating without rows, in the spec's own words."""
+    raw = spec.data["ratings"][rid]
+    if not raw.get("table"):
+        return "none of the ratings it is composed of has rows in these data"
+    if raw.get("where"):
+        return f"no row of '{raw['table']}' meets `{raw['where']}` in these data"
+    return f"'{raw['table']}' has no rows in these data"
 
 
 def _cell(value: Any, digits: int | None) -> str:
