@@ -103,8 +103,9 @@ LOGICAL = ("and", "or")
 
 def to_text(node: Expr) -> str:
     """Canonical text of a node: parsing it again gives an equal tree (ranges aside)."""
-    if isinstance(node, Number):
-        return repr(node.value)
+    if isinstance(node, Number):  # a folded negative literal keeps its sign inside brackets:
+        text = repr(node.value)  # "-2 ^ 2" would read back as -(2 ^ 2)
+        return f"({text})" if text.startswith("-") else text
     if isinstance(node, String):
         return '"' + node.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(node, Boolean):

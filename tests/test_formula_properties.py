@@ -78,3 +78,9 @@ def test_garbage_raises_only_a_located_syntax_error(text: str) -> None:
         assert problem.start < problem.end
         words = problem.message + " " + (problem.hint or "")
         assert not INTERNAL.search(words), words
+
+
+def test_a_negative_literal_as_a_power_base_round_trips() -> None:
+    """Found by the property above: (-0.0) ^ 0.0 printed as -0.0 ^ 0.0 read back as -(0.0 ^ 0.0)."""
+    tree = parse("(-2) ^ 2")
+    assert fa.shape(parse(fa.to_text(tree))) == fa.shape(tree)
