@@ -137,12 +137,13 @@ def _typed(spec: Spec, name: str, frame: pd.DataFrame) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- published figures
 def _catalogue(folder: Path, raw: Mapping[str, Any]) -> pd.DataFrame:
     """A catalogue table from a published file: rows kept or dropped, columns renamed, values
-    mapped ("*" = any other value), constants added, columns joined from another file."""
+    mapped ("*" = any other value), constants added, columns joined from other files (a key with
+    no row there gets "")."""
     frame = _read(folder, raw)
     out = pd.DataFrame({target: frame[source].to_numpy()
                         for target, source in raw["columns"].items()})
-    join = raw.get("join")
-    if join:
+    joins = raw.get("join") or []
+    for join in [joins] if isinstance(joins, Mapping) else joins:
         other = _read(folder, join)
         other = other.drop_duplicates(subset=[join["on"]]).set_index(join["on"])
         key = out[join["key"]]
