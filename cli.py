@@ -247,12 +247,12 @@ def _render_ratings(spec: Spec, ratings: dict[str, Any], fmt: str) -> None:
     console = Console(width=None if sys.stdout.isatty() else 200)
     for rid, frame in ratings.items():
         rating = spec.ratings[rid]
-        used = [rating, *(spec.ratings[row.total_of] for row in rating.rows)]
-        digits = {c.name: c.digits for r in used for c in r.columns}
         if frame.empty:  # say why, rather than print an empty table
             console.print(f"{rating.title} ({rid}): no rows, {_why_empty(spec, rid)}",
                           markup=False)
             continue
+        used = [rating, *(spec.ratings[row.total_of] for row in rating.rows)]
+        digits = {c.name: c.digits for r in used for c in r.columns}
         table = Table(title=f"{rating.title} ({rid})", title_justify="left")
         for column in frame.columns:
             table.add_column(str(column), justify="right" if column != "name" else "left")
