@@ -4,7 +4,8 @@ What to fit and where the figures are is declared in the spec (`synthesis:`); th
 no year, table or zone. Per unit:
 
 1. respondents: the published N split into channels (sizes chosen so that the printed criterion
-   values are reachable, nearest the plan's default shares), placed in the regions the unit
+   and zone values are reachable, nearest the plan's default shares; the best few splits are
+   fitted and the best fit kept), placed in the regions the unit
    publishes figures for, with routing flags; every item is asked where the spec's `asked_if`
    holds;
 2. per item over the whole unit, a few respondents skip it or give a non-answer where a printed
@@ -16,8 +17,9 @@ no year, table or zone. Per unit:
 4. the marks are drawn to those counts, in random order.
 
 With `alternatives` (unit attributes no table publishes, e.g. whether a service is paid) each
-unit is fitted under every value and keeps the one that reproduces more of its own figures (the
-regions are fitted after, for the value kept).
+unit is fitted under every value (and candidate split) and keeps the one that reproduces more of
+its own figures, stopping at the first that reproduces them all (the regions are fitted after,
+for the way kept).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from engine.spec import Questionnaire, Spec, Survey, SurveyItem
 from engine.synthesis_fit import Cells, Goal, fit, marks
 
 Progress = Callable[[int, int], None]
+SPLITS = 3  # channel splits tried per unit and variant, best reachability first
 
 
 @dataclass
@@ -67,9 +70,10 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     """Catalogues and respondents for `spec`, fitted to the tables in `published`.
 
     With `alternatives` (unit attributes the report does not publish, such as whether a service
-    is paid), every unit is fitted once per value and keeps the value under which more of its
-    own published figures are reproduced (by weight; the first value on a tie); its regional
-    figures are fitted after, for the value kept only (that fit is the slow part). With `only`, just
+    is paid), every unit is fitted once per value and candidate channel split (`_sizes`) and
+    keeps the way under which more of its own published figures are reproduced (by weight; the
+    first on a tie; the first that reproduces all ends the search); its regional figures are
+    fitted after, for the way kept only (that fit is the slow part). With `only`, just
     those units are built, each exactly as in the whole run (its random stream is its own)."""
     plan = spec.data["synthesis"]
     survey = spec.survey
@@ -99,17 +103,25 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     for done, (position, code) in enumerate(todo):
         known = targets.get(code, empty)
         unit = _Unit(code, counts[code], channels[code], known, list(known.regional))
-        whole = replace(unit, groups=[])  # the variant is chosen on the unit's own figures:
-        tried = [_unit_respondents(spec, plan, whole, regions, units,  # the regions' fit is slow
-                                   np.random.default_rng([seed, position]))  # variants share draws
-                 for units in variants] if len(variants) > 1 or not unit.groups else []
-        best = max(range(len(tried)), key=lambda k: (
-            (tried[k][1]["weight"] * tried[k][1]["reproduced"]).sum(), -k), default=0)
-        made = tried[best] if not unit.groups else _unit_respondents(
-            spec, plan, unit, regions, variants[best], np.random.default_rng([seed, position]))
+        whole = replace(unit, groups=[])  # variant and split are chosen on the unit's own
+        ways = [(k, sizes) for k, units in enumerate(variants)  # figures: the regions' fit is
+                for sizes in _sizes(spec, plan, whole, units)]  # slow, so it runs once, after
+        tried = []
+        for k, sizes in ways if len(ways) > 1 or not unit.groups else []:
+            made = _unit_respondents(spec, plan, whole, sizes, regions, variants[k],
+                                     np.random.default_rng([seed, position]))  # shared draws
+            tried.append((k, sizes, made))
+            if made[1]["reproduced"].all():
+                break
+        best = max(range(len(tried)), key=lambda t: (
+            (tried[t][2][1]["weight"] * tried[t][2][1]["reproduced"]).sum(), -t), default=None)
+        variant, sizes = (tried[best][0], tried[best][1]) if best is not None else ways[0]
+        made = tried[best][2] if not unit.groups and best is not None else _unit_respondents(
+            spec, plan, unit, sizes, regions, variants[variant],
+            np.random.default_rng([seed, position]))
         parts.append(made[0])
         reports.append(made[1])
-        chosen[code] = best
+        chosen[code] = variant
         if progress:
             progress(done + 1, len(todo))
     catalogues[unit_table] = pd.concat(
@@ -274,15 +286,16 @@ class _Unit:
 
 
 Slot = tuple[Questionnaire, SurveyItem]
+Sizes = dict[str, tuple[int, dict[str, int]]]  # channel -> respondents, flagged per routing field
 
 
-def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit,
+def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: Sizes,
                       regions: tuple[np.ndarray, np.ndarray], units: pd.DataFrame,
                       rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The unit's respondents with their answers, and how close each published figure came."""
     survey = spec.survey
     assert survey is not None
-    frames = _unit_frames(spec, plan, unit, regions, units, rng)
+    frames = _unit_frames(spec, plan, unit, sizes, regions, rng)
     slots, cells, who = _cells(spec, frames, unit, units, plan["regions"]["column"])
     goals = _goals(survey, plan, slots, cells, unit)
     top = int(max(survey.satisfied))
@@ -308,8 +321,8 @@ def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit,
     return out, report
 
 
-def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit,
-                 regions: tuple[np.ndarray, np.ndarray], units: pd.DataFrame,
+def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: Sizes,
+                 regions: tuple[np.ndarray, np.ndarray],
                  rng: np.random.Generator) -> list[tuple[Questionnaire, pd.DataFrame]]:
     """The unit's respondents per channel: contact, region and routing fields, no answers."""
     survey = spec.survey
@@ -317,7 +330,7 @@ def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit,
     questionnaires = {q.name: q for q in survey.questionnaires}
     region_weight = dict(zip(regions[0], regions[1], strict=True))
     frames = []
-    for name, (size, flagged) in _sizes(spec, plan, unit, units).items():
+    for name, (size, flagged) in sizes.items():
         if size == 0:
             continue
         if unit.groups:  # respondents only in the regions the unit publishes figures for
@@ -338,13 +351,16 @@ def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit,
 
 
 def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
-           ) -> dict[str, tuple[int, dict[str, int]]]:
-    """Per channel: how many respondents, and per routing field how many are flagged.
+           ) -> list[Sizes]:
+    """Per channel: how many respondents, and per routing field how many are flagged; up to
+    SPLITS candidate splits over the channels, the likeliest first.
 
     A printed figure is a mean of fractions of whole respondents, so it is reachable only for
-    some sizes (82.0 % over 3 items of 106 respondents is not). The sizes are chosen so that as
-    many of the unit's published criterion figures as possible are reachable, nearest the
-    plan's default shares (channel_shares, routing share)."""
+    some sizes (82.0 % over 3 items of 106 respondents is not). The splits are ranked by how
+    many of the unit's published criterion and zone figures they make reachable one by one (by
+    the figures' weights), then by nearness to the plan's default shares (channel_shares,
+    routing share). One figure at a time is not all of them together (four office respondents
+    reach 75 % but not a zone's 90.3 % beside it), so the caller fits more than one."""
     survey = spec.survey
     assert survey is not None
     questionnaires = {q.name: q for q in survey.questionnaires}
@@ -353,50 +369,70 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
                for field, rule in plan.get("routing", {}).items()}
     default = _split(unit.n, unit.channels, plan.get("channel_shares", {}))
 
-    def items_per_criterion(name: str, flags: dict[str, bool]) -> dict[str, int]:
+    shared = survey.shared_zones
+    weight = {part: _weights((plan.get(part) or {}).get("weight", 1.0))["score"]
+              for part in ("criteria", "zones")}
+
+    def items_per_figure(name: str, flags: dict[str, bool]) -> dict[tuple[str, str], int]:
+        """Items asked per criterion and per zone (a zone counts the shared items too)."""
         probe = pd.DataFrame({**{f: [v] for f, v in flags.items()},
                               plan["unit_column"]: [unit.code]})
         asked = _asked(spec, questionnaires[name], probe, units)
-        out: dict[str, int] = {}
-        for item in questionnaires[name].items:
-            out[item.criterion] = out.get(item.criterion, 0) + int(asked[item.name][0])
+        items = questionnaires[name].items
+        own = {i.zone for i in items if i.zone and i.zone not in shared}
+        out: dict[tuple[str, str], int] = {}
+        for item in items:
+            n = int(asked[item.name][0])
+            keys = [("criteria", item.criterion)]
+            keys += [("zones", z) for z in (own if item.zone in shared else {item.zone} & own)]
+            for key in keys:
+                out[key] = out.get(key, 0) + n
         return out
 
-    def reachable(name: str, size: int, counts: dict[str, int],
-                  only: list[str] | None = None) -> int:
-        found = 0
-        for criterion, m in counts.items():
-            value = unit.targets.criteria.get((name, criterion))
-            if not m or value is None or (only is not None and criterion not in only):
+    def reachable(name: str, size: int, counts: dict[tuple[str, str], int],
+                  only: list[str] | None = None) -> float:
+        """How many of the channel's printed criterion and zone figures a mean over `size`
+        respondents can print, by the figures' weights."""
+        found = 0.0
+        for (part, key), m in counts.items():
+            known = unit.targets.criteria if part == "criteria" else unit.targets.channel_zones
+            value = known.get((name, key))
+            if not m or value is None or (only is not None and key not in only):
                 continue
-            found += sum(_reachable(figure, m * size, scale)
-                         for figure, scale in zip(value, (1.0, 100.0), strict=True))
+            found += weight[part] * sum(_reachable(figure, m * size, scale)
+                                        for figure, scale in zip(value, (1.0, 100.0),
+                                                                 strict=True))
         return found
 
-    always = {name: items_per_criterion(name, dict.fromkeys(routing, False))
+    always = {name: items_per_figure(name, dict.fromkeys(routing, False))
               for name in unit.channels}
+    def flagged(split: dict[str, int]) -> Sizes:
+        out = {}
+        for name, size in split.items():
+            chosen = {}
+            for flag, (share, needed_by) in routing.items():
+                wanted = needed_by is None or any((name, c) in unit.targets.criteria
+                                                  for c in needed_by)
+                if not wanted or size < 2:
+                    chosen[flag] = int(round(share * size)) if needed_by is None else 0
+                    continue
+                only_flag = {f: f == flag for f in routing}
+                counts = {key: m - always[name].get(key, 0)
+                          for key, m in items_per_figure(name, only_flag).items()
+                          if key[0] == "criteria"}
+                chosen[flag] = max(range(2, size + 1), key=lambda k: (
+                    reachable(name, k, counts, needed_by), -abs(k - share * size)))
+            out[name] = (size, chosen)
+        return out
+
+    splits = [default]
     if len(unit.channels) == 2 and unit.n > 2:
         first, second = unit.channels
-        best = max(range(1, unit.n), key=lambda k: (
-            reachable(first, k, always[first]) + reachable(second, unit.n - k, always[second]),
-            -abs(k - default[first])))
-        default = {first: best, second: unit.n - best}
-    out = {}
-    for name, size in default.items():
-        flagged = {}
-        for flag, (share, needed_by) in routing.items():
-            wanted = needed_by is None or any((name, c) in unit.targets.criteria
-                                              for c in needed_by)
-            if not wanted or size < 2:
-                flagged[flag] = int(round(share * size)) if needed_by is None else 0
-                continue
-            only_flag = {f: f == flag for f in routing}
-            counts = {c: m - always[name].get(c, 0)
-                      for c, m in items_per_criterion(name, only_flag).items()}
-            flagged[flag] = max(range(2, size + 1), key=lambda k: (
-                reachable(name, k, counts, needed_by), -abs(k - share * size)))
-        out[name] = (size, flagged)
-    return out
+        ranked = sorted(range(1, unit.n), key=lambda k: (
+            -reachable(first, k, always[first]) - reachable(second, unit.n - k, always[second]),
+            abs(k - default[first])))
+        splits = [{first: k, second: unit.n - k} for k in ranked[:SPLITS]]
+    return [flagged(split) for split in splits]
 
 
 def _reachable(figure: float, denominator: int, scale: float) -> bool:
@@ -487,15 +523,24 @@ def _skip_some(slots: list[Slot], items: list[_Item], non_answers: bool) -> None
                          and _reachable(item.share, asked * len(members), 100.0)):
             continue  # already reachable with every item over the same respondents
         if len(members) > 1:
-            keep = asked - 1
+            keep, rated = asked - 1, _raters(asked - 1, item.score, item.share, non_answers)
         else:
-            keep = max(range(int(np.ceil(asked * 0.85)), asked + 1), key=lambda a: (
-                _reachable(item.score, _raters(a, item.score, item.share, non_answers), 1.0)
-                + _reachable(item.share, a, 100.0), a))
+            keep, rated = max(((a, r) for a in range(int(np.ceil(asked * 0.85)), asked + 1)
+                               for r in _rater_counts(a, item.score, item.share, non_answers)),
+                              key=lambda pair: (_reachable(item.score, pair[1], 1.0)
+                                                + _reachable(item.share, pair[0], 100.0), pair))
         # the skipping respondents are spread over the item's respondents (and so its groups)
         dropped = np.round(np.linspace(0, asked - 1, asked - keep + 2)[1:-1]).astype(int)
         item.who = np.delete(item.who, dropped)
-        item.rated = _raters(keep, item.score, item.share, non_answers)
+        item.rated = rated
+
+
+def _rater_counts(asked: int, score: float, share: float, non_answers: bool) -> range:
+    """How many of `asked` may rate an item alone in its criterion: as many as `_raters`
+    allows, or a few less (a non-answer leaves the % over those asked and moves the score's
+    denominator alone: 83.9 % and 4.73 of 31 asked need 30 raters)."""
+    most = _raters(asked, score, share, non_answers)
+    return range(max(1, int(np.ceil(most * 0.85))) if non_answers else most, most + 1)
 
 
 def _raters(asked: int, score: float, share: float, non_answers: bool) -> int:
