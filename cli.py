@@ -382,7 +382,9 @@ def _render_conformance(result: conformance.Comparison, show_off: int) -> None:
               help="Folder to write the catalogues and respondents to (Parquet).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--report", "report_path", type=click.Path(path_type=Path),
-              help="Write every fitted published figure with the value the data give (CSV).")
+              help="Write every fitted published figure with the value the data give, and "
+                   "for each one missed the range real counts allow with the figures met "
+                   "kept (CSV).")
 @click.option("--unit", "only", multiple=True,
               help="Build only this unit (repeatable), exactly as in the whole run.")
 def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int,
@@ -409,6 +411,11 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int,
         click.echo(f"published figures fitted: {len(report)}; within tolerance "
                    f"{int(report['reproduced'].sum())}, within the printed rounding "
                    f"{int(report['met'].sum())}")
+        off = report[~report["reproduced"]]
+        contradicted = int(off["contradicted"].sum())
+        click.echo(f"of the {len(off)} off: {contradicted} contradict the figures met (no "
+                   "counts, whole or not, reach them with those kept), "
+                   f"{len(off) - contradicted} reachable with real counts, missed with whole ones")
         if report_path:
             report.to_csv(report_path, index=False)
             click.echo(f"wrote {report_path}")

@@ -5,11 +5,12 @@ no year, table or zone. Per unit:
 
 1. respondents: the published N split into channels (sizes chosen so that the printed criterion
    and zone values are reachable, nearest the plan's default shares; the best few splits are
-   fitted and the best fit kept), placed in the regions the unit
-   publishes figures for, with routing flags; every item is asked where the spec's `asked_if`
-   holds;
+   fitted and the best fit kept), placed in the regions the unit publishes figures for (in
+   shares balanced so that those figures average to the unit's own, `_balanced`), with
+   routing flags; every item is asked where the spec's `asked_if` holds;
 2. per item over the whole unit, a few respondents skip it or give a non-answer where a printed
-   figure needs it (`_skip_some`), shared out over the regions by size;
+   figure needs it (`_skip_some`; for a small unit also random variations, `_shake`), shared
+   out over the regions by size;
 3. every published figure of the unit (criterion per channel, channel total, unit total, zone
    rows, a region's unit score) is written as an exact linear function of the answer cells'
    totals and top-mark counts (`_goals`, mirroring engine.survey), and `synthesis_fit` finds
@@ -17,9 +18,9 @@ no year, table or zone. Per unit:
 4. the marks are drawn to those counts, in random order.
 
 With `alternatives` (unit attributes no table publishes, e.g. whether a service is paid) each
-unit is fitted under every value (and candidate split) and keeps the one that reproduces more of
-its own figures, stopping at the first that reproduces them all (the regions are fitted after,
-for the way kept).
+unit is fitted under every value (and candidate split, and shake) and keeps the way that
+reproduces the most of its heaviest figures, stopping at the first that reproduces them all (the
+regions are fitted after, for the way kept; `_best_way`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linprog
 
 from engine.data import build_frame
 from engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
@@ -41,7 +43,12 @@ from engine.spec import Questionnaire, Spec, Survey, SurveyItem
 from engine.synthesis_fit import Cells, Goal, fit, marks
 
 Progress = Callable[[int, int], None]
+Slot = tuple[Questionnaire, SurveyItem]
+Sizes = dict[str, tuple[int, dict[str, int]]]  # channel -> respondents, flagged per routing field
+HALF_WIDTH = {"score": 0.005, "satisfaction": 0.05}  # the printed rounding: 2 and 1 decimals
 SPLITS = 3  # channel splits tried per unit and variant, best reachability first
+SHAKEN_UP_TO = 40  # units of at most this many respondents also try variations of their skips
+SHAKES = 12  # how many variations
 
 
 @dataclass
@@ -103,25 +110,13 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     for done, (position, code) in enumerate(todo):
         known = targets.get(code, empty)
         unit = _Unit(code, counts[code], channels[code], known, list(known.regional))
-        whole = replace(unit, groups=[])  # variant and split are chosen on the unit's own
-        ways = [(k, sizes) for k, units in enumerate(variants)  # figures: the regions' fit is
-                for sizes in _sizes(spec, plan, whole, units)]  # slow, so it runs once, after
-        tried = []
-        for k, sizes in ways if len(ways) > 1 or not unit.groups else []:
-            made = _unit_respondents(spec, plan, whole, sizes, regions, variants[k],
-                                     np.random.default_rng([seed, position]))  # shared draws
-            tried.append((k, sizes, made))
-            if made[1]["reproduced"].all():
-                break
-        best = max(range(len(tried)), key=lambda t: (
-            (tried[t][2][1]["weight"] * tried[t][2][1]["reproduced"]).sum(), -t), default=None)
-        variant, sizes = (tried[best][0], tried[best][1]) if best is not None else ways[0]
-        made = tried[best][2] if not unit.groups and best is not None else _unit_respondents(
-            spec, plan, unit, sizes, regions, variants[variant],
-            np.random.default_rng([seed, position]))
+        way, made = _best_way(spec, plan, unit, variants, regions, (seed, position))
+        if made is None:  # the regions' fit is slow: it runs once, for the way kept
+            made = _unit_respondents(spec, plan, unit, way, regions, variants[way.variant],
+                                     np.random.default_rng([seed, position]))
         parts.append(made[0])
         reports.append(made[1])
-        chosen[code] = variant
+        chosen[code] = way.variant
         if progress:
             progress(done + 1, len(todo))
     catalogues[unit_table] = pd.concat(
@@ -147,6 +142,61 @@ def _typed(spec: Spec, name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- published figures
+@dataclass(frozen=True)
+class _Way:
+    """One way to build a unit where the report leaves a choice: the value of its unpublished
+    attributes (index into the variants), its respondents per channel, and a shake of its
+    skips (0: none; k: the k-th random variation, for small units)."""
+
+    variant: int
+    sizes: Sizes
+    shake: int = 0
+
+
+Made = tuple[pd.DataFrame, pd.DataFrame]  # respondents, fit report
+
+
+def _best_way(spec: Spec, plan: Mapping[str, Any], unit: _Unit, variants: list[pd.DataFrame],
+              regions: tuple[np.ndarray, np.ndarray], key: tuple[int, int]
+              ) -> tuple[_Way, Made | None]:
+    """The way that reproduces the most of the unit's own figures (the most of the heaviest
+    first; the first on a tie; the first that reproduces all ends the search), and what it made,
+    unless the unit has regions still to fit (None). Tried: every variant with each of its
+    candidate channel splits; then, for a unit of at most SHAKEN_UP_TO respondents still short,
+    SHAKES variations of the best one's skips (a few respondents more skip an item or give a
+    non-answer): a 0.1 pp print over a dozen respondents is reached or not by which items have
+    one answer less."""
+    whole = replace(unit, groups=[])
+    ways = [_Way(k, sizes) for k, units in enumerate(variants)
+            for sizes in _sizes(spec, plan, whole, units)]
+    small = unit.n <= SHAKEN_UP_TO
+    if len(ways) == 1 and unit.groups and not small:
+        return ways[0], None
+    tried: list[tuple[_Way, Made]] = []
+
+    def reached(way: _Way) -> bool:
+        made = _unit_respondents(spec, plan, whole, way, regions, variants[way.variant],
+                                 np.random.default_rng(list(key)))  # the ways share draws
+        tried.append((way, made))
+        return bool(made[1]["reproduced"].all())
+
+    def best() -> tuple[_Way, Made]:
+        return max(tried, key=lambda t: (*_reproduced_by_weight(t[1][1]), -tried.index(t)))
+
+    if not any(reached(way) for way in ways) and small:
+        base = best()[0]
+        any(reached(replace(base, shake=k)) for k in range(1, SHAKES + 1))
+    way, made = best()
+    return way, (None if unit.groups else made)
+
+
+def _reproduced_by_weight(report: pd.DataFrame) -> tuple[int, ...]:
+    """How many figures are reproduced at each weight, heaviest first: three criterion rows
+    (which feed no published rating) do not outweigh a provider row (which does)."""
+    counts = report.groupby("weight")["reproduced"].sum()
+    return tuple(int(counts[w]) for w in sorted(counts.index, reverse=True))
+
+
 def _catalogue(folder: Path, raw: Mapping[str, Any]) -> pd.DataFrame:
     """A catalogue table from a published file: rows kept or dropped, columns renamed, values
     mapped ("*" = any other value), constants added, columns joined from other files (a key with
@@ -285,18 +335,17 @@ class _Unit:
     groups: list[str]  # regions with published figures for this unit ([] = none)
 
 
-Slot = tuple[Questionnaire, SurveyItem]
-Sizes = dict[str, tuple[int, dict[str, int]]]  # channel -> respondents, flagged per routing field
 
 
-def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: Sizes,
+def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit, way: _Way,
                       regions: tuple[np.ndarray, np.ndarray], units: pd.DataFrame,
-                      rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      rng: np.random.Generator) -> Made:
     """The unit's respondents with their answers, and how close each published figure came."""
     survey = spec.survey
     assert survey is not None
-    frames = _unit_frames(spec, plan, unit, sizes, regions, rng)
-    slots, cells, who = _cells(spec, frames, unit, units, plan["regions"]["column"])
+    frames = _unit_frames(spec, plan, unit, way.sizes, regions, rng)
+    shaken = np.random.default_rng([way.shake, int(rng.integers(2**32))]) if way.shake else None
+    slots, cells, who = _cells(spec, frames, unit, units, plan["regions"]["column"], shaken)
     goals = _goals(survey, plan, slots, cells, unit)
     top = int(max(survey.satisfied))
     result = fit(cells, goals, top)
@@ -313,11 +362,16 @@ def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: S
         column[members] = rng.permutation(given)
     out = pd.concat([pd.concat([frame, pd.DataFrame(answers[q.name], index=frame.index)], axis=1)
                      for q, frame in frames], ignore_index=True)
+    value, half = (np.array([getattr(g, a) for g in goals]) for a in ("value", "half_width"))
+    with np.errstate(invalid="ignore"):  # NaN range: the goal is met
+        contradicted = ((value + half < result.possible[:, 0] - 1e-9)
+                        | (value - half > result.possible[:, 1] + 1e-9))
     report = pd.DataFrame({
         "unit": unit.code, "figure": [g.label for g in goals],
         "statistic": [g.stat for g in goals], "published": [g.value for g in goals],
         "synthesized": result.achieved, "met": result.met, "reproduced": result.reproduced,
-        "weight": [g.weight for g in goals]})
+        "weight": [g.weight for g in goals], "possible_low": result.possible[:, 0],
+        "possible_high": result.possible[:, 1], "contradicted": contradicted})
     return out, report
 
 
@@ -329,6 +383,9 @@ def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: Sizes,
     assert survey is not None
     questionnaires = {q.name: q for q in survey.questionnaires}
     region_weight = dict(zip(regions[0], regions[1], strict=True))
+    if unit.groups:
+        region_weight = _balanced(unit, region_weight, _weights(
+            (plan.get("regional") or {}).get("weight", 1.0)))
     frames = []
     for name, (size, flagged) in sizes.items():
         if size == 0:
@@ -348,6 +405,46 @@ def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: Sizes,
             frame[flag] = chosen
         frames.append((questionnaires[name], frame))
     return frames
+
+
+def _balanced(unit: _Unit, shares: Mapping[str, float], weight: Mapping[str, float]
+              ) -> dict[str, float]:
+    """The unit's regional shares, as near the sample's (Table 4) as can be while the regions'
+    published figures, weighted by the shares, average to the unit's own (its total is their
+    share-weighted mean when every channel splits alike). At the sample's shares they often do
+    not: one region then absorbs the difference and misses its figure far (2.59 Нур-Султан).
+    A linear programme: the least relative change of the shares, each kept at a third of its
+    sample share or more; where both averages cannot be balanced, the heavier is."""
+    start = np.array([shares.get(g, 0.0) for g in unit.groups])
+    start = start / start.sum() if start.sum() > 0 else np.full(len(start), 1 / len(start))
+    total = unit.targets.unit_total
+    figures = np.array([unit.targets.regional[g] for g in unit.groups], dtype=float)
+    stats = [k for k, stat in enumerate(("score", "satisfaction"))
+             if total is not None and not np.isnan(total[k]) and not np.isnan(figures[:, k]).any()
+             and weight[stat] > 0]
+    if not stats or len(unit.groups) < 2:
+        return dict(zip(unit.groups, start.tolist(), strict=True))
+    g, m = len(start), len(stats)
+    half = np.array([HALF_WIDTH[("score", "satisfaction")[k]] for k in stats])
+    heavier = np.array([weight[("score", "satisfaction")[k]] for k in stats])
+    price = 1000.0 ** np.searchsorted(np.unique(heavier), heavier) / half
+    # variables: shares w | rise above the start | fall below it | miss of each average
+    cost = np.concatenate([np.zeros(g), 1 / start, 1 / start, 1000 * price])
+    equal = np.vstack([np.concatenate([np.ones(g), np.zeros(2 * g + m)]),
+                       np.hstack([np.eye(g), -np.eye(g), np.eye(g), np.zeros((g, m))])])
+    rows, bound = [], []
+    for j, k in enumerate(stats):
+        miss = np.zeros(m)
+        miss[j] = -1.0
+        for sign in (1.0, -1.0):  # sign * (sum w * figure - total) <= half / 2 + miss
+            rows.append(np.concatenate([sign * figures[:, k], np.zeros(2 * g), miss]))
+            bound.append(half[j] / 2 + sign * total[k])
+    found = linprog(cost, A_ub=np.array(rows), b_ub=np.array(bound), A_eq=equal,
+                    b_eq=np.concatenate([[1.0], start]),
+                    bounds=[(w / 3, 1) for w in start] + [(0, None)] * (2 * g + m),
+                    method="highs")
+    chosen = found.x[:g] if found.status == 0 else start
+    return dict(zip(unit.groups, chosen.tolist(), strict=True))
 
 
 def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
@@ -440,13 +537,13 @@ def _reachable(figure: float, denominator: int, scale: float) -> bool:
     (a score over 1..5 marks when scale is 1, a share in % when it is 100)."""
     if np.isnan(figure) or denominator <= 0:
         return False
-    half = 0.005 if scale == 1.0 else 0.05
+    half = HALF_WIDTH["score" if scale == 1.0 else "satisfaction"]
     j = round(figure * denominator / scale)
     return abs(j * scale / denominator - figure) <= half + 1e-9
 
 
 def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _Unit,
-           units: pd.DataFrame, region_column: str
+           units: pd.DataFrame, region_column: str, shaken: np.random.Generator | None = None
            ) -> tuple[list[Slot], Cells, list[np.ndarray]]:
     """One cell per targeted item and region group: who was asked, how many rate, and the
     start values (the criterion's published figure, or the item's where it is printed).
@@ -474,6 +571,8 @@ def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _
             items.append(_Item(len(slots) - 1, members, score, share))
             groups.append(group)
     _skip_some(slots, items, bool(survey.non_answers))
+    if shaken is not None:
+        _shake(items, shaken, bool(survey.non_answers))
     rows, who = [], []
     for item, group in zip(items, groups, strict=True):
         present = [g for g in range(max(len(unit.groups), 1)) if (group[item.who] == g).any()]
@@ -543,12 +642,27 @@ def _rater_counts(asked: int, score: float, share: float, non_answers: bool) -> 
     return range(max(1, int(np.ceil(most * 0.85))) if non_answers else most, most + 1)
 
 
+def _shake(items: list[_Item], rng: np.random.Generator, non_answers: bool) -> None:
+    """A random variation of the skips: about one item in four loses one more respondent, one
+    in eight one more rater (a non-answer), never below three asked or two raters."""
+    for item in items:
+        if len(item.who) > 3 and rng.random() < 0.25:
+            item.who = np.delete(item.who, rng.integers(len(item.who)))
+            item.rated = min(item.rated, len(item.who))
+        if non_answers and item.rated > 2 and rng.random() < 0.125:
+            item.rated -= 1
+
+
 def _raters(asked: int, score: float, share: float, non_answers: bool) -> int:
     """How many of `asked` rate: all, unless a high score with few top marks needs non-answers
-    (marks of r raters with n top marks average at most 4 + n / r)."""
-    if not non_answers or score <= 4 or share / 100 >= score - 4:
+    (marks of r raters with n top marks average at most 4 + n / r). Both figures are read at
+    the edge of their printed rounding: 4,94 with 93,8 % is 15 top marks and a 4 of 16 raters
+    (4,9375 and 93,75 %), no non-answer needed."""
+    lowest_score = score - HALF_WIDTH["score"]
+    highest_share = (share + HALF_WIDTH["satisfaction"]) / 100
+    if not non_answers or lowest_score <= 4 or highest_share >= lowest_score - 4:
         return asked
-    return int(np.clip(np.floor(asked * (share / 100) / (score - 4)), 1, asked))
+    return int(np.clip(np.floor(asked * highest_share / (lowest_score - 4)), 1, asked))
 
 
 def _start_values(targets: Targets, questionnaire: Questionnaire
@@ -574,7 +688,7 @@ def _goals(survey: Survey, plan: Mapping[str, Any], slots: list[Slot], cells: Ce
     targets = unit.targets
     weight = {part: _weights((plan.get(part) or {}).get("weight", 1.0))
               for part in ("criteria", "zones", "unit_totals", "regional")}
-    half = {"score": 0.005, "satisfaction": 0.05}
+    half = HALF_WIDTH
     tolerance = plan["tolerance"]
     goals: list[Goal] = []
 

@@ -21,7 +21,10 @@ function with the printed value and its rounding interval.
    totals over the groups held at the whole-unit counts.
 
 The goals whose interval is not reached are returned, so a report can say which published figures
-the data cannot reproduce, and by how much.
+the data cannot reproduce, and by how much; with each, the range of values it could take in real
+numbers while every goal the counts do meet stays inside its print (`_possible`). A printed value
+outside that range contradicts the figures kept (no counts, whole or not, give them all); one
+inside it was lost to whole counts.
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ class Fit:
     achieved: np.ndarray  # per goal: the value the counts give
     met: np.ndarray  # per goal: inside its rounding interval
     reproduced: np.ndarray  # per goal: within its tolerance
+    possible: np.ndarray  # per goal (lowest, highest) in real counts with the met goals kept;
+    #                       NaN for a goal met
 
 
 @dataclass(frozen=True)
@@ -102,18 +107,61 @@ def fit(cells: Cells, goals: list[Goal], top_mark: int = 5) -> Fit:
     With respondent groups, the whole-unit figures are fitted first on the items' totals over
     every group (a small problem), then the groups' figures on the groups' cells, with each
     item's totals held: two problems instead of one larger, slower one."""
-    whole = [g for g in goals if g.view < 0]
+    whole = np.array([g.view < 0 for g in goals], dtype=bool)
     merged, owner = _merged(cells)
-    total, top = _solve(merged, whole, top_mark)
+    total, top = _solve(merged, _where(goals, whole), top_mark)
+    held = None
     if len(merged.slot) < len(cells.slot):
-        parts = [g for g in goals if g.view >= 0]
-        total, top = _solve(cells, parts, top_mark, Sums(owner, total, top))
+        held = Sums(owner, total, top)
+        total, top = _solve(cells, _where(goals, ~whole), top_mark, held)
     score_map, share_map = _maps(cells, goals)
     achieved = _achieved(goals, score_map, share_map, total, top)
     distance = np.abs(achieved - [g.value for g in goals])
     met = distance <= np.array([g.half_width for g in goals]) + 1e-9
     reproduced = distance <= np.array([g.tolerance for g in goals]) + 1e-9
-    return Fit(total, top, achieved, met, reproduced)
+    possible = np.full((len(goals), 2), np.nan)
+    possible[whole] = _possible(merged, _where(goals, whole), met[whole], top_mark)
+    if held is not None:
+        possible[~whole] = _possible(cells, _where(goals, ~whole), met[~whole], top_mark, held)
+    return Fit(total, top, achieved, met, reproduced, possible)
+
+
+def _where(goals: list[Goal], chosen: np.ndarray) -> list[Goal]:
+    return [g for g, keep in zip(goals, chosen, strict=True) if keep]
+
+
+def _possible(cells: Cells, goals: list[Goal], met: np.ndarray, top_mark: int,
+              sums: Sums | None = None) -> np.ndarray:
+    """Per goal not met: the lowest and highest value it can take with real (not whole) counts
+    while every met goal stays inside its printed rounding (and the groups' counts add up to
+    `sums`). Two linear programmes per goal missed; NaN for the goals met."""
+    out = np.full((len(goals), 2), np.nan)
+    if met.all():
+        return out
+    n, r = len(cells.slot), cells.rated.astype(float)
+    low = top_mark - 1
+    score_map, share_map = _maps(cells, goals)
+    figure = np.hstack([score_map, share_map])  # per goal, over t | f
+    value = np.array([g.value for g in goals])
+    half = np.array([g.half_width for g in goals])
+    identity = sparse.identity(n, format="csr")
+    kept = sparse.csr_matrix(figure[met])
+    rows = sparse.vstack([sparse.hstack([-identity, low * identity]),  # marks exist
+                          sparse.hstack([identity, -identity]), kept, -kept])
+    slack = half[met] + 1e-7  # a met goal may sit on the edge of its print, give or take noise
+    bound = np.concatenate([-r, low * r, value[met] + slack, slack - value[met]])
+    equal: dict[str, Any] = {}
+    if sums is not None:
+        block = sums.matrix(n)
+        equal = {"A_eq": sparse.block_diag([block, block]),
+                 "b_eq": np.concatenate([sums.total, sums.top]).astype(float)}
+    bounds = [(ri, top_mark * ri) for ri in r] + [(0, ri) for ri in r]
+    for k in np.flatnonzero(~met):
+        ends = [linprog(sign * figure[k], A_ub=rows, b_ub=bound, bounds=bounds,
+                        method="highs", **equal) for sign in (1.0, -1.0)]
+        if all(end.status == 0 for end in ends):
+            out[k] = (ends[0].fun, -ends[1].fun)
+    return out
 
 
 def _merged(cells: Cells) -> tuple[Cells, np.ndarray]:

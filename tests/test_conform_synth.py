@@ -100,24 +100,24 @@ def test_synth_fit_report_agrees_with_the_engine_rating(tmp_path: Path) -> None:
 
 
 def test_bundled_2020_data_reproduce_the_verified_tables_at_the_measured_level() -> None:
-    """Floors at the level reached (issue 6 is not finished): Table 8 100 %, Table 9 91.7 %,
-    Appendix A 97.9 %, Table 14 100 / 96.2 %, Table 15 98.2 %, Table 7 100 %, Table 12 (score)
-    88.2 %. Raise them as the synthesis improves; never lower them without saying why."""
+    """Floors at the level reached (issue 6 is not finished): Table 8 100 %, Table 9 100 %,
+    Appendix A 97.9 %, Table 14 100 / 98.1 %, Table 15 99.1 %, Table 7 100 %, Table 12 (score)
+    94.1 %. Raise them as the synthesis improves; never lower them without saying why."""
     result = CliRunner().invoke(main, ["conform", "2020", "--format", "json"])
     summary = pd.DataFrame(json.loads(result.stdout)["summary"])
     rates = summary.set_index("table")["match_rate"]
-    floors = {"table_8": 1.0, "table_9": 0.91, "appendix_a": 0.97,
-              "table_14_self_service": 1.0, "table_14_manager": 0.96, "table_15": 0.98,
-              "table_7": 1.0, "table_12_score": 0.88}
+    floors = {"table_8": 1.0, "table_9": 1.0, "appendix_a": 0.97,
+              "table_14_self_service": 1.0, "table_14_manager": 0.98, "table_15": 0.99,
+              "table_7": 1.0, "table_12_score": 0.94}
     assert {t: rates[t] for t in floors if rates[t] < floors[t]} == {}
 
 
 def test_bundled_2019_data_reproduce_tables_7_and_8_at_the_measured_level() -> None:
-    """Floors at the level reached (issue 6 is not finished): Table 7 95.4 %, Table 8 86.4 %."""
+    """Floors at the level reached (issue 6 is not finished): Table 7 96.9 %, Table 8 90.9 %."""
     result = CliRunner().invoke(main, ["conform", "2019", "--format", "json"])
     summary = pd.DataFrame(json.loads(result.stdout)["summary"])
     rates = summary.set_index("table")["match_rate"]
-    assert rates["table_7"] >= 0.95 and rates["table_8"] >= 0.86
+    assert rates["table_7"] >= 0.96 and rates["table_8"] >= 0.90
 
 
 def test_bundled_data_are_what_synth_makes_from_the_published_tables(tmp_path: Path) -> None:
@@ -160,9 +160,24 @@ def test_table_15_leaves_out_a_service_whose_provider_table_has_no_portal_row() 
 @pytest.mark.parametrize(("unit", "figure"), [
     ("2.3", "online.result"),  # 83.9 % and 4.73 of one item: 31 asked, 30 rate (1 non-answer)
     ("2.30", "office: csc zone"),  # 90.3 %: four office respondents reach 75 % but not this
+    ("2.39", "state_body zone"),  # 80.5 % over 16 respondents: reached with a shaken skip
+    ("2.59", "г. Нур-Султан: total"),  # 4.67 / 82.8 %: reached with balanced regional shares
 ])
 def test_synth_reaches_figures_that_need_the_right_counts(unit: str, figure: str) -> None:
     spec, _ = load_spec(resolve_spec("2020"))
     made = synthesize(spec, Path(spec.path).parent / "published" / "2020", only={unit})
     rows = made.report.query("unit == @unit and figure == @figure")
-    assert len(rows) == 2 and rows["met"].all()
+    assert len(rows) == 2 and rows["reproduced"].all()
+
+
+def test_regional_shares_are_balanced_so_the_regions_average_to_the_unit() -> None:
+    """4.50 overall from regions printed 4.00 and 4.80 needs 37.5 % in the first region, not
+    the sample's 50 %; the % (80 from 60 and 90: one third) gives way, being lighter."""
+    targets = synthesis.Targets(criteria={}, items={}, totals={}, channel_zones={},
+                                unit_zones={}, unit_total=(4.5, 80.0),
+                                regional={"A": (4.0, 60.0), "B": (4.8, 90.0)})
+    unit = synthesis._Unit("u", 100, ["office"], targets, ["A", "B"])
+    shares = synthesis._balanced(unit, {"A": 0.5, "B": 0.5, "C": 0.2},
+                                 {"score": 1.0, "satisfaction": 0.5})
+    assert set(shares) == {"A", "B"} and sum(shares.values()) == pytest.approx(1.0)
+    assert 4.0 * shares["A"] + 4.8 * shares["B"] == pytest.approx(4.5, abs=0.0025 + 1e-9)
