@@ -7,7 +7,8 @@ no year, table or zone. Per unit:
    and zone values are reachable, nearest the plan's default shares; the best few splits are
    fitted and the best fit kept), placed in the regions the unit publishes figures for (in
    shares balanced so that those figures average to the unit's own, `_balanced`), with
-   routing flags; every item is asked where the spec's `asked_if` holds;
+   routing flags (in those regions, one per region where the routed criterion pulls the
+   score, `_pulled`); every item is asked where the spec's `asked_if` holds;
 2. per item over the whole unit, a few respondents skip it or give a non-answer where a printed
    figure needs it (`_skip_some`; for a small unit also random variations, `_shake`), shared
    out over the regions by size;
@@ -163,9 +164,10 @@ def _best_way(spec: Spec, plan: Mapping[str, Any], unit: _Unit, variants: list[p
     first; the first on a tie; the first that reproduces all ends the search), and what it made,
     unless the unit has regions still to fit (None). Tried: every variant with each of its
     candidate channel splits; then, for a unit of at most SHAKEN_UP_TO respondents still short,
-    SHAKES variations of the best one's skips (a few respondents more skip an item or give a
-    non-answer): a 0.1 pp print over a dozen respondents is reached or not by which items have
-    one answer less."""
+    SHAKES variations of the best one's skips (the first two: one or two respondents answer
+    none of the items, `_leave_out`; then also a few respondents more skip an item or give a
+    non-answer, `_shake`): a 0.1 pp print over a dozen respondents is reached or not by which
+    items have one answer less."""
     whole = replace(unit, groups=[])
     ways = [_Way(k, sizes) for k, units in enumerate(variants)
             for sizes in _sizes(spec, plan, whole, units)]
@@ -344,8 +346,9 @@ def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit, way: _Wa
     survey = spec.survey
     assert survey is not None
     frames = _unit_frames(spec, plan, unit, way.sizes, regions, rng)
-    shaken = np.random.default_rng([way.shake, int(rng.integers(2**32))]) if way.shake else None
-    slots, cells, who = _cells(spec, frames, unit, units, plan["regions"]["column"], shaken)
+    shake = (way.shake, np.random.default_rng([way.shake, int(rng.integers(2**32))])
+             ) if way.shake else None
+    slots, cells, who = _cells(spec, frames, unit, units, plan["regions"]["column"], shake)
     goals = _goals(survey, plan, slots, cells, unit)
     top = int(max(survey.satisfied))
     result = fit(cells, goals, top)
@@ -399,12 +402,41 @@ def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: Sizes,
             plan["unit_column"]: [unit.code] * size,
             plan["contact"]["column"]: plan["contact"]["values"][name],
             plan["regions"]["column"]: drawn})
-        for flag in plan.get("routing", {}):
+        for flag, rule in plan.get("routing", {}).items():
             chosen = np.zeros(size, dtype=bool)
-            chosen[rng.choice(size, flagged[flag], replace=False)] = True
+            order = _pulled(unit, name, rule) if unit.groups else None
+            if order is None:
+                chosen[rng.choice(size, flagged[flag], replace=False)] = True
+            else:
+                chosen[_spread(drawn, order, flagged[flag])] = True
             frame[flag] = chosen
         frames.append((questionnaires[name], frame))
     return frames
+
+
+def _pulled(unit: _Unit, questionnaire: str, rule: Any) -> list[str] | None:
+    """The regions where respondents routed to some criteria (those who complained answer the
+    feedback items) go first: a region's score includes such a criterion only where they are,
+    and it pulls the score toward its own value. So a criterion printed below the channel's
+    total goes to the regions printed lowest (2.52: feedback 2,75 in Актюбинская, 3,84),
+    one printed above to the highest. None where no criterion or total says which way."""
+    criteria = rule.get("criteria") if isinstance(rule, Mapping) else None
+    scores = [unit.targets.criteria[(questionnaire, c)][0] for c in criteria or ()
+              if (questionnaire, c) in unit.targets.criteria]
+    total = unit.targets.totals.get(questionnaire, unit.targets.unit_total)
+    if not scores or total is None or np.mean(scores) == total[0]:
+        return None
+    lowest_first = np.mean(scores) < total[0]
+    return sorted(unit.groups, key=lambda g: unit.targets.regional[g][0],
+                  reverse=not lowest_first)
+
+
+def _spread(drawn: np.ndarray, order: list[str], count: int) -> np.ndarray:
+    """`count` respondents, one per region in `order`, then a second per region, and so on."""
+    members = [np.flatnonzero(drawn == region) for region in order]
+    picked = [m[depth] for depth in range(max(map(len, members), default=0))
+              for m in members if depth < len(m)]
+    return np.array(picked[:count], dtype=int)
 
 
 def _balanced(unit: _Unit, shares: Mapping[str, float], weight: Mapping[str, float]
@@ -467,6 +499,7 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
     default = _split(unit.n, unit.channels, plan.get("channel_shares", {}))
 
     shared = survey.shared_zones
+    non_answers = bool(survey.non_answers)
     weight = {part: _weights((plan.get(part) or {}).get("weight", 1.0))["score"]
               for part in ("criteria", "zones")}
 
@@ -496,9 +529,9 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
             value = known.get((name, key))
             if not m or value is None or (only is not None and key not in only):
                 continue
-            found += weight[part] * sum(_reachable(figure, m * size, scale)
-                                        for figure, scale in zip(value, (1.0, 100.0),
-                                                                 strict=True))
+            raters = _raters(m * size, value[0], value[1], non_answers)  # m items
+            found += weight[part] * ((raters >= m and _reachable(value[0], raters, 1.0))
+                                     + _reachable(value[1], m * size, 100.0))
         return found
 
     always = {name: items_per_figure(name, dict.fromkeys(routing, False))
@@ -543,7 +576,8 @@ def _reachable(figure: float, denominator: int, scale: float) -> bool:
 
 
 def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _Unit,
-           units: pd.DataFrame, region_column: str, shaken: np.random.Generator | None = None
+           units: pd.DataFrame, region_column: str,
+           shake: tuple[int, np.random.Generator] | None = None
            ) -> tuple[list[Slot], Cells, list[np.ndarray]]:
     """One cell per targeted item and region group: who was asked, how many rate, and the
     start values (the criterion's published figure, or the item's where it is printed).
@@ -570,9 +604,11 @@ def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _
             members = np.flatnonzero(asked[item.name])
             items.append(_Item(len(slots) - 1, members, score, share))
             groups.append(group)
+    if shake is not None:  # before the skips, which are decided on who is left
+        _leave_out(slots, items, shake[0] % 3, shake[1])
     _skip_some(slots, items, bool(survey.non_answers))
-    if shaken is not None:
-        _shake(items, shaken, bool(survey.non_answers))
+    if shake is not None and shake[0] > 2:
+        _shake(items, shake[1], bool(survey.non_answers))
     rows, who = [], []
     for item, group in zip(items, groups, strict=True):
         present = [g for g in range(max(len(unit.groups), 1)) if (group[item.who] == g).any()]
@@ -613,12 +649,11 @@ def _skip_some(slots: list[Slot], items: list[_Item], non_answers: bool) -> None
         questionnaire, survey_item = slots[item.slot]
         last.setdefault((questionnaire.name, survey_item.criterion), []).append(item)
     for members in last.values():
-        for item in members:
-            item.rated = _raters(len(item.who), item.score, item.share, non_answers)
+        _share_raters(members, non_answers)
         item = members[-1]
         asked = len(item.who)
         equal = all(len(m.who) == asked for m in members)
-        if asked < 3 or (equal and _reachable(item.score, item.rated * len(members), 1.0)
+        if asked < 3 or (equal and _reachable(item.score, sum(m.rated for m in members), 1.0)
                          and _reachable(item.share, asked * len(members), 100.0)):
             continue  # already reachable with every item over the same respondents
         if len(members) > 1:
@@ -634,12 +669,43 @@ def _skip_some(slots: list[Slot], items: list[_Item], non_answers: bool) -> None
         item.rated = rated
 
 
+def _share_raters(members: list[_Item], non_answers: bool) -> None:
+    """How many rate each item of a criterion. Items starting from the same printed figure share
+    the criterion's raters out between them (a share over 9 + 9 asked of 94.4 % with 5.00 is
+    17 raters: 9 and 8), others each have their own (`_raters`)."""
+    starts = {(m.score, m.share) for m in members}
+    if len(starts) > 1 or len(members) == 1:
+        for item in members:
+            item.rated = _raters(len(item.who), item.score, item.share, non_answers)
+        return
+    asked = np.array([len(m.who) for m in members])
+    first = members[0]
+    raters = _split(_raters(int(asked.sum()), first.score, first.share, non_answers),
+                    list(range(len(members))), dict(enumerate(asked.tolist())))
+    for k, item in enumerate(members):
+        item.rated = int(np.clip(raters[k], min(1, asked[k]), asked[k]))
+
+
 def _rater_counts(asked: int, score: float, share: float, non_answers: bool) -> range:
     """How many of `asked` may rate an item alone in its criterion: as many as `_raters`
     allows, or a few less (a non-answer leaves the % over those asked and moves the score's
     denominator alone: 83.9 % and 4.73 of 31 asked need 30 raters)."""
     most = _raters(asked, score, share, non_answers)
     return range(max(1, int(np.ceil(most * 0.85))) if non_answers else most, most + 1)
+
+
+def _leave_out(slots: list[Slot], items: list[_Item], count: int, rng: np.random.Generator
+               ) -> None:
+    """`count` respondents of each questionnaire answer none of its targeted items (26 of 2019:
+    11 respondents, every criterion printed in ninths: 9 answered)."""
+    for name in dict.fromkeys(slots[item.slot][0].name for item in items):
+        mine = [item for item in items if slots[item.slot][0].name == name]
+        everyone = np.unique(np.concatenate([item.who for item in mine]))
+        gone = rng.choice(everyone, size=min(count, max(len(everyone) - 3, 0)), replace=False)
+        for item in mine:
+            kept = np.setdiff1d(item.who, gone)
+            if len(kept) >= 3:
+                item.who = kept
 
 
 def _shake(items: list[_Item], rng: np.random.Generator, non_answers: bool) -> None:
@@ -660,8 +726,8 @@ def _raters(asked: int, score: float, share: float, non_answers: bool) -> int:
     (4,9375 and 93,75 %), no non-answer needed."""
     lowest_score = score - HALF_WIDTH["score"]
     highest_share = (share + HALF_WIDTH["satisfaction"]) / 100
-    if not non_answers or lowest_score <= 4 or highest_share >= lowest_score - 4:
-        return asked
+    if not non_answers or lowest_score <= 4 or not highest_share < lowest_score - 4:
+        return asked  # (also where no % is printed)
     return int(np.clip(np.floor(asked * highest_share / (lowest_score - 4)), 1, asked))
 
 
