@@ -98,6 +98,7 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     channels = _unit_channels(published, plan)
     targets = _targets(published, plan, survey)
     regions = _region_weights(published, plan["regions"])
+    answering = _pooled_answering(published, plan, survey, targets, counts)
     parts, reports = [], []
     chosen: dict[str, int] = {}  # unit -> index of the variant it keeps
     surveyed = [u for u in catalogues[unit_table][unit_key]
@@ -110,7 +111,8 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     empty = Targets(criteria={}, items={}, totals={}, channel_zones={}, unit_zones={})
     for done, (position, code) in enumerate(todo):
         known = targets.get(code, empty)
-        unit = _Unit(code, counts[code], channels[code], known, list(known.regional))
+        unit = _Unit(code, counts[code], channels[code], known, list(known.regional),
+                     answering.get(code, {}))
         way, made = _best_way(spec, plan, unit, variants, regions, (seed, position))
         if made is None:  # the regions' fit is slow: it runs once, for the way kept
             made = _unit_respondents(spec, plan, unit, way, regions, variants[way.variant],
@@ -309,6 +311,50 @@ def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str,
     return targets
 
 
+def _pooled_answering(folder: Path, plan: Mapping[str, Any], survey: Survey,
+                      targets: Mapping[str, Targets], counts: Mapping[str, int]
+                      ) -> dict[str, dict[str, float]]:
+    """Per unit and criterion: the share of its respondents who answer the criterion, so that
+    the criterion pooled over every respondent (`synthesis.pooled`, e.g. 2019's Table 2) comes
+    out. Pooled, a criterion is the units' values weighted by how many answered; with everyone
+    answering it is their size-weighted mean, which Table 2 is not (accessibility 92.4 % against
+    91.7 %): valid-answer counts per service are not published (method-2019.md §7.1). A linear
+    programme per criterion keeps as many answers as it can, each unit's share within 50-100 %.
+    Left as they are: criteria with an item asked of some respondents only (asked_if), whose
+    pooled weights are not the units' sizes, and criteria of one item, whose askers
+    `_skip_some` already chooses."""
+    raw = plan.get("pooled")
+    if not raw:
+        return {}
+    items = [(q.name, i.criterion) for q in survey.questionnaires for i in q.items]
+    routed = {(q.name, i.criterion) for q in survey.questionnaires for i in q.items
+              if i.asked_if is not None} | {key for key in items if items.count(key) == 1}
+    out: dict[str, dict[str, float]] = {}
+    for _, row in _read(folder, raw).iterrows():
+        criterion = row[raw["criterion"]]
+        pooled = (number(row[raw["score"]]), number(row[raw["satisfaction"]]))
+        keys = [(u, key) for u, t in targets.items() for key in t.criteria
+                if key[1] == criterion and key not in routed and counts.get(u, 0) > 0]
+        if None in pooled or not keys:
+            continue
+        n = np.array([counts[u] for u, _ in keys], dtype=float)
+        values = np.array([targets[u].criteria[key] for u, key in keys])
+        rows, bound = [], []
+        for k, stat in enumerate(("score", "satisfaction")):
+            if np.isnan(values[:, k]).any():
+                continue
+            slack = HALF_WIDTH[stat] / 2  # sum n x (value - pooled) within +- slack * sum n x
+            gap = values[:, k] - pooled[k]
+            rows += [n * (gap - slack), -n * (gap + slack)]
+            bound += [0.0, 0.0]
+        found = linprog(-n, A_ub=np.array(rows), b_ub=np.array(bound),
+                        bounds=[(0.5, 1.0)] * len(n), method="highs") if rows else None
+        if found is not None and found.status == 0:
+            for (unit, _), share in zip(keys, found.x, strict=True):
+                out.setdefault(unit, {})[criterion] = float(share)
+    return out
+
+
 def _region_weights(folder: Path, raw: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     frame = _read(folder, raw)
     weights = (frame[raw["n"]].map(number).fillna(0).to_numpy(dtype=float) if "n" in raw
@@ -335,6 +381,7 @@ class _Unit:
     channels: list[str]
     targets: Targets
     groups: list[str]  # regions with published figures for this unit ([] = none)
+    answering: Mapping[str, float] = field(default_factory=dict)  # criterion -> share answering
 
 
 
@@ -604,6 +651,7 @@ def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _
             members = np.flatnonzero(asked[item.name])
             items.append(_Item(len(slots) - 1, members, score, share))
             groups.append(group)
+    _answering(slots, items, unit.answering)
     if shake is not None:  # before the skips, which are decided on who is left
         _leave_out(slots, items, shake[0] % 3, shake[1])
     _skip_some(slots, items, bool(survey.non_answers))
@@ -692,6 +740,20 @@ def _rater_counts(asked: int, score: float, share: float, non_answers: bool) -> 
     denominator alone: 83.9 % and 4.73 of 31 asked need 30 raters)."""
     most = _raters(asked, score, share, non_answers)
     return range(max(1, int(np.ceil(most * 0.85))) if non_answers else most, most + 1)
+
+
+def _answering(slots: list[Slot], items: list[_Item], shares: Mapping[str, float]) -> None:
+    """Only `shares[criterion]` of the respondents asked a criterion's items answer them (the
+    same respondents for every item of it, spread over the unit: `_pooled_answering`)."""
+    for criterion, share in shares.items():
+        mine = [item for item in items if slots[item.slot][1].criterion == criterion]
+        if not mine or share >= 1:
+            continue
+        everyone = np.unique(np.concatenate([item.who for item in mine]))
+        keep = max(3, int(round(share * len(everyone))))
+        kept = everyone[np.round(np.linspace(0, len(everyone) - 1, keep)).astype(int)]
+        for item in mine:
+            item.who = np.intersect1d(item.who, kept)
 
 
 def _leave_out(slots: list[Slot], items: list[_Item], count: int, rng: np.random.Generator
