@@ -10,8 +10,8 @@ no year, table or zone. Per unit:
    routing flags (in those regions, one per region where the routed criterion pulls the
    score, `_pulled`); every item is asked where the spec's `asked_if` holds;
 2. per item over the whole unit, a few respondents skip it or give a non-answer where a printed
-   figure needs it (`_skip_some`; for a small unit also random variations, `_shake`), shared
-   out over the regions by size;
+   figure needs it (engine.synthesis_skips; for a small unit also random variations), shared out
+   over the regions by size;
 3. every published figure of the unit (criterion per channel, channel total, unit total, zone
    rows, a region's unit score) is written as an exact linear function of the answer cells'
    totals and top-mark counts (`_goals`, mirroring engine.survey), and `synthesis_fit` finds
@@ -36,17 +36,17 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 
+from engine import synthesis_skips as skips
 from engine.data import build_frame
 from engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
 from engine.formula_eval import Frames, evaluate_rows
 from engine.published import number, read_table, select
 from engine.spec import Questionnaire, Spec, Survey, SurveyItem
 from engine.synthesis_fit import Cells, Goal, fit, marks
+from engine.synthesis_skips import Slot
 
 Progress = Callable[[int, int], None]
-Slot = tuple[Questionnaire, SurveyItem]
 Sizes = dict[str, tuple[int, dict[str, int]]]  # channel -> respondents, flagged per routing field
-HALF_WIDTH = {"score": 0.005, "satisfaction": 0.05}  # the printed rounding: 2 and 1 decimals
 SPLITS = 3  # channel splits tried per unit and variant, best reachability first
 SHAKEN_UP_TO = 40  # units of at most this many respondents also try variations of their skips
 SHAKES = 12  # how many variations
@@ -167,8 +167,8 @@ def _best_way(spec: Spec, plan: Mapping[str, Any], unit: _Unit, variants: list[p
     unless the unit has regions still to fit (None). Tried: every variant with each of its
     candidate channel splits; then, for a unit of at most SHAKEN_UP_TO respondents still short,
     SHAKES variations of the best one's skips (the first two: one or two respondents answer
-    none of the items, `_leave_out`; then also a few respondents more skip an item or give a
-    non-answer, `_shake`): a 0.1 pp print over a dozen respondents is reached or not by which
+    none of the items, `skips.leave_out`; then also a few respondents more skip an item or give
+    a non-answer, `skips.shake`): a 0.1 pp print over a dozen respondents is reached or not by which
     items have one answer less."""
     whole = replace(unit, groups=[])
     ways = [_Way(k, sizes) for k, units in enumerate(variants)
@@ -322,7 +322,7 @@ def _pooled_answering(folder: Path, plan: Mapping[str, Any], survey: Survey,
     programme per criterion keeps as many answers as it can, each unit's share within 50-100 %.
     Left as they are: criteria with an item asked of some respondents only (asked_if), whose
     pooled weights are not the units' sizes, and criteria of one item, whose askers
-    `_skip_some` already chooses."""
+    `skips.skip_some` already chooses."""
     raw = plan.get("pooled")
     if not raw:
         return {}
@@ -343,7 +343,7 @@ def _pooled_answering(folder: Path, plan: Mapping[str, Any], survey: Survey,
         for k, stat in enumerate(("score", "satisfaction")):
             if np.isnan(values[:, k]).any():
                 continue
-            slack = HALF_WIDTH[stat] / 2  # sum n x (value - pooled) within +- slack * sum n x
+            slack = skips.HALF_WIDTH[stat] / 2  # sum n x (value - pooled) within +- slack * sum n x
             gap = values[:, k] - pooled[k]
             rows += [n * (gap - slack), -n * (gap + slack)]
             bound += [0.0, 0.0]
@@ -363,13 +363,6 @@ def _region_weights(folder: Path, raw: Mapping[str, Any]) -> tuple[np.ndarray, n
 
 
 # ------------------------------------------------------------------------------ one unit
-def _split(n: int, names: list[Any], shares: Mapping[Any, float]) -> dict[Any, int]:
-    """`n` shared out by weight, largest remainders first."""
-    weights = np.array([shares.get(name, 1.0) for name in names], dtype=float)
-    raw = n * weights / weights.sum()
-    counts = np.floor(raw).astype(int)
-    counts[np.argsort(raw - counts)[::-1][: n - counts.sum()]] += 1
-    return dict(zip(names, counts.tolist(), strict=True))
 
 
 @dataclass(frozen=True)
@@ -382,8 +375,6 @@ class _Unit:
     targets: Targets
     groups: list[str]  # regions with published figures for this unit ([] = none)
     answering: Mapping[str, float] = field(default_factory=dict)  # criterion -> share answering
-
-
 
 
 def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit, way: _Way,
@@ -441,7 +432,7 @@ def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: Sizes,
         if size == 0:
             continue
         if unit.groups:  # respondents only in the regions the unit publishes figures for
-            counts = _split(size, unit.groups, region_weight)
+            counts = skips.shared_out(size, unit.groups, region_weight)
             drawn = np.repeat(list(counts), list(counts.values()))
         else:
             drawn = rng.choice(regions[0], size=size, p=regions[1])
@@ -504,7 +495,7 @@ def _balanced(unit: _Unit, shares: Mapping[str, float], weight: Mapping[str, flo
     if not stats or len(unit.groups) < 2:
         return dict(zip(unit.groups, start.tolist(), strict=True))
     g, m = len(start), len(stats)
-    half = np.array([HALF_WIDTH[("score", "satisfaction")[k]] for k in stats])
+    half = np.array([skips.HALF_WIDTH[("score", "satisfaction")[k]] for k in stats])
     heavier = np.array([weight[("score", "satisfaction")[k]] for k in stats])
     price = 1000.0 ** np.searchsorted(np.unique(heavier), heavier) / half
     # variables: shares w | rise above the start | fall below it | miss of each average
@@ -543,7 +534,7 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
     routing = {field: (rule, None) if not isinstance(rule, Mapping) else
                (rule["share"], rule.get("criteria"))
                for field, rule in plan.get("routing", {}).items()}
-    default = _split(unit.n, unit.channels, plan.get("channel_shares", {}))
+    default = skips.shared_out(unit.n, unit.channels, plan.get("channel_shares", {}))
 
     shared = survey.shared_zones
     non_answers = bool(survey.non_answers)
@@ -576,9 +567,9 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
             value = known.get((name, key))
             if not m or value is None or (only is not None and key not in only):
                 continue
-            raters = _raters(m * size, value[0], value[1], non_answers)  # m items
-            found += weight[part] * ((raters >= m and _reachable(value[0], raters, 1.0))
-                                     + _reachable(value[1], m * size, 100.0))
+            raters = skips.raters(m * size, value[0], value[1], non_answers)  # m items
+            found += weight[part] * ((raters >= m and skips.reachable(value[0], raters, 1.0))
+                                     + skips.reachable(value[1], m * size, 100.0))
         return found
 
     always = {name: items_per_figure(name, dict.fromkeys(routing, False))
@@ -612,16 +603,6 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
     return [flagged(split) for split in splits]
 
 
-def _reachable(figure: float, denominator: int, scale: float) -> bool:
-    """Whether a mean of fractions over `denominator` answers can print as `figure`
-    (a score over 1..5 marks when scale is 1, a share in % when it is 100)."""
-    if np.isnan(figure) or denominator <= 0:
-        return False
-    half = HALF_WIDTH["score" if scale == 1.0 else "satisfaction"]
-    j = round(figure * denominator / scale)
-    return abs(j * scale / denominator - figure) <= half + 1e-9
-
-
 def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _Unit,
            units: pd.DataFrame, region_column: str,
            shake: tuple[int, np.random.Generator] | None = None
@@ -634,7 +615,7 @@ def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _
     survey = spec.survey
     assert survey is not None
     slots: list[Slot] = []
-    items: list[_Item] = []
+    items: list[skips.Item] = []
     groups = []
     for questionnaire, frame in frames:
         start = _start_values(unit.targets, questionnaire)
@@ -649,19 +630,19 @@ def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _
             score = float(np.clip(score, 1.0, 5.0))
             share = (score - 1) / 4 * 100 if np.isnan(share) else share
             members = np.flatnonzero(asked[item.name])
-            items.append(_Item(len(slots) - 1, members, score, share))
+            items.append(skips.Item(len(slots) - 1, members, score, share))
             groups.append(group)
-    _answering(slots, items, unit.answering)
+    skips.answering(slots, items, unit.answering)
     if shake is not None:  # before the skips, which are decided on who is left
-        _leave_out(slots, items, shake[0] % 3, shake[1])
-    _skip_some(slots, items, bool(survey.non_answers))
+        skips.leave_out(slots, items, shake[0] % 3, shake[1])
+    skips.skip_some(slots, items, bool(survey.non_answers))
     if shake is not None and shake[0] > 2:
-        _shake(items, shake[1], bool(survey.non_answers))
+        skips.shake(items, shake[1], bool(survey.non_answers))
     rows, who = [], []
     for item, group in zip(items, groups, strict=True):
         present = [g for g in range(max(len(unit.groups), 1)) if (group[item.who] == g).any()]
         sizes = [int((group[item.who] == g).sum()) for g in present]
-        silent = _split(len(item.who) - item.rated, present, dict(zip(present, sizes,
+        silent = skips.shared_out(len(item.who) - item.rated, present, dict(zip(present, sizes,
                                                                       strict=True)))
         for g, size in zip(present, sizes, strict=True):
             who.append(item.who[group[item.who] == g])
@@ -672,125 +653,6 @@ def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _
                   asked=table[:, 2].astype(int), rated=table[:, 3].astype(int),
                   score=table[:, 4], share=table[:, 5])
     return slots, cells, who
-
-
-@dataclass
-class _Item:
-    """One targeted item over the whole unit: who is asked, how many of them rate."""
-
-    slot: int
-    who: np.ndarray
-    score: float
-    share: float
-    rated: int = 0
-
-
-def _skip_some(slots: list[Slot], items: list[_Item], non_answers: bool) -> None:
-    """Let a few respondents skip an item (not asked) and a few give a non-answer, so that
-    printed figures become reachable. With every item over the same n respondents a criterion's
-    share moves in steps of 1/(items x n), too coarse for a 0.1 pp print: in each criterion the
-    last item loses one respondent, and an item alone in its criterion loses up to 15 %, as
-    many as make its printed score and share reachable. A high score with few top marks (4.96
-    with 89.2 %) needs non-answers: at most top / (score - 4) of those asked can rate."""
-    last: dict[tuple[str, str], list[_Item]] = {}
-    for item in items:
-        questionnaire, survey_item = slots[item.slot]
-        last.setdefault((questionnaire.name, survey_item.criterion), []).append(item)
-    for members in last.values():
-        _share_raters(members, non_answers)
-        item = members[-1]
-        asked = len(item.who)
-        equal = all(len(m.who) == asked for m in members)
-        if asked < 3 or (equal and _reachable(item.score, sum(m.rated for m in members), 1.0)
-                         and _reachable(item.share, asked * len(members), 100.0)):
-            continue  # already reachable with every item over the same respondents
-        if len(members) > 1:
-            keep, rated = asked - 1, _raters(asked - 1, item.score, item.share, non_answers)
-        else:
-            keep, rated = max(((a, r) for a in range(int(np.ceil(asked * 0.85)), asked + 1)
-                               for r in _rater_counts(a, item.score, item.share, non_answers)),
-                              key=lambda pair: (_reachable(item.score, pair[1], 1.0)
-                                                + _reachable(item.share, pair[0], 100.0), pair))
-        # the skipping respondents are spread over the item's respondents (and so its groups)
-        dropped = np.round(np.linspace(0, asked - 1, asked - keep + 2)[1:-1]).astype(int)
-        item.who = np.delete(item.who, dropped)
-        item.rated = rated
-
-
-def _share_raters(members: list[_Item], non_answers: bool) -> None:
-    """How many rate each item of a criterion. Items starting from the same printed figure share
-    the criterion's raters out between them (a share over 9 + 9 asked of 94.4 % with 5.00 is
-    17 raters: 9 and 8), others each have their own (`_raters`)."""
-    starts = {(m.score, m.share) for m in members}
-    if len(starts) > 1 or len(members) == 1:
-        for item in members:
-            item.rated = _raters(len(item.who), item.score, item.share, non_answers)
-        return
-    asked = np.array([len(m.who) for m in members])
-    first = members[0]
-    raters = _split(_raters(int(asked.sum()), first.score, first.share, non_answers),
-                    list(range(len(members))), dict(enumerate(asked.tolist())))
-    for k, item in enumerate(members):
-        item.rated = int(np.clip(raters[k], min(1, asked[k]), asked[k]))
-
-
-def _rater_counts(asked: int, score: float, share: float, non_answers: bool) -> range:
-    """How many of `asked` may rate an item alone in its criterion: as many as `_raters`
-    allows, or a few less (a non-answer leaves the % over those asked and moves the score's
-    denominator alone: 83.9 % and 4.73 of 31 asked need 30 raters)."""
-    most = _raters(asked, score, share, non_answers)
-    return range(max(1, int(np.ceil(most * 0.85))) if non_answers else most, most + 1)
-
-
-def _answering(slots: list[Slot], items: list[_Item], shares: Mapping[str, float]) -> None:
-    """Only `shares[criterion]` of the respondents asked a criterion's items answer them (the
-    same respondents for every item of it, spread over the unit: `_pooled_answering`)."""
-    for criterion, share in shares.items():
-        mine = [item for item in items if slots[item.slot][1].criterion == criterion]
-        if not mine or share >= 1:
-            continue
-        everyone = np.unique(np.concatenate([item.who for item in mine]))
-        keep = max(3, int(round(share * len(everyone))))
-        kept = everyone[np.round(np.linspace(0, len(everyone) - 1, keep)).astype(int)]
-        for item in mine:
-            item.who = np.intersect1d(item.who, kept)
-
-
-def _leave_out(slots: list[Slot], items: list[_Item], count: int, rng: np.random.Generator
-               ) -> None:
-    """`count` respondents of each questionnaire answer none of its targeted items (26 of 2019:
-    11 respondents, every criterion printed in ninths: 9 answered)."""
-    for name in dict.fromkeys(slots[item.slot][0].name for item in items):
-        mine = [item for item in items if slots[item.slot][0].name == name]
-        everyone = np.unique(np.concatenate([item.who for item in mine]))
-        gone = rng.choice(everyone, size=min(count, max(len(everyone) - 3, 0)), replace=False)
-        for item in mine:
-            kept = np.setdiff1d(item.who, gone)
-            if len(kept) >= 3:
-                item.who = kept
-
-
-def _shake(items: list[_Item], rng: np.random.Generator, non_answers: bool) -> None:
-    """A random variation of the skips: about one item in four loses one more respondent, one
-    in eight one more rater (a non-answer), never below three asked or two raters."""
-    for item in items:
-        if len(item.who) > 3 and rng.random() < 0.25:
-            item.who = np.delete(item.who, rng.integers(len(item.who)))
-            item.rated = min(item.rated, len(item.who))
-        if non_answers and item.rated > 2 and rng.random() < 0.125:
-            item.rated -= 1
-
-
-def _raters(asked: int, score: float, share: float, non_answers: bool) -> int:
-    """How many of `asked` rate: all, unless a high score with few top marks needs non-answers
-    (marks of r raters with n top marks average at most 4 + n / r). Both figures are read at
-    the edge of their printed rounding: 4,94 with 93,8 % is 15 top marks and a 4 of 16 raters
-    (4,9375 and 93,75 %), no non-answer needed."""
-    lowest_score = score - HALF_WIDTH["score"]
-    highest_share = (share + HALF_WIDTH["satisfaction"]) / 100
-    if not non_answers or lowest_score <= 4 or not highest_share < lowest_score - 4:
-        return asked  # (also where no % is printed)
-    return int(np.clip(np.floor(asked * highest_share / (lowest_score - 4)), 1, asked))
 
 
 def _start_values(targets: Targets, questionnaire: Questionnaire
@@ -816,7 +678,7 @@ def _goals(survey: Survey, plan: Mapping[str, Any], slots: list[Slot], cells: Ce
     targets = unit.targets
     weight = {part: _weights((plan.get(part) or {}).get("weight", 1.0))
               for part in ("criteria", "zones", "unit_totals", "regional")}
-    half = HALF_WIDTH
+    half = skips.HALF_WIDTH
     tolerance = plan["tolerance"]
     goals: list[Goal] = []
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine import synthesis
+from engine import synthesis, synthesis_skips
 from engine.loading import resolve_spec
 from engine.synthesis import synthesize
 from engine.validation import load_spec
@@ -201,8 +201,8 @@ def test_synth_2019_reproduces_the_service_rows_of_small_services(unit: str) -> 
 def test_items_of_one_criterion_share_its_raters() -> None:
     """5.00 with 94.4 % over two items of 9 asked: 17 of the 18 answers rate (all fives), so
     one item has 9 raters and the other 8; each on its own would round down to 8."""
-    items = [synthesis._Item(slot, np.arange(9), 5.0, 94.4) for slot in (0, 1)]
-    synthesis._share_raters(items, non_answers=True)
+    items = [synthesis_skips.Item(slot, np.arange(9), 5.0, 94.4) for slot in (0, 1)]
+    synthesis_skips.share_raters(items, non_answers=True)
     assert sorted(item.rated for item in items) == [8, 9]
 
 
