@@ -79,7 +79,7 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
 
     With `alternatives` (unit attributes the report does not publish, such as whether a service
     is paid), every unit is fitted once per value and candidate channel split (`_sizes`) and
-    keeps the way under which more of its own published figures are reproduced (by weight; the
+    keeps the way under which the most of its heaviest published figures are reproduced (the
     first on a tie; the first that reproduces all ends the search); its regional figures are
     fitted after, for the way kept only (that fit is the slow part). With `only`, just
     those units are built, each exactly as in the whole run (its random stream is its own)."""
