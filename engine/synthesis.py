@@ -315,11 +315,11 @@ def _pooled_answering(folder: Path, plan: Mapping[str, Any], survey: Survey,
                       targets: Mapping[str, Targets], counts: Mapping[str, int]
                       ) -> dict[str, dict[str, float]]:
     """Per unit and criterion: the share of its respondents who answer the criterion, so that
-    the criterion pooled over every respondent (`synthesis.pooled`, e.g. 2019's Table 2) comes
+    the criterion pooled over every respondent (`synthesis.pooled`, a national table) comes
     out. Pooled, a criterion is the units' values weighted by how many answered; with everyone
-    answering it is their size-weighted mean, which Table 2 is not (accessibility 92.4 % against
-    91.7 %): valid-answer counts per service are not published (method-2019.md §7.1). A linear
-    programme per criterion keeps as many answers as it can, each unit's share within 50-100 %.
+    answering it is their size-weighted mean, which a national table need not print (one prints
+    92.4 % against a mean of 91.7 %) when the valid-answer counts per unit are not published. A
+    linear programme per criterion keeps as many answers as it can, each unit's share 50-100 %.
     Left as they are: criteria with an item asked of some respondents only (asked_if), whose
     pooled weights are not the units' sizes, and criteria of one item, whose askers
     `skips.skip_some` already chooses."""
@@ -453,11 +453,12 @@ def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: Sizes,
 
 
 def _pulled(unit: _Unit, questionnaire: str, rule: Any) -> list[str] | None:
-    """The regions where respondents routed to some criteria (those who complained answer the
-    feedback items) go first: a region's score includes such a criterion only where they are,
-    and it pulls the score toward its own value. So a criterion printed below the channel's
-    total goes to the regions printed lowest (2.52: feedback 2,75 in Актюбинская, 3,84),
-    one printed above to the highest. None where no criterion or total says which way."""
+    """The regions where respondents routed to some criteria (`routing`, e.g. only those who
+    complained are asked some items) go first: a region's score includes such a criterion only
+    where they are, and it pulls the score toward its own value. So a criterion printed below
+    the channel's total goes to the regions printed lowest (a criterion at 2,75 beside a region
+    at 3,84), one printed above to the highest. None where no criterion or total says which
+    way."""
     criteria = rule.get("criteria") if isinstance(rule, Mapping) else None
     scores = [unit.targets.criteria[(questionnaire, c)][0] for c in criteria or ()
               if (questionnaire, c) in unit.targets.criteria]
