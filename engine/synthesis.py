@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from engine import synthesis_skips as skips
 from engine.data import build_frame
@@ -42,7 +42,7 @@ from engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
 from engine.formula_eval import Frames, evaluate_rows
 from engine.published import number, read_table, select
 from engine.spec import Questionnaire, Spec, Survey, SurveyItem
-from engine.synthesis_fit import Cells, Goal, fit, marks
+from engine.synthesis_fit import Cells, Goal, fit, marks, solver_output_hidden
 from engine.synthesis_skips import Slot
 
 Progress = Callable[[int, int], None]
@@ -99,6 +99,7 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     targets = _targets(published, plan, survey)
     regions = _region_weights(published, plan["regions"])
     answering = _pooled_answering(published, plan, survey, targets, counts)
+    routed = _pooled_routed(published, plan, survey, targets, counts)
     parts, reports = [], []
     chosen: dict[str, int] = {}  # unit -> index of the variant it keeps
     surveyed = [u for u in catalogues[unit_table][unit_key]
@@ -112,7 +113,7 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     for done, (position, code) in enumerate(todo):
         known = targets.get(code, empty)
         unit = _Unit(code, counts[code], channels[code], known, list(known.regional),
-                     answering.get(code, {}))
+                     answering.get(code, {}), routed.get(code, {}))
         way, made = _best_way(spec, plan, unit, variants, regions, (seed, position))
         if made is None:  # the regions' fit is slow: it runs once, for the way kept
             made = _unit_respondents(spec, plan, unit, way, regions, variants[way.variant],
@@ -355,6 +356,70 @@ def _pooled_answering(folder: Path, plan: Mapping[str, Any], survey: Survey,
     return out
 
 
+def _pooled_routed(folder: Path, plan: Mapping[str, Any], survey: Survey,
+                   targets: Mapping[str, Targets], counts: Mapping[str, int]
+                   ) -> dict[str, dict[str, float]]:
+    """Per unit and routing flag: how many respondents to route, so that a routed criterion
+    pooled over every respondent (`synthesis.pooled`) comes out: pooled, the units' values weigh
+    by how many were routed and rated. Each unit's count is one that reaches its own printed
+    figures (as `_sizes` requires), between 2 and a tenth of its respondents (or the least that
+    reaches them); a small integer programme per routed criterion picks them nearest the
+    routing share."""
+    raw = plan.get("pooled")
+    if not raw:
+        return {}
+    flags = {c: flag for flag, rule in plan.get("routing", {}).items() if isinstance(rule, Mapping)
+             for c in rule.get("criteria", ())}
+    items = [(q.name, i.criterion) for q in survey.questionnaires for i in q.items]
+    out: dict[str, dict[str, float]] = {}
+    for _, row in _read(folder, raw).iterrows():
+        criterion, flag = row[raw["criterion"]], flags.get(row[raw["criterion"]])
+        pooled = (number(row[raw["score"]]), number(row[raw["satisfaction"]]))
+        units = [(u, key) for u, t in targets.items() for key in t.criteria
+                 if key[1] == criterion and counts.get(u, 0) > 0]
+        if flag is None or None in pooled or not units:
+            continue
+        share = plan["routing"][flag]["share"]
+        choices = []  # per unit: the counts that reach its figures, and how many of them rate
+        for u, key in units:
+            s, p = targets[u].criteria[key]
+            m = items.count(key)
+            fits = [k for k in range(2, counts[u] + 1)
+                    if skips.reachable(s, skips.raters(m * k, s, p, True), 1.0)
+                    and (np.isnan(p) or skips.reachable(p, m * k, 100.0))]
+            ks = [k for k in fits if k <= max(2, counts[u] // 10)] or fits[:1] or [2]
+            choices.append([(k, skips.raters(m * k, s, p, True) / m) for k in ks])
+        columns = [(j, k, rated) for j, options in enumerate(choices) for k, rated in options]
+        values = np.array([targets[u].criteria[key] for u, key in units])
+        values[:, 1] = np.where(np.isnan(values[:, 1]), np.maximum(values[:, 0] - 4, 0) * 100,
+                                values[:, 1])  # no % printed: the fewest top marks the score
+        #                                        allows (what the fit, with no % to meet, gives)
+        rows, lower, upper = [], [], []
+        for j in range(len(units)):  # one count per unit
+            rows.append([1.0 if c[0] == j else 0.0 for c in columns])
+            lower.append(1.0)
+            upper.append(1.0)
+        for k, stat in enumerate(("score", "satisfaction")):
+            slack = skips.HALF_WIDTH[stat] / 2
+            for sign in (1.0, -1.0):  # sign * sum w (value - pooled) <= slack * sum w
+                weights = [0.0 if np.isnan(values[j, k]) else (rated if k == 0 else count)
+                           for j, count, rated in columns]
+                rows.append([w * (sign * (values[j, k] - pooled[k]) - slack) if w else 0.0
+                             for w, (j, _, _) in zip(weights, columns, strict=True)])
+                lower.append(-np.inf)
+                upper.append(0.0)
+        cost = np.array([abs(count - share * counts[units[j][0]]) for j, count, _ in columns])
+        with solver_output_hidden():
+            found = milp(cost, constraints=LinearConstraint(np.array(rows), lower, upper),
+                         integrality=np.ones(len(columns)), bounds=Bounds(0, 1),
+                         options={"node_limit": 2000})
+        if found.x is not None:
+            for (j, count, _), picked in zip(columns, found.x, strict=True):
+                if picked > 0.5:
+                    out.setdefault(units[j][0], {})[flag] = float(count)
+    return out
+
+
 def _region_weights(folder: Path, raw: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     frame = _read(folder, raw)
     weights = (frame[raw["n"]].map(number).fillna(0).to_numpy(dtype=float) if "n" in raw
@@ -375,6 +440,7 @@ class _Unit:
     targets: Targets
     groups: list[str]  # regions with published figures for this unit ([] = none)
     answering: Mapping[str, float] = field(default_factory=dict)  # criterion -> share answering
+    routed: Mapping[str, float] = field(default_factory=dict)  # routing flag -> how many, wanted
 
 
 def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit, way: _Way,
@@ -589,8 +655,9 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
                 counts = {key: m - always[name].get(key, 0)
                           for key, m in items_per_figure(name, only_flag).items()
                           if key[0] == "criteria"}
+                wanted_count = unit.routed.get(flag, share * size)
                 chosen[flag] = max(range(2, size + 1), key=lambda k: (
-                    reachable(name, k, counts, needed_by), -abs(k - share * size)))
+                    reachable(name, k, counts, needed_by), -abs(k - wanted_count)))
             out[name] = (size, chosen)
         return out
 

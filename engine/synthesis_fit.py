@@ -411,7 +411,7 @@ def _integer(cells: Cells, goals: list[Goal], score_map: np.ndarray, share_map: 
     bounds = Bounds(np.concatenate([lowest, np.zeros(2 * k)]),
                     np.concatenate([highest, np.ones(k), np.full(k, np.inf)]))
     cost = np.concatenate([np.zeros(2 * n), price, 1e-3 * price / half])
-    with _solver_output_hidden():
+    with solver_output_hidden():
         result = milp(cost, constraints=LinearConstraint(matrix, lower, upper), bounds=bounds,
                       integrality=np.concatenate([np.ones(2 * n + k), np.zeros(k)]),
                       options={"node_limit": NODE_LIMIT if sums is None else GROUP_NODE_LIMIT,
@@ -440,7 +440,7 @@ def marks(total: int, top: int, rated: int, top_mark: int = 5) -> np.ndarray:
 
 
 @contextmanager
-def _solver_output_hidden() -> Iterator[None]:
+def solver_output_hidden() -> Iterator[None]:
     """HiGHS can print debugging lines straight to the process's standard output, past Python;
     they would land in the middle of a progress bar, so its output goes to the null device."""
     sys.stdout.flush()
