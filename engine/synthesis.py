@@ -100,6 +100,8 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     regions = _region_weights(published, plan["regions"])
     answering = _pooled_answering(published, plan, survey, targets, counts)
     routed = _pooled_routed(published, plan, survey, targets, counts)
+    splits = _pooled_splits(published, plan, survey, targets, counts, _items_asked(
+        spec, plan, variants[0], list(targets))) if plan.get("pooled") else {}
     parts, reports = [], []
     chosen: dict[str, int] = {}  # unit -> index of the variant it keeps
     surveyed = [u for u in catalogues[unit_table][unit_key]
@@ -113,7 +115,7 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     for done, (position, code) in enumerate(todo):
         known = targets.get(code, empty)
         unit = _Unit(code, counts[code], channels[code], known, list(known.regional),
-                     answering.get(code, {}), routed.get(code, {}))
+                     answering.get(code, {}), routed.get(code, {}), splits.get(code, {}))
         way, made = _best_way(spec, plan, unit, variants, regions, (seed, position))
         if made is None:  # the regions' fit is slow: it runs once, for the way kept
             made = _unit_respondents(spec, plan, unit, way, regions, variants[way.variant],
@@ -356,6 +358,81 @@ def _pooled_answering(folder: Path, plan: Mapping[str, Any], survey: Survey,
     return out
 
 
+def _pooled_splits(folder: Path, plan: Mapping[str, Any], survey: Survey,
+                   targets: Mapping[str, Targets], counts: Mapping[str, int],
+                   asked: Mapping[str, set[str]]) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per unit and item: how far the item starts from its criterion's printed value, so that
+    the items pooled over every respondent (`synthesis.pooled.items`) come out, for a criterion
+    whose items are asked of different units (paid-only items: a fee item pools the paid units,
+    an item asked of all pools every unit). A unit prints the criterion only, the mean of its
+    items, so a unit's moves sum to nothing and keep its items on the scale; a linear programme
+    per statistic moves as little as it can while every item's pool, weighted by the units'
+    sizes, meets its print (as near as it can)."""
+    raw = plan.get("pooled")
+    if not raw or "items" not in raw:
+        return {}
+    printed = {row[raw["items"]["key"]]: (number(row[raw["score"]]),
+                                          number(row[raw["satisfaction"]]))
+               for _, row in _read(folder, {"file": raw["file"], **raw["items"]}).iterrows()}
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for q in survey.questionnaires:
+        for criterion in dict.fromkeys(i.criterion for i in q.items):
+            members = [i.name for i in q.items if i.criterion == criterion]
+            units = [u for u, t in targets.items() if (q.name, criterion) in t.criteria
+                     and counts.get(u, 0) > 0 and asked.get(u, set()) & set(members)]
+            kinds = {tuple(i for i in members if i in asked[u]) for u in units}
+            if len(kinds) < 2 or any(i not in printed or None in printed[i] for i in members):
+                continue
+            columns = [(u, i) for u in units for i in members if i in asked[u]]
+            moves = np.zeros((len(columns), 2))
+            for k, (low, high) in enumerate(((1.0, 5.0), (0.0, 100.0))):
+                value = {u: targets[u].criteria[(q.name, criterion)][k] for u in units}
+                if any(np.isnan(v) for v in value.values()):
+                    continue
+                size = np.array([counts[u] for u, _ in columns], dtype=float)
+                m, r = len(columns), len(members)
+                equal, wanted = [], []
+                for u in units:  # the unit's moves sum to nothing
+                    equal.append([1.0 * (c[0] == u) for c in columns] + [0.0] * (2 * m + 2 * r))
+                    wanted.append(0.0)
+                for j, i in enumerate(members):  # the item's pool meets its print, or misses
+                    mine = np.array([item == i for _, item in columns])
+                    mean = (size * [value[u] for u, _ in columns])[mine].sum() / size[mine].sum()
+                    miss = [0.0] * (2 * r)
+                    miss[j], miss[r + j] = 1.0, -1.0
+                    equal.append(list(np.where(mine, size / size[mine].sum(), 0.0))
+                                 + [0.0] * (2 * m) + miss)
+                    wanted.append(printed[i][k] - mean)
+                # variables: moves | their size up | down | each pool's miss up | down
+                cost = np.concatenate([np.zeros(m), np.ones(2 * m), np.full(2 * r, 1e4)])
+                link = np.hstack([np.eye(m), -np.eye(m), np.eye(m), np.zeros((m, 2 * r))])
+                found = linprog(cost, A_eq=np.vstack([np.array(equal), link]),
+                                b_eq=np.concatenate([wanted, np.zeros(m)]),
+                                bounds=[(low - value[u], high - value[u]) for u, _ in columns]
+                                + [(0, None)] * (2 * m + 2 * r), method="highs")
+                if found.status == 0:
+                    moves[:, k] = found.x[:m]
+            for (u, i), move in zip(columns, moves, strict=True):
+                out.setdefault(u, {})[i] = (float(move[0]), float(move[1]))
+    return out
+
+
+def _items_asked(spec: Spec, plan: Mapping[str, Any], units: pd.DataFrame, codes: list[str]
+                 ) -> dict[str, set[str]]:
+    """Per unit: the items its respondents are asked when no routing flag is set (the spec's
+    asked_if evaluated on one respondent of each unit)."""
+    survey = spec.survey
+    assert survey is not None
+    probe = pd.DataFrame({plan["unit_column"]: codes,
+                          **{flag: False for flag in plan.get("routing", {})}})
+    out: dict[str, set[str]] = {code: set() for code in codes}
+    for questionnaire in survey.questionnaires:
+        for item, where in _asked(spec, questionnaire, probe, units).items():
+            for code in np.array(codes)[where]:
+                out[code].add(item)
+    return out
+
+
 def _pooled_routed(folder: Path, plan: Mapping[str, Any], survey: Survey,
                    targets: Mapping[str, Targets], counts: Mapping[str, int]
                    ) -> dict[str, dict[str, float]]:
@@ -441,6 +518,7 @@ class _Unit:
     groups: list[str]  # regions with published figures for this unit ([] = none)
     answering: Mapping[str, float] = field(default_factory=dict)  # criterion -> share answering
     routed: Mapping[str, float] = field(default_factory=dict)  # routing flag -> how many, wanted
+    splits: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # item -> start move
 
 
 def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit, way: _Way,
@@ -706,6 +784,11 @@ def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _
     skips.skip_some(slots, items, bool(survey.non_answers))
     if shake is not None and shake[0] > 2:
         skips.shake(items, shake[1], bool(survey.non_answers))
+    for item in items:  # after the counts, which are decided on the printed values
+        move = unit.splits.get(slots[item.slot][1].name)
+        if move is not None:
+            item.score = float(np.clip(item.score + move[0], 1.0, 5.0))
+            item.share = float(np.clip(item.share + move[1], 0.0, 100.0))
     rows, who = [], []
     for item, group in zip(items, groups, strict=True):
         present = [g for g in range(max(len(unit.groups), 1)) if (group[item.who] == g).any()]

@@ -115,13 +115,13 @@ def test_bundled_2020_data_reproduce_the_verified_tables_at_the_measured_level()
 
 def test_bundled_2019_data_reproduce_tables_7_and_8_at_the_measured_level() -> None:
     """Floors at the level reached: Table 7 98.5 % (58 is the report's error), Table 8 95.5 %,
-    Table 10 «Всего» 100 %, Table 2 88.9 % (its costs %, whose paid-only items have their own
-    base, is not pooled yet, and the overall % follows it)."""
+    Table 10 «Всего» 100 %, Table 2 94.4 % (its costs % is 41.0 against 40.0: the items' %
+    do not follow their planned split, their raters being decided on the printed criterion)."""
     result = CliRunner().invoke(main, ["conform", "2019", "--format", "json"])
     summary = pd.DataFrame(json.loads(result.stdout)["summary"])
     rates = summary.set_index("table")["match_rate"]
     assert rates["table_7"] >= 0.98 and rates["table_8"] >= 0.95
-    assert rates["table_10_total"] == 1.0 and rates["table_2"] >= 0.88
+    assert rates["table_10_total"] == 1.0 and rates["table_2"] >= 0.94
 
 
 def test_bundled_data_are_what_synth_makes_from_the_published_tables(tmp_path: Path) -> None:
@@ -240,3 +240,26 @@ def test_routed_counts_make_the_pooled_2019_feedback_come_out() -> None:
         assert synthesis_skips.reachable(score, rated, 1.0)
         total, weight = total + rated * score, weight + rated
     assert total / weight == pytest.approx(3.43, abs=0.005)
+
+
+def test_item_splits_make_the_pooled_2019_costs_items_come_out() -> None:
+    """Table 2 pools the fee items over the paid services and the other costs items over all;
+    each service prints the mean of its items only. The planned moves leave every service's
+    mean where it is, and, weighted by size, put every item's pool within the conformance
+    tolerance of its print (items near 5 cannot move far up)."""
+    spec, _ = load_spec(resolve_spec("2019"))
+    plan, folder = spec.data["synthesis"], Path(spec.path).parent / "published" / "2019"
+    targets = synthesis._targets(folder, plan, spec.survey)
+    counts = synthesis._unit_counts(folder, plan["respondents"])
+    services = synthesis._typed(spec, "services",
+                                synthesis._catalogue(folder, plan["catalogues"]["services"]))
+    asked = synthesis._items_asked(spec, plan, services, list(targets))
+    splits = synthesis._pooled_splits(folder, plan, spec.survey, targets, counts, asked)
+    assert splits and all(sum(move[0] for move in moves.values()) == pytest.approx(0, abs=1e-6)
+                          for moves in splits.values())
+    for item, printed in {"costs_fee_amount": 4.78, "costs_additional": 4.93}.items():
+        units = [u for u in splits if item in splits[u]]
+        values = [targets[u].criteria[("main", "costs")][0] + splits[u][item][0] for u in units]
+        assert np.average(values, weights=[counts[u] for u in units]) == pytest.approx(
+            printed, abs=0.01)
+    assert len([u for u in splits if "costs_fee_amount" in splits[u]]) < len(splits)  # paid
