@@ -448,6 +448,7 @@ def _pooled_routed(folder: Path, plan: Mapping[str, Any], survey: Survey,
     flags = {c: flag for flag, rule in plan.get("routing", {}).items() if isinstance(rule, Mapping)
              for c in rule.get("criteria", ())}
     items = [(q.name, i.criterion) for q in survey.questionnaires for i in q.items]
+    non_answers = bool(survey.non_answers)
     out: dict[str, dict[str, float]] = {}
     for _, row in _read(folder, raw).iterrows():
         criterion, flag = row[raw["criterion"]], flags.get(row[raw["criterion"]])
@@ -462,10 +463,10 @@ def _pooled_routed(folder: Path, plan: Mapping[str, Any], survey: Survey,
             s, p = targets[u].criteria[key]
             m = items.count(key)
             fits = [k for k in range(2, counts[u] + 1)
-                    if skips.reachable(s, skips.raters(m * k, s, p, True), 1.0)
+                    if skips.reachable(s, skips.raters(m * k, s, p, non_answers), 1.0)
                     and (np.isnan(p) or skips.reachable(p, m * k, 100.0))]
             ks = [k for k in fits if k <= max(2, counts[u] // 10)] or fits[:1] or [2]
-            choices.append([(k, skips.raters(m * k, s, p, True) / m) for k in ks])
+            choices.append([(k, skips.raters(m * k, s, p, non_answers) / m) for k in ks])
         columns = [(j, k, rated) for j, options in enumerate(choices) for k, rated in options]
         values = np.array([targets[u].criteria[key] for u, key in units])
         values[:, 1] = np.where(np.isnan(values[:, 1]), np.maximum(values[:, 0] - 4, 0) * 100,
@@ -712,9 +713,7 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
             value = known.get((name, key))
             if not m or value is None or (only is not None and key not in only):
                 continue
-            raters = skips.raters(m * size, value[0], value[1], non_answers)  # m items
-            found += weight[part] * ((raters >= m and skips.reachable(value[0], raters, 1.0))
-                                     + skips.reachable(value[1], m * size, 100.0))
+            found += weight[part] * sum(skips.printable(*value, m, size, non_answers))
         return found
 
     always = {name: items_per_figure(name, dict.fromkeys(routing, False))

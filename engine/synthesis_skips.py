@@ -146,6 +146,15 @@ def shake(items: list[Item], rng: np.random.Generator, non_answers: bool) -> Non
             item.rated -= 1
 
 
+def printable(score: float, share: float, items: int, size: int, non_answers: bool
+              ) -> tuple[bool, bool]:
+    """Whether a criterion of `items` items asked of `size` respondents can print its score
+    (over its raters, at least one per item) and its % (over everyone asked)."""
+    rated = raters(items * size, score, share, non_answers)
+    return (rated >= items and reachable(score, rated, 1.0),
+            reachable(share, items * size, 100.0))
+
+
 def raters(asked: int, score: float, share: float, non_answers: bool) -> int:
     """How many of `asked` rate: all, unless a high score with few top marks needs non-answers
     (marks of r raters with n top marks average at most 4 + n / r). Both figures are read at
