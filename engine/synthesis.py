@@ -463,8 +463,8 @@ def _pooled_routed(folder: Path, plan: Mapping[str, Any], survey: Survey,
             s, p = targets[u].criteria[key]
             m = items.count(key)
             fits = [k for k in range(2, counts[u] + 1)
-                    if skips.reachable(s, skips.raters(m * k, s, p, non_answers), 1.0)
-                    and (np.isnan(p) or skips.reachable(p, m * k, 100.0))]
+                    if (ok := skips.printable(s, p, m, k, non_answers))[0]
+                    and (ok[1] or np.isnan(p))]
             ks = [k for k in fits if k <= max(2, counts[u] // 10)] or fits[:1] or [2]
             choices.append([(k, skips.raters(m * k, s, p, non_answers) / m) for k in ks])
         columns = [(j, k, rated) for j, options in enumerate(choices) for k, rated in options]
