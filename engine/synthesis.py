@@ -625,10 +625,10 @@ def _spread(drawn: np.ndarray, order: list[str], count: int) -> np.ndarray:
 
 def _balanced(unit: _Unit, shares: Mapping[str, float], weight: Mapping[str, float]
               ) -> dict[str, float]:
-    """The unit's regional shares, as near the sample's (Table 4) as can be while the regions'
+    """The unit's regional shares, as near the sample's (`regions`) as can be while the regions'
     published figures, weighted by the shares, average to the unit's own (its total is their
     share-weighted mean when every channel splits alike). At the sample's shares they often do
-    not: one region then absorbs the difference and misses its figure far (2.59 Нур-Султан).
+    not: one region then absorbs the difference and misses its figure far.
     A linear programme: the least relative change of the shares, each kept at a third of its
     sample share or more; where both averages cannot be balanced, the heavier is."""
     start = np.array([shares.get(g, 0.0) for g in unit.groups])
