@@ -18,6 +18,11 @@ no year, table or zone. Per unit:
    whole counts meeting as many as it can (an LP, then a small mixed-integer programme);
 4. the marks are drawn to those counts, in random order.
 
+Where a table pools items over every unit's respondents (`pooled.items`), answers are then
+exchanged between a respondent's items of one criterion until the pools land on their prints,
+no unit's figure leaving its own print (engine.synthesis_exchange; the fit report moves with
+them).
+
 With `alternatives` (unit attributes no table publishes, e.g. whether a service is paid) each
 unit is fitted under every value (and candidate split, and shake) and keeps the way that
 reproduces the most of its heaviest figures, stopping at the first that reproduces them all (the
@@ -42,6 +47,7 @@ from engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
 from engine.formula_eval import Frames, evaluate_rows
 from engine.published import number, read_table, select
 from engine.spec import Questionnaire, Spec, Survey, SurveyItem
+from engine.synthesis_exchange import Figures, Pooled, exchange
 from engine.synthesis_fit import Cells, Goal, fit, marks, solver_output_hidden
 from engine.synthesis_skips import Slot
 
@@ -82,7 +88,8 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     keeps the way under which the most of its heaviest published figures are reproduced (the
     first on a tie; the first that reproduces all ends the search); its regional figures are
     fitted after, for the way kept only (that fit is the slow part). With `only`, just
-    those units are built, each exactly as in the whole run (its random stream is its own)."""
+    those units are built, each exactly as in the whole run before the exchanges between
+    items (its random stream is its own; the exchanges need every unit, and are not made)."""
     plan = spec.data["synthesis"]
     survey = spec.survey
     assert survey is not None
@@ -103,6 +110,7 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     splits = _pooled_splits(published, plan, survey, targets, counts, _items_asked(
         spec, plan, variants[0], list(targets))) if plan.get("pooled") else {}
     parts, reports = [], []
+    figures: dict[str, Figures] = {}
     chosen: dict[str, int] = {}  # unit -> index of the variant it keeps
     surveyed = [u for u in catalogues[unit_table][unit_key]
                 if counts.get(u, 0) > 0 and channels.get(u)]
@@ -122,6 +130,8 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
                                      np.random.default_rng([seed, position]))
         parts.append(made[0])
         reports.append(made[1])
+        if made[2] is not None:
+            figures[code] = made[2]
         chosen[code] = way.variant
         if progress:
             progress(done + 1, len(todo))
@@ -129,12 +139,15 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
         [variants[chosen.get(code, 0)].iloc[[i]]
          for i, code in enumerate(variants[0][unit_key])], ignore_index=True)
     respondents = pd.concat(parts, ignore_index=True)
+    report = pd.concat(reports, ignore_index=True)
+    if only is None and (plan.get("pooled") or {}).get("items"):
+        _exchanged(spec, plan, _pooled_criteria(published, plan, survey), respondents, report,
+                   figures, np.random.default_rng([seed, len(surveyed)]))
     respondents.insert(0, "respondent_id", [f"r{i:06d}" for i in range(len(respondents))])
     for item in dict.fromkeys(i.name for q in survey.questionnaires for i in q.items):
         if item not in respondents:
             respondents[item] = np.nan  # asked of nobody: an empty column, not a missing one
-    return Synthesis({**catalogues, survey.respondents: respondents},
-                     pd.concat(reports, ignore_index=True))
+    return Synthesis({**catalogues, survey.respondents: respondents}, report)
 
 
 def _typed(spec: Spec, name: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -159,7 +172,8 @@ class _Way:
     shake: int = 0
 
 
-Made = tuple[pd.DataFrame, pd.DataFrame]  # respondents, fit report
+Made = tuple[pd.DataFrame, pd.DataFrame, Figures | None]  # respondents, fit report, and its
+#                                     figures as functions of item values (None: by region too)
 
 
 def _best_way(spec: Spec, plan: Mapping[str, Any], unit: _Unit, variants: list[pd.DataFrame],
@@ -498,6 +512,59 @@ def _pooled_routed(folder: Path, plan: Mapping[str, Any], survey: Survey,
     return out
 
 
+def _pooled_criteria(folder: Path, plan: Mapping[str, Any], survey: Survey) -> list[Pooled]:
+    """The criteria of the pooled table with their items' prints (`synthesis.pooled.items`)."""
+    raw = plan["pooled"]
+    pair = (raw["score"], raw["satisfaction"])
+    printed = {row[raw["items"]["key"]]: [number(row[c]) for c in pair]
+               for _, row in _read(folder, {"file": raw["file"], **raw["items"]}).iterrows()}
+    out = []
+    for _, row in _read(folder, raw).iterrows():
+        criterion, value = row[raw["criterion"]], [number(row[c]) for c in pair]
+        items = list(dict.fromkeys(i.name for q in survey.questionnaires for i in q.items
+                                   if i.criterion == criterion))
+        if items and None not in value:
+            out.append(Pooled(items, np.array([[np.nan if v is None else v for v in
+                                                printed.get(i, [None, None])] for i in items]),
+                              (float(value[0]), float(value[1]))))
+    return out
+
+
+def _exchanged(spec: Spec, plan: Mapping[str, Any], criteria: list[Pooled],
+               respondents: pd.DataFrame, report: pd.DataFrame, figures: Mapping[str, Figures],
+               rng: np.random.Generator) -> None:
+    """Answers exchanged between the items of each pooled criterion (engine.synthesis_exchange)
+    in `respondents`, and the fit `report` of the units they move, in place. Units fitted by
+    region too do not exchange: their figures are not functions of the whole unit's items."""
+    survey = spec.survey
+    assert survey is not None
+    questionnaire = respondents[plan["contact"]["column"]].map(
+        {contact: q for q, contact in plan["contact"]["values"].items()})
+    units = list(figures)
+    rows = {u: np.flatnonzero(report["unit"].to_numpy() == u) for u in units}
+    achieved = [report["synthesized"].to_numpy(dtype=float, copy=True)[rows[u]] for u in units]
+    for pooled in criteria:
+        if not set(pooled.items) <= set(respondents):
+            continue  # an item asked of nobody
+        keys = [(u, q.name) for u in units for q in survey.questionnaires]
+        index = {key: o for o, key in enumerate(keys)}
+        owner = np.array([index.get(key, -1) for key in zip(
+            respondents[plan["unit_column"]].astype(str), questionnaire, strict=True)])
+        owners = [(units.index(u), np.array([figures[u].slots.index((q, i))
+                                             if (q, i) in figures[u].slots else -1
+                                             for i in pooled.items])) for u, q in keys]
+        answers = respondents[pooled.items].to_numpy(dtype=float, copy=True)
+        if exchange(answers, owner, owners, [figures[u] for u in units], achieved, pooled,
+                    survey, rng):
+            respondents[pooled.items] = answers
+    for u, values in zip(units, achieved, strict=True):
+        f = figures[u]
+        off = np.abs(values - f.value)
+        report.loc[rows[u], "synthesized"] = values
+        report.loc[rows[u], "met"] = off <= f.half_width + 1e-9
+        report.loc[rows[u], "reproduced"] = off <= f.tolerance + 1e-9
+
+
 def _region_weights(folder: Path, raw: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     frame = _read(folder, raw)
     weights = (frame[raw["n"]].map(number).fillna(0).to_numpy(dtype=float) if "n" in raw
@@ -558,7 +625,13 @@ def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit, way: _Wa
         "synthesized": result.achieved, "met": result.met, "reproduced": result.reproduced,
         "weight": [g.weight for g in goals], "possible_low": result.possible[:, 0],
         "possible_high": result.possible[:, 1], "contradicted": contradicted})
-    return out, report
+    figures = None
+    if all(g.view < 0 for g in goals):
+        figures = Figures([(q.name, i.name) for q, i in slots],
+                          np.array([g.weights for g in goals]).reshape(len(goals), len(slots)),
+                          np.array([g.stat == "score" for g in goals], dtype=bool), value,
+                          half, np.array([g.tolerance for g in goals]))
+    return out, report, figures
 
 
 def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: Sizes,
