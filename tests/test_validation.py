@@ -148,3 +148,24 @@ def test_no_internal_token_names_reach_the_user(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 1
     assert not re.search(r"__ANON|\$END|RPAR|LPAR", result.output), result.output
+
+
+def test_a_misspelt_synthesis_key_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
+    """Each part of `synthesis:` lists its keys: a typo is caught where it is, not as a crash
+    (or a silently ignored setting) half-way through `sapa synth`."""
+    methodology = Path(__file__).parents[1] / "methodology"
+    text = (methodology / "2019.yaml").read_text(encoding="utf-8").replace(
+        "extends: vocabulary/items.yaml", f"extends: {methodology / 'vocabulary' / 'items.yaml'}")
+    for right, wrong in (("contact: {column: contact", "contact: {colum: contact"),
+                         ("channels: {questionnaires: [main], map:",
+                          "channels: {questionnaires: [main], mapp:"),
+                         ("unit: service_no, n: n_respondents}",
+                          "unit: service_no, count: n_respondents}")):
+        assert right in text
+        text = text.replace(right, wrong)
+    path = tmp_path / "typo.yaml"
+    path.write_text(text, encoding="utf-8")
+    _, diagnostics = load_spec(path)
+    found = {(d.code, d.hint) for d in diagnostics if d.code in ("S110", "S111")}
+    assert found == {("S110", "did you mean 'column'?"), ("S110", "did you mean 'map'?"),
+                     ("S110", "did you mean 'unit'?"), ("S111", None)}
