@@ -39,36 +39,31 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import linprog
 
+from engine import synthesis_pooled as pooled
 from engine import synthesis_skips as skips
 from engine.data import build_frame
 from engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
 from engine.formula_eval import Frames, evaluate_rows
-from engine.published import number, read_table, select
 from engine.spec import Questionnaire, Spec, Survey, SurveyItem
-from engine.synthesis_exchange import Figures, Pooled, exchange
-from engine.synthesis_fit import Cells, Goal, fit, marks, solver_output_hidden
+from engine.synthesis_exchange import Figures
+from engine.synthesis_fit import Cells, Goal, fit, marks
 from engine.synthesis_skips import Slot
+from engine.synthesis_targets import (
+    Targets,
+    catalogue,
+    read_targets,
+    region_weights,
+    unit_channels,
+    unit_counts,
+)
 
 Progress = Callable[[int, int], None]
 Sizes = dict[str, tuple[int, dict[str, int]]]  # channel -> respondents, flagged per routing field
 SPLITS = 3  # channel splits tried per unit and variant, best reachability first
 SHAKEN_UP_TO = 40  # units of at most this many respondents also try variations of their skips
 SHAKES = 12  # how many variations
-
-
-@dataclass
-class Targets:
-    """Published values for one unit: criterion values per questionnaire, zone values."""
-
-    criteria: dict[tuple[str, str], tuple[float, float]]  # (questionnaire, criterion) -> (s, p)
-    items: dict[tuple[str, str], list[tuple[float, float]]]  # criteria printed item by item
-    totals: dict[str, tuple[float, float]]  # questionnaire total, where that is all there is
-    channel_zones: dict[tuple[str, str], tuple[float, float]]  # (questionnaire, zone) -> (s, p)
-    unit_zones: dict[str, tuple[float, float]]  # zone over all questionnaires -> (s, p)
-    unit_total: tuple[float, float] | None = None  # the unit's row in a rating table
-    regional: dict[str, tuple[float, float]] = field(default_factory=dict)  # region -> (s, p)
 
 
 @dataclass(frozen=True)
@@ -94,20 +89,20 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     survey = spec.survey
     assert survey is not None
     unit_table = survey.unit_link.parent
-    raw = {name: _catalogue(published, entry) for name, entry in plan["catalogues"].items()}
+    raw = {name: catalogue(published, entry) for name, entry in plan["catalogues"].items()}
     catalogues = {name: _typed(spec, name, frame) for name, frame in raw.items()}
     options = plan.get("alternatives") or {}
     variants = [_typed(spec, unit_table, raw[unit_table].assign(**dict(zip(options, values,
                                                                           strict=True))))
                 for values in itertools.product(*options.values())]
     unit_key = survey.unit_link.key[0]
-    counts = _unit_counts(published, plan["respondents"])
-    channels = _unit_channels(published, plan)
-    targets = _targets(published, plan, survey)
-    regions = _region_weights(published, plan["regions"])
-    answering = _pooled_answering(published, plan, survey, targets, counts)
-    routed = _pooled_routed(published, plan, survey, targets, counts)
-    splits = _pooled_splits(published, plan, survey, targets, counts, _items_asked(
+    counts = unit_counts(published, plan["respondents"])
+    channels = unit_channels(published, plan)
+    targets = read_targets(published, plan, survey)
+    regions = region_weights(published, plan["regions"])
+    answering = pooled.answering_shares(published, plan, survey, targets, counts)
+    routed = pooled.routed_counts(published, plan, survey, targets, counts)
+    splits = pooled.item_splits(published, plan, survey, targets, counts, _items_asked(
         spec, plan, variants[0], list(targets))) if plan.get("pooled") else {}
     parts, reports = [], []
     figures: dict[str, Figures] = {}
@@ -141,8 +136,8 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     respondents = pd.concat(parts, ignore_index=True)
     report = pd.concat(reports, ignore_index=True)
     if only is None and (plan.get("pooled") or {}).get("items"):
-        _exchanged(spec, plan, _pooled_criteria(published, plan, survey), respondents, report,
-                   figures, np.random.default_rng([seed, len(surveyed)]))
+        pooled.exchanged(spec, plan, pooled.pooled_criteria(published, plan, survey),
+                         respondents, report, figures, np.random.default_rng([seed, len(surveyed)]))
     respondents.insert(0, "respondent_id", [f"r{i:06d}" for i in range(len(respondents))])
     for item in dict.fromkeys(i.name for q in survey.questionnaires for i in q.items):
         if item not in respondents:
@@ -218,219 +213,6 @@ def _reproduced_by_weight(report: pd.DataFrame) -> tuple[int, ...]:
     return tuple(int(counts[w]) for w in sorted(counts.index, reverse=True))
 
 
-def _catalogue(folder: Path, raw: Mapping[str, Any]) -> pd.DataFrame:
-    """A catalogue table from a published file: rows kept or dropped, columns renamed, values
-    mapped ("*" = any other value), constants added, columns joined from other files (a key with
-    no row there gets "")."""
-    frame = _read(folder, raw)
-    out = pd.DataFrame({target: frame[source].to_numpy()
-                        for target, source in raw["columns"].items()})
-    joins = raw.get("join") or []
-    for join in [joins] if isinstance(joins, Mapping) else joins:
-        other = _read(folder, join)
-        other = other.drop_duplicates(subset=[join["on"]]).set_index(join["on"])
-        key = out[join["key"]]
-        for target, source in join["columns"].items():
-            out[target] = key.map(other[source]).where(key.isin(other.index), "")
-    for column, mapping in (raw.get("map") or {}).items():
-        out[column] = out[column].map(lambda v, m=mapping: m.get(v, m.get("*", v)))
-    for column, value in (raw.get("constant") or {}).items():
-        out[column] = value
-    key = raw.get("unique")
-    return out.drop_duplicates(subset=[key]).reset_index(drop=True) if key else out
-
-
-def _read(folder: Path, raw: Mapping[str, Any]) -> pd.DataFrame:
-    """A published file with the rows the plan keeps (rows:) and drops (exclude:)."""
-    return select(read_table(folder, raw["file"]), raw.get("rows"), raw.get("exclude"))
-
-
-def _unit_counts(folder: Path, raw: Mapping[str, Any]) -> dict[str, int]:
-    frame = read_table(folder, raw["file"])
-    return {row[raw["unit"]]: int(number(row[raw["n"]]) or 0) for _, row in frame.iterrows()}
-
-
-def _unit_channels(folder: Path, plan: Mapping[str, Any]) -> dict[str, list[str]]:
-    raw = plan["channels"]
-    if "questionnaires" in raw:  # the same questionnaires for every unit
-        frame = read_table(folder, plan["respondents"]["file"])
-        return {unit: list(raw["questionnaires"]) for unit in frame[plan["respondents"]["unit"]]}
-    frame = read_table(folder, raw["file"])
-    mapping = raw["map"]
-    out = {}
-    for _, row in frame.iterrows():
-        names = [mapping[c] for c in row[raw["column"]].split(raw.get("separator", ";"))
-                 if c in mapping]
-        out[row[raw["unit"]]] = names
-    return out
-
-
-def _targets(folder: Path, plan: Mapping[str, Any], survey: Survey) -> dict[str, Targets]:
-    raw = plan["criteria"]
-    frame = _read(folder, raw)
-    channel_map = plan["channels"].get("map", {})
-    targets: dict[str, Targets] = {}
-
-    def of(unit: str) -> Targets:
-        return targets.setdefault(unit, Targets(criteria={}, items={}, totals={},
-                                                channel_zones={}, unit_zones={}))
-
-    for _, row in frame.iterrows():
-        questionnaire = channel_map.get(row[raw["channel"]])
-        score = number(row[raw["score"]])
-        if raw.get("override") and number(row[raw["override"]]) is not None:
-            score = number(row[raw["override"]])
-        if questionnaire is None or score is None or score <= 0:
-            continue  # a printed 0,00 means "no ratings"
-        criterion = raw.get("criterion_map", {}).get(row[raw["criterion"]],
-                                                     row[raw["criterion"]])
-        satisfaction = number(row[raw["satisfaction"]])
-        value = (score, satisfaction if satisfaction is not None else np.nan)
-        unit = of(row[raw["unit"]])
-        if criterion == raw.get("total"):
-            unit.totals[questionnaire] = value
-            continue
-        unit.items.setdefault((questionnaire, criterion), []).append(value)
-        unit.criteria[(questionnaire, criterion)] = value
-    for unit in targets.values():  # a criterion printed item by item: its mean is the target
-        for key, values in unit.items.items():
-            if len(values) > 1:
-                unit.criteria[key] = tuple(np.nanmean(np.array(values), axis=0))  # type: ignore
-    zones = plan.get("zones")
-    if zones:
-        frame = read_table(folder, zones["file"])
-        for _, row in frame.iterrows():
-            zone = zones["map"].get(row[zones["zone"]])
-            score, satisfaction = number(row[zones["score"]]), number(row[zones["satisfaction"]])
-            if zone is None or score is None:
-                continue
-            value = (score, satisfaction if satisfaction is not None else np.nan)
-            where = zones.get("questionnaire", {}).get(zone)
-            unit = of(row[zones["unit"]])
-            if where:
-                unit.channel_zones[(where, zone)] = value
-            else:
-                unit.unit_zones[zone] = value
-    for part in ("unit_totals", "regional"):
-        raw = plan.get(part)
-        if not raw:
-            continue
-        for _, row in _read(folder, raw).iterrows():
-            score = number(row[raw["score"]])
-            if score is None or row[raw["unit"]] in raw.get("ignore", {}):
-                continue  # ignored: a report defect the spec names, with its reason
-            satisfaction = number(row[raw["satisfaction"]]) if "satisfaction" in raw else None
-            value = (score, np.nan if satisfaction is None else satisfaction)
-            if part == "unit_totals":
-                of(row[raw["unit"]]).unit_total = value
-            else:
-                of(row[raw["unit"]]).regional[row[raw["region"]]] = value
-    return targets
-
-
-def _pooled_answering(folder: Path, plan: Mapping[str, Any], survey: Survey,
-                      targets: Mapping[str, Targets], counts: Mapping[str, int]
-                      ) -> dict[str, dict[str, float]]:
-    """Per unit and criterion: the share of its respondents who answer the criterion, so that
-    the criterion pooled over every respondent (`synthesis.pooled`, a national table) comes
-    out. Pooled, a criterion is the units' values weighted by how many answered; with everyone
-    answering it is their size-weighted mean, which a national table need not print (one prints
-    92.4 % against a mean of 91.7 %) when the valid-answer counts per unit are not published. A
-    linear programme per criterion keeps as many answers as it can, each unit's share 50-100 %.
-    Left as they are: criteria with an item asked of some respondents only (asked_if), whose
-    pooled weights are not the units' sizes, and criteria of one item, whose askers
-    `skips.skip_some` already chooses."""
-    raw = plan.get("pooled")
-    if not raw:
-        return {}
-    items = [(q.name, i.criterion) for q in survey.questionnaires for i in q.items]
-    routed = {(q.name, i.criterion) for q in survey.questionnaires for i in q.items
-              if i.asked_if is not None} | {key for key in items if items.count(key) == 1}
-    out: dict[str, dict[str, float]] = {}
-    for _, row in _read(folder, raw).iterrows():
-        criterion = row[raw["criterion"]]
-        pooled = (number(row[raw["score"]]), number(row[raw["satisfaction"]]))
-        keys = [(u, key) for u, t in targets.items() for key in t.criteria
-                if key[1] == criterion and key not in routed and counts.get(u, 0) > 0]
-        if None in pooled or not keys:
-            continue
-        n = np.array([counts[u] for u, _ in keys], dtype=float)
-        values = np.array([targets[u].criteria[key] for u, key in keys])
-        rows, bound = [], []
-        for k, stat in enumerate(("score", "satisfaction")):
-            if np.isnan(values[:, k]).any():
-                continue
-            slack = skips.HALF_WIDTH[stat] / 2  # sum n x (value - pooled) within +- slack * sum n x
-            gap = values[:, k] - pooled[k]
-            rows += [n * (gap - slack), -n * (gap + slack)]
-            bound += [0.0, 0.0]
-        found = linprog(-n, A_ub=np.array(rows), b_ub=np.array(bound),
-                        bounds=[(0.5, 1.0)] * len(n), method="highs") if rows else None
-        if found is not None and found.status == 0:
-            for (unit, _), share in zip(keys, found.x, strict=True):
-                out.setdefault(unit, {})[criterion] = float(share)
-    return out
-
-
-def _pooled_splits(folder: Path, plan: Mapping[str, Any], survey: Survey,
-                   targets: Mapping[str, Targets], counts: Mapping[str, int],
-                   asked: Mapping[str, set[str]]) -> dict[str, dict[str, tuple[float, float]]]:
-    """Per unit and item: how far the item starts from its criterion's printed value, so that
-    the items pooled over every respondent (`synthesis.pooled.items`) come out, for a criterion
-    whose items are asked of different units (paid-only items: a fee item pools the paid units,
-    an item asked of all pools every unit). A unit prints the criterion only, the mean of its
-    items, so a unit's moves sum to nothing and keep its items on the scale; a linear programme
-    per statistic moves as little as it can while every item's pool, weighted by the units'
-    sizes, meets its print (as near as it can)."""
-    raw = plan.get("pooled")
-    if not raw or "items" not in raw:
-        return {}
-    printed = {row[raw["items"]["key"]]: (number(row[raw["score"]]),
-                                          number(row[raw["satisfaction"]]))
-               for _, row in _read(folder, {"file": raw["file"], **raw["items"]}).iterrows()}
-    out: dict[str, dict[str, tuple[float, float]]] = {}
-    for q in survey.questionnaires:
-        for criterion in dict.fromkeys(i.criterion for i in q.items):
-            members = [i.name for i in q.items if i.criterion == criterion]
-            units = [u for u, t in targets.items() if (q.name, criterion) in t.criteria
-                     and counts.get(u, 0) > 0 and asked.get(u, set()) & set(members)]
-            kinds = {tuple(i for i in members if i in asked[u]) for u in units}
-            if len(kinds) < 2 or any(i not in printed or None in printed[i] for i in members):
-                continue
-            columns = [(u, i) for u in units for i in members if i in asked[u]]
-            moves = np.zeros((len(columns), 2))
-            for k, (low, high) in enumerate(((1.0, 5.0), (0.0, 100.0))):
-                value = {u: targets[u].criteria[(q.name, criterion)][k] for u in units}
-                if any(np.isnan(v) for v in value.values()):
-                    continue
-                size = np.array([counts[u] for u, _ in columns], dtype=float)
-                m, r = len(columns), len(members)
-                equal, wanted = [], []
-                for u in units:  # the unit's moves sum to nothing
-                    equal.append([1.0 * (c[0] == u) for c in columns] + [0.0] * (2 * m + 2 * r))
-                    wanted.append(0.0)
-                for j, i in enumerate(members):  # the item's pool meets its print, or misses
-                    mine = np.array([item == i for _, item in columns])
-                    mean = (size * [value[u] for u, _ in columns])[mine].sum() / size[mine].sum()
-                    miss = [0.0] * (2 * r)
-                    miss[j], miss[r + j] = 1.0, -1.0
-                    equal.append(list(np.where(mine, size / size[mine].sum(), 0.0))
-                                 + [0.0] * (2 * m) + miss)
-                    wanted.append(printed[i][k] - mean)
-                # variables: moves | their size up | down | each pool's miss up | down
-                cost = np.concatenate([np.zeros(m), np.ones(2 * m), np.full(2 * r, 1e4)])
-                link = np.hstack([np.eye(m), -np.eye(m), np.eye(m), np.zeros((m, 2 * r))])
-                found = linprog(cost, A_eq=np.vstack([np.array(equal), link]),
-                                b_eq=np.concatenate([wanted, np.zeros(m)]),
-                                bounds=[(low - value[u], high - value[u]) for u, _ in columns]
-                                + [(0, None)] * (2 * m + 2 * r), method="highs")
-                if found.status == 0:
-                    moves[:, k] = found.x[:m]
-            for (u, i), move in zip(columns, moves, strict=True):
-                out.setdefault(u, {})[i] = (float(move[0]), float(move[1]))
-    return out
-
-
 def _items_asked(spec: Spec, plan: Mapping[str, Any], units: pd.DataFrame, codes: list[str]
                  ) -> dict[str, set[str]]:
     """Per unit: the items its respondents are asked when no routing flag is set (the spec's
@@ -445,131 +227,6 @@ def _items_asked(spec: Spec, plan: Mapping[str, Any], units: pd.DataFrame, codes
             for code in np.array(codes)[where]:
                 out[code].add(item)
     return out
-
-
-def _pooled_routed(folder: Path, plan: Mapping[str, Any], survey: Survey,
-                   targets: Mapping[str, Targets], counts: Mapping[str, int]
-                   ) -> dict[str, dict[str, float]]:
-    """Per unit and routing flag: how many respondents to route, so that a routed criterion
-    pooled over every respondent (`synthesis.pooled`) comes out: pooled, the units' values weigh
-    by how many were routed and rated. Each unit's count is one that reaches its own printed
-    figures (as `_sizes` requires), between 2 and a tenth of its respondents (or the least that
-    reaches them); a small integer programme per routed criterion picks them nearest the
-    routing share."""
-    raw = plan.get("pooled")
-    if not raw:
-        return {}
-    flags = {c: flag for flag, rule in plan.get("routing", {}).items() if isinstance(rule, Mapping)
-             for c in rule.get("criteria", ())}
-    items = [(q.name, i.criterion) for q in survey.questionnaires for i in q.items]
-    non_answers = bool(survey.non_answers)
-    out: dict[str, dict[str, float]] = {}
-    for _, row in _read(folder, raw).iterrows():
-        criterion, flag = row[raw["criterion"]], flags.get(row[raw["criterion"]])
-        pooled = (number(row[raw["score"]]), number(row[raw["satisfaction"]]))
-        units = [(u, key) for u, t in targets.items() for key in t.criteria
-                 if key[1] == criterion and counts.get(u, 0) > 0]
-        if flag is None or None in pooled or not units:
-            continue
-        share = plan["routing"][flag]["share"]
-        choices = []  # per unit: the counts that reach its figures, and how many of them rate
-        for u, key in units:
-            s, p = targets[u].criteria[key]
-            m = items.count(key)
-            fits = [k for k in range(2, counts[u] + 1)
-                    if (ok := skips.printable(s, p, m, k, non_answers))[0]
-                    and (ok[1] or np.isnan(p))]
-            ks = [k for k in fits if k <= max(2, counts[u] // 10)] or fits[:1] or [2]
-            choices.append([(k, skips.raters(m * k, s, p, non_answers) / m) for k in ks])
-        columns = [(j, k, rated) for j, options in enumerate(choices) for k, rated in options]
-        values = np.array([targets[u].criteria[key] for u, key in units])
-        values[:, 1] = np.where(np.isnan(values[:, 1]), np.maximum(values[:, 0] - 4, 0) * 100,
-                                values[:, 1])  # no % printed: the fewest top marks the score
-        #                                        allows (what the fit, with no % to meet, gives)
-        rows, lower, upper = [], [], []
-        for j in range(len(units)):  # one count per unit
-            rows.append([1.0 if c[0] == j else 0.0 for c in columns])
-            lower.append(1.0)
-            upper.append(1.0)
-        for k, stat in enumerate(("score", "satisfaction")):
-            slack = skips.HALF_WIDTH[stat] / 2
-            for sign in (1.0, -1.0):  # sign * sum w (value - pooled) <= slack * sum w
-                weights = [0.0 if np.isnan(values[j, k]) else (rated if k == 0 else count)
-                           for j, count, rated in columns]
-                rows.append([w * (sign * (values[j, k] - pooled[k]) - slack) if w else 0.0
-                             for w, (j, _, _) in zip(weights, columns, strict=True)])
-                lower.append(-np.inf)
-                upper.append(0.0)
-        cost = np.array([abs(count - share * counts[units[j][0]]) for j, count, _ in columns])
-        with solver_output_hidden():
-            found = milp(cost, constraints=LinearConstraint(np.array(rows), lower, upper),
-                         integrality=np.ones(len(columns)), bounds=Bounds(0, 1),
-                         options={"node_limit": 2000})
-        if found.x is not None:
-            for (j, count, _), picked in zip(columns, found.x, strict=True):
-                if picked > 0.5:
-                    out.setdefault(units[j][0], {})[flag] = float(count)
-    return out
-
-
-def _pooled_criteria(folder: Path, plan: Mapping[str, Any], survey: Survey) -> list[Pooled]:
-    """The criteria of the pooled table with their items' prints (`synthesis.pooled.items`)."""
-    raw = plan["pooled"]
-    pair = (raw["score"], raw["satisfaction"])
-    printed = {row[raw["items"]["key"]]: [number(row[c]) for c in pair]
-               for _, row in _read(folder, {"file": raw["file"], **raw["items"]}).iterrows()}
-    out = []
-    for _, row in _read(folder, raw).iterrows():
-        criterion, value = row[raw["criterion"]], [number(row[c]) for c in pair]
-        items = list(dict.fromkeys(i.name for q in survey.questionnaires for i in q.items
-                                   if i.criterion == criterion))
-        if items and None not in value:
-            out.append(Pooled(items, np.array([[np.nan if v is None else v for v in
-                                                printed.get(i, [None, None])] for i in items]),
-                              (float(value[0]), float(value[1]))))
-    return out
-
-
-def _exchanged(spec: Spec, plan: Mapping[str, Any], criteria: list[Pooled],
-               respondents: pd.DataFrame, report: pd.DataFrame, figures: Mapping[str, Figures],
-               rng: np.random.Generator) -> None:
-    """Answers exchanged between the items of each pooled criterion (engine.synthesis_exchange)
-    in `respondents`, and the fit `report` of the units they move, in place. Units fitted by
-    region too do not exchange: their figures are not functions of the whole unit's items."""
-    survey = spec.survey
-    assert survey is not None
-    questionnaire = respondents[plan["contact"]["column"]].map(
-        {contact: q for q, contact in plan["contact"]["values"].items()})
-    units = list(figures)
-    rows = {u: np.flatnonzero(report["unit"].to_numpy() == u) for u in units}
-    achieved = [report["synthesized"].to_numpy(dtype=float, copy=True)[rows[u]] for u in units]
-    for pooled in criteria:
-        if not set(pooled.items) <= set(respondents):
-            continue  # an item asked of nobody
-        keys = [(u, q.name) for u in units for q in survey.questionnaires]
-        index = {key: o for o, key in enumerate(keys)}
-        owner = np.array([index.get(key, -1) for key in zip(
-            respondents[plan["unit_column"]].astype(str), questionnaire, strict=True)])
-        owners = [(units.index(u), np.array([figures[u].slots.index((q, i))
-                                             if (q, i) in figures[u].slots else -1
-                                             for i in pooled.items])) for u, q in keys]
-        answers = respondents[pooled.items].to_numpy(dtype=float, copy=True)
-        if exchange(answers, owner, owners, [figures[u] for u in units], achieved, pooled,
-                    survey, rng):
-            respondents[pooled.items] = answers
-    for u, values in zip(units, achieved, strict=True):
-        f = figures[u]
-        off = np.abs(values - f.value)
-        report.loc[rows[u], "synthesized"] = values
-        report.loc[rows[u], "met"] = off <= f.half_width + 1e-9
-        report.loc[rows[u], "reproduced"] = off <= f.tolerance + 1e-9
-
-
-def _region_weights(folder: Path, raw: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    frame = _read(folder, raw)
-    weights = (frame[raw["n"]].map(number).fillna(0).to_numpy(dtype=float) if "n" in raw
-               else np.ones(len(frame)))  # no published sizes: evenly
-    return frame[raw["region"]].to_numpy(), weights / weights.sum()
 
 
 # ------------------------------------------------------------------------------ one unit

@@ -55,20 +55,15 @@ class Pooled:
     printed: tuple[float, float]
 
 
-@dataclass
-class _Counts:
-    """Per row (a unit's questionnaire, or the pool) and item: asked, rated, their marks' sum,
-    top marks."""
+ASKED, RATED, TOTAL, TOP = range(4)  # the last axis of a count array: per item, how many were
+#                                      asked, how many rated, their marks' sum, the top marks
 
-    asked: np.ndarray
-    rated: np.ndarray
-    total: np.ndarray
-    top: np.ndarray
 
-    def values(self, rated_base: bool) -> tuple[np.ndarray, np.ndarray]:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (self.total / self.rated,
-                    100.0 * self.top / (self.rated if rated_base else self.asked))
+def _values(counts: np.ndarray, rated_base: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Item scores and % from count arrays (..., items, 4)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (counts[..., TOTAL] / counts[..., RATED],
+                100.0 * counts[..., TOP] / counts[..., RATED if rated_base else ASKED])
 
 
 def exchange(answers: np.ndarray, owner: np.ndarray, owners: list[tuple[int, np.ndarray]],
@@ -92,15 +87,16 @@ def exchange(answers: np.ndarray, owner: np.ndarray, owners: list[tuple[int, np.
     half = np.array([HALF_WIDTH["score"], HALF_WIDTH["satisfaction"]])
     aim, aim_items = np.array(pooled.printed, dtype=float), pooled.printed_items
 
-    def counts(rows: np.ndarray, groups: int, index: np.ndarray) -> _Counts:
+    def counts(rows: np.ndarray, groups: int, index: np.ndarray) -> np.ndarray:
+        """Count arrays (groups, items, 4) of `rows`, grouped by `index`."""
         c = code[rows]
         asked = c >= 0
         safe = np.where(asked, c, 0)
         rated = asked & rating[safe]
-        parts = [asked, rated, np.where(rated, mark[safe], 0.0), asked & top[safe]]
-        return _Counts(*(np.stack([np.bincount(index, weights=p[:, j].astype(float),
-                                               minlength=groups) for j in range(m)], axis=1)
-                         for p in parts))
+        parts = np.stack([asked, rated, np.where(rated, mark[safe], 0.0), asked & top[safe]],
+                         axis=2).astype(float)
+        return np.stack([np.stack([np.bincount(index, weights=parts[:, j, p], minlength=groups)
+                                   for p in range(4)], axis=1) for j in range(m)], axis=1)
 
     def off(value: np.ndarray, printed: np.ndarray | float, stat: int) -> np.ndarray:
         """How far outside the aimed part of the print, in half-widths, squared (NaN: 0)."""
@@ -135,25 +131,23 @@ def exchange(answers: np.ndarray, owner: np.ndarray, owners: list[tuple[int, np.
         table = np.concatenate([np.zeros((0, 5), dtype=int), *open_])
         o, a, b, xa, xb = table.T
         rows = np.arange(len(table))
-        change = np.zeros((len(table), m, 4))  # per item: asked, rated, total, top
-        change[rows, a, 1:] = np.column_stack([rating[xb].astype(float) - rating[xa],
-                                               mark[xb] - mark[xa],
-                                               top[xb].astype(float) - top[xa]])
-        change[rows, b, 1:] = -change[rows, a, 1:]
-        after = _Counts(*(getattr(pool, f)[0] + change[..., p]
-                          for p, f in enumerate(("asked", "rated", "total", "top"))))
-        unit_rated = units.rated[o] + change[..., 1]
-        usable = ((after.rated.min(axis=1) >= 1) & (unit_rated[rows, a] >= 1)
+        change = np.zeros((len(table), m, 4))  # nobody newly asked: ASKED stays 0
+        change[rows, a, RATED:] = np.column_stack([rating[xb].astype(float) - rating[xa],
+                                                   mark[xb] - mark[xa],
+                                                   top[xb].astype(float) - top[xa]])
+        change[rows, b, RATED:] = -change[rows, a, RATED:]
+        after = pool + change
+        unit_rated = units[o, :, RATED] + change[..., RATED]
+        usable = ((after[..., RATED].min(axis=1) >= 1) & (unit_rated[rows, a] >= 1)
                   & (unit_rated[rows, b] >= 1))
-        better = np.where(usable, objective(*after.values(rated_base)), np.inf)
-        now = objective(*pool.values(rated_base))[0]
+        better = np.where(usable, objective(*_values(after, rated_base)), np.inf)
+        now = objective(*_values(pool, rated_base))[0]
         chosen = None
         for c in np.argsort(better, kind="stable")[:TRIED]:
             if not better[c] < now - 1e-9:
                 break
             u, slot = owners[o[c]]
-            moved = _moved(units, int(o[c]), change[c], figures[u], slot, achieved[u],
-                           rated_base)
+            moved = _moved(units[o[c]], change[c], figures[u], slot, achieved[u], rated_base)
             if _keeps(figures[u], achieved[u], moved):
                 chosen, achieved[u] = c, moved
                 break
@@ -164,21 +158,18 @@ def exchange(answers: np.ndarray, owner: np.ndarray, owners: list[tuple[int, np.
                                                & (code[:, b[c]] == xb[c])))
         for array in (answers, code):
             array[respondent, [a[c], b[c]]] = array[respondent, [b[c], a[c]]]
-        for p, f in enumerate(("asked", "rated", "total", "top")):
-            getattr(pool, f)[0] += change[c, :, p]
-            getattr(units, f)[o[c]] += change[c, :, p]
+        pool[0] += change[c]
+        units[o[c]] += change[c]
         open_[o[c]] = candidates(int(o[c]))
         made += 1
     return made
 
 
-def _moved(units: _Counts, o: int, change: np.ndarray, figures: Figures, slot: np.ndarray,
+def _moved(counts: np.ndarray, change: np.ndarray, figures: Figures, slot: np.ndarray,
            before: np.ndarray, rated_base: bool) -> np.ndarray:
-    """The unit's figures after owner o's item counts change by `change` (items x asked, rated,
-    total, top): each figure moves by its weights times the items' changes in value."""
-    counts = [getattr(units, f)[o] for f in ("asked", "rated", "total", "top")]
-    old = _Counts(*counts).values(rated_base)
-    new = _Counts(*(c + change[:, p] for p, c in enumerate(counts))).values(rated_base)
+    """A unit's figures after its item counts (items x 4, one questionnaire's) change by
+    `change`: each figure moves by its weights times the items' changes in value."""
+    old, new = _values(counts, rated_base), _values(counts + change, rated_base)
     present = slot >= 0
     move = np.zeros((2, len(figures.slots)))
     for stat in range(2):

@@ -109,7 +109,7 @@ def rater_counts(asked: int, score: float, share: float, non_answers: bool) -> r
 
 def answering(slots: list[Slot], items: list[Item], shares: Mapping[str, float]) -> None:
     """Only `shares[criterion]` of the respondents asked a criterion's items answer them (the
-    same respondents for every item of it, spread over the unit: `_pooled_answering`)."""
+    same respondents for every item of it, spread over the unit; engine.synthesis_pooled)."""
     for criterion, share in shares.items():
         mine = [item for item in items if slots[item.slot][1].criterion == criterion]
         if not mine or share >= 1:

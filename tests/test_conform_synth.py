@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine import synthesis, synthesis_skips
+from engine import synthesis, synthesis_pooled, synthesis_skips, synthesis_targets
 from engine.loading import resolve_spec
 from engine.synthesis import synthesize
 from engine.validation import load_spec
@@ -199,7 +199,7 @@ def test_synth_reaches_figures_that_need_the_right_counts(unit: str, figure: str
 def test_regional_shares_are_balanced_so_the_regions_average_to_the_unit() -> None:
     """4.50 overall from regions printed 4.00 and 4.80 needs 37.5 % in the first region, not
     the sample's 50 %; the % (80 from 60 and 90: one third) gives way, being lighter."""
-    targets = synthesis.Targets(criteria={}, items={}, totals={}, channel_zones={},
+    targets = synthesis_targets.Targets(criteria={}, items={}, totals={}, channel_zones={},
                                 unit_zones={}, unit_total=(4.5, 80.0),
                                 regional={"A": (4.0, 60.0), "B": (4.8, 90.0)})
     unit = synthesis._Unit("u", 100, ["office"], targets, ["A", "B"])
@@ -233,9 +233,9 @@ def test_answering_shares_make_the_pooled_2019_criteria_come_out() -> None:
     shares answering, weighted in, give it back, and nobody's share falls below a half."""
     spec, _ = load_spec(resolve_spec("2019"))
     plan, folder = spec.data["synthesis"], Path(spec.path).parent / "published" / "2019"
-    targets = synthesis._targets(folder, plan, spec.survey)
-    counts = synthesis._unit_counts(folder, plan["respondents"])
-    shares = synthesis._pooled_answering(folder, plan, spec.survey, targets, counts)
+    targets = synthesis_targets.read_targets(folder, plan, spec.survey)
+    counts = synthesis_targets.unit_counts(folder, plan["respondents"])
+    shares = synthesis_pooled.answering_shares(folder, plan, spec.survey, targets, counts)
     units = [u for u in targets if ("main", "accessibility") in targets[u].criteria]
     weight = np.array([counts[u] * shares.get(u, {}).get("accessibility", 1.0) for u in units])
     value = np.array([targets[u].criteria[("main", "accessibility")][1] for u in units])
@@ -250,9 +250,9 @@ def test_routed_counts_make_the_pooled_2019_feedback_come_out() -> None:
     value to the national one."""
     spec, _ = load_spec(resolve_spec("2019"))
     plan, folder = spec.data["synthesis"], Path(spec.path).parent / "published" / "2019"
-    targets = synthesis._targets(folder, plan, spec.survey)
-    counts = synthesis._unit_counts(folder, plan["respondents"])
-    routed = synthesis._pooled_routed(folder, plan, spec.survey, targets, counts)
+    targets = synthesis_targets.read_targets(folder, plan, spec.survey)
+    counts = synthesis_targets.unit_counts(folder, plan["respondents"])
+    routed = synthesis_pooled.routed_counts(folder, plan, spec.survey, targets, counts)
     total = weight = 0.0
     for unit, flags in routed.items():
         score, share = targets[unit].criteria[("main", "feedback")]
@@ -271,12 +271,12 @@ def test_item_splits_make_the_pooled_2019_costs_items_come_out() -> None:
     tolerance of its print (items near 5 cannot move far up)."""
     spec, _ = load_spec(resolve_spec("2019"))
     plan, folder = spec.data["synthesis"], Path(spec.path).parent / "published" / "2019"
-    targets = synthesis._targets(folder, plan, spec.survey)
-    counts = synthesis._unit_counts(folder, plan["respondents"])
-    services = synthesis._typed(spec, "services",
-                                synthesis._catalogue(folder, plan["catalogues"]["services"]))
+    targets = synthesis_targets.read_targets(folder, plan, spec.survey)
+    counts = synthesis_targets.unit_counts(folder, plan["respondents"])
+    services = synthesis._typed(spec, "services", synthesis_targets.catalogue(
+        folder, plan["catalogues"]["services"]))
     asked = synthesis._items_asked(spec, plan, services, list(targets))
-    splits = synthesis._pooled_splits(folder, plan, spec.survey, targets, counts, asked)
+    splits = synthesis_pooled.item_splits(folder, plan, spec.survey, targets, counts, asked)
     assert splits and all(sum(move[0] for move in moves.values()) == pytest.approx(0, abs=1e-6)
                           for moves in splits.values())
     for item, printed in {"costs_fee_amount": 4.78, "costs_additional": 4.93}.items():
