@@ -136,7 +136,7 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     respondents = pd.concat(parts, ignore_index=True)
     report = pd.concat(reports, ignore_index=True)
     if only is None and (plan.get("pooled") or {}).get("items"):
-        pooled.exchanged(spec, plan, pooled.pooled_criteria(published, plan, survey),
+        pooled.exchanged(spec, plan, pooled.printed_criteria(published, plan, survey),
                          respondents, report, figures, np.random.default_rng([seed, len(surveyed)]))
     respondents.insert(0, "respondent_id", [f"r{i:06d}" for i in range(len(respondents))])
     for item in dict.fromkeys(i.name for q in survey.questionnaires for i in q.items):

@@ -193,7 +193,7 @@ def routed_counts(folder: Path, plan: Mapping[str, Any], survey: Survey,
     return out
 
 
-def pooled_criteria(folder: Path, plan: Mapping[str, Any], survey: Survey) -> list[Pooled]:
+def printed_criteria(folder: Path, plan: Mapping[str, Any], survey: Survey) -> list[Pooled]:
     """The criteria of the pooled table with their items' prints (`synthesis.pooled.items`)."""
     raw = plan["pooled"]
     pair = (raw["score"], raw["satisfaction"])
