@@ -416,6 +416,11 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int,
         click.echo(f"of the {len(off)} off: {contradicted} contradict the figures met (no "
                    "counts, whole or not, reach them with those kept), "
                    f"{len(off) - contradicted} reachable with real counts, missed with whole ones")
+        if made.pooled is not None:
+            pooled = made.pooled
+            click.echo(f"pooled table: {made.exchanges:,} answers exchanged between items; "
+                       f"within tolerance {int(pooled['reproduced'].sum())} of {len(pooled)} "
+                       f"figures, within the printed rounding {int(pooled['met'].sum())}")
         if report_path:
             report.to_csv(report_path, index=False)
             click.echo(f"wrote {report_path}")

@@ -72,6 +72,8 @@ class Synthesis:
 
     tables: dict[str, pd.DataFrame]
     report: pd.DataFrame
+    pooled: pd.DataFrame | None = None  # a pooled table's figures (`pooled.items`), after
+    exchanges: int = 0  # the answers exchanged between items to bring them there
 
 
 def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | None = None,
@@ -135,14 +137,17 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
          for i, code in enumerate(variants[0][unit_key])], ignore_index=True)
     respondents = pd.concat(parts, ignore_index=True)
     report = pd.concat(reports, ignore_index=True)
+    pooled_figures, exchanges = None, 0
     if only is None and (plan.get("pooled") or {}).get("items"):
-        pooled.exchanged(spec, plan, pooled.printed_criteria(published, plan, survey),
-                         respondents, report, figures, np.random.default_rng([seed, len(surveyed)]))
+        pooled_figures, exchanges = pooled.exchanged(
+            spec, plan, pooled.printed_criteria(published, plan, survey), respondents, report,
+            figures, np.random.default_rng([seed, len(surveyed)]))
     respondents.insert(0, "respondent_id", [f"r{i:06d}" for i in range(len(respondents))])
     for item in dict.fromkeys(i.name for q in survey.questionnaires for i in q.items):
         if item not in respondents:
             respondents[item] = np.nan  # asked of nobody: an empty column, not a missing one
-    return Synthesis({**catalogues, survey.respondents: respondents}, report)
+    return Synthesis({**catalogues, survey.respondents: respondents}, report, pooled_figures,
+                     exchanges)
 
 
 def _typed(spec: Spec, name: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -50,9 +50,19 @@ class Figures:
 class Pooled:
     """One criterion of a pooled table: its items' names and printed (score, %), and its own."""
 
+    name: str
     items: list[str]
     printed_items: np.ndarray  # items x 2, NaN where not printed
     printed: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Exchanged:
+    """How many exchanges were made, and the pooled items' scores and % after them."""
+
+    made: int
+    score: np.ndarray
+    share: np.ndarray
 
 
 ASKED, RATED, TOTAL, TOP = range(4)  # the last axis of a count array: per item, how many were
@@ -68,9 +78,9 @@ def _values(counts: np.ndarray, rated_base: bool) -> tuple[np.ndarray, np.ndarra
 
 def exchange(answers: np.ndarray, owner: np.ndarray, owners: list[tuple[int, np.ndarray]],
              figures: list[Figures], achieved: list[np.ndarray], pooled: Pooled, survey: Survey,
-             rng: np.random.Generator) -> int:
+             rng: np.random.Generator) -> Exchanged:
     """Exchange answers in `answers` (respondents x the criterion's items, NaN: not asked) in
-    place, and move the units' `achieved` figures with them; how many exchanges were made.
+    place, and move the units' `achieved` figures with them.
     `owner[r]` indexes respondent r's owner, a questionnaire of a unit that may exchange:
     `owners[o]` is (its unit's index into `figures`, and per item the figures' slot of that
     item in the questionnaire, -1 for none); -1 where the unit may not exchange (its answers
@@ -152,7 +162,7 @@ def exchange(answers: np.ndarray, owner: np.ndarray, owners: list[tuple[int, np.
                 chosen, achieved[u] = c, moved
                 break
         if chosen is None:
-            return made
+            break
         c = chosen
         respondent = rng.choice(np.flatnonzero((owner == o[c]) & (code[:, a[c]] == xa[c])
                                                & (code[:, b[c]] == xb[c])))
@@ -162,7 +172,7 @@ def exchange(answers: np.ndarray, owner: np.ndarray, owners: list[tuple[int, np.
         units[o[c]] += change[c]
         open_[o[c]] = candidates(int(o[c]))
         made += 1
-    return made
+    return Exchanged(made, *_values(pool[0], rated_base))
 
 
 def _moved(counts: np.ndarray, change: np.ndarray, figures: Figures, slot: np.ndarray,

@@ -205,7 +205,7 @@ def printed_criteria(folder: Path, plan: Mapping[str, Any], survey: Survey) -> l
         items = list(dict.fromkeys(i.name for q in survey.questionnaires for i in q.items
                                    if i.criterion == criterion))
         if items and None not in value:
-            out.append(Pooled(items, np.array([[np.nan if v is None else v for v in
+            out.append(Pooled(criterion, items, np.array([[np.nan if v is None else v for v in
                                                 printed.get(i, [None, None])] for i in items]),
                               (float(value[0]), float(value[1]))))
     return out
@@ -213,22 +213,23 @@ def printed_criteria(folder: Path, plan: Mapping[str, Any], survey: Survey) -> l
 
 def exchanged(spec: Spec, plan: Mapping[str, Any], criteria: list[Pooled],
                respondents: pd.DataFrame, report: pd.DataFrame, figures: Mapping[str, Figures],
-               rng: np.random.Generator) -> None:
+               rng: np.random.Generator) -> tuple[pd.DataFrame, int]:
     """Answers exchanged between the items of each pooled criterion (engine.synthesis_exchange)
-    in `respondents`, and the fit `report` of the units they move, in place. Units fitted by
+    in `respondents`, and the fit `report` of the units they move, in place; the pooled
+    figures after (in the report's columns), and how many exchanges were made. Units fitted by
     region too do not exchange: their figures are not functions of the whole unit's items."""
     survey = spec.survey
     assert survey is not None
     questionnaire = respondents[plan["contact"]["column"]].map(
         {contact: q for q, contact in plan["contact"]["values"].items()})
     units = list(figures)
-    if not units:
-        return
     rows = {u: np.flatnonzero(report["unit"].to_numpy() == u) for u in units}
     achieved = [report["synthesized"].to_numpy(dtype=float, copy=True)[rows[u]] for u in units]
-    keys = pd.MultiIndex.from_tuples([(u, q.name) for u in units for q in survey.questionnaires])
-    owner = keys.get_indexer(pd.MultiIndex.from_arrays(
+    keys = [(u, q.name) for u in units for q in survey.questionnaires]
+    owner = (pd.MultiIndex.from_tuples(keys).get_indexer(pd.MultiIndex.from_arrays(
         [respondents[plan["unit_column"]].astype(str), questionnaire]))
+        if keys else np.full(len(respondents), -1))
+    pooled_rows, made = [], 0
     for pooled in criteria:
         if not set(pooled.items) <= set(respondents):
             continue  # an item asked of nobody
@@ -236,12 +237,27 @@ def exchanged(spec: Spec, plan: Mapping[str, Any], criteria: list[Pooled],
                                              if (q, i) in figures[u].slots else -1
                                              for i in pooled.items])) for u, q in keys]
         answers = respondents[pooled.items].to_numpy(dtype=float, copy=True)
-        if exchange(answers, owner, owners, [figures[u] for u in units], achieved, pooled,
-                    survey, rng):
+        done = exchange(answers, owner, owners, [figures[u] for u in units], achieved, pooled,
+                        survey, rng)
+        if done.made:
             respondents[pooled.items] = answers
+        made += done.made
+        values = np.column_stack([done.score, done.share])
+        for name, published, value in [(pooled.name, pooled.printed, values.mean(axis=0)),
+                                       *zip(pooled.items, pooled.printed_items, values,
+                                            strict=True)]:
+            for k, stat in enumerate(("score", "satisfaction")):
+                if not np.isnan(published[k]):
+                    pooled_rows.append((name, stat, published[k], value[k]))
     for u, values in zip(units, achieved, strict=True):
         f = figures[u]
         off = np.abs(values - f.value)
         report.loc[rows[u], "synthesized"] = values
         report.loc[rows[u], "met"] = off <= f.half_width + 1e-9
         report.loc[rows[u], "reproduced"] = off <= f.tolerance + 1e-9
+    out = pd.DataFrame(pooled_rows, columns=["figure", "statistic", "published", "synthesized"])
+    off = (out["synthesized"] - out["published"]).abs()
+    stat = out["statistic"]
+    out["met"] = off <= stat.map(skips.HALF_WIDTH) + 1e-9
+    out["reproduced"] = off <= stat.map(plan["tolerance"]) + 1e-9
+    return out, made

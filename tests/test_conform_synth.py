@@ -127,7 +127,8 @@ def test_bundled_2019_data_are_what_synth_makes_and_its_report_is_what_the_engin
         tmp_path: Path) -> None:
     """2019 exchanges answers between items after every service is built (Table 2 pools them
     all), so only a whole run gives the bundled data: it does, and the fit report, moved with
-    the exchanges, still says what `sapa rate` computes for every service's total."""
+    the exchanges, still says what `sapa rate` computes for every service's total, as does
+    what synth says of Table 2's criteria."""
     spec, _ = load_spec(resolve_spec("2019"))
     folder = Path(spec.path).parent
     made = synthesize(spec, folder / "published" / "2019", seed=0)
@@ -138,12 +139,20 @@ def test_bundled_2019_data_are_what_synth_makes_and_its_report_is_what_the_engin
                                                       f"{name}.parquet"))
     result = CliRunner().invoke(main, ["conform", "2019", "--data", str(tmp_path),
                                        "--format", "json"])
-    cells = pd.DataFrame(json.loads(result.stdout)["cells"]).query("table == 'table_7'")
-    engine = cells.set_index(["unit", "column"])["engine"]
+    cells = pd.DataFrame(json.loads(result.stdout)["cells"])
+    engine = cells.query("table == 'table_7'").set_index(["unit", "column"])["engine"]
     report = made.report.query("figure == 'total'").set_index(["unit", "statistic"])
     assert len(engine) == 130
     for (unit, column), value in engine.items():
         assert report.loc[(unit, column), "synthesized"] == pytest.approx(value, abs=1e-9)
+    national = cells.query("table == 'table_2'").set_index("column")["engine"]
+    assert made.pooled is not None and made.exchanges > 0  # what synth says of Table 2 ...
+    criteria = made.pooled[made.pooled["figure"].isin(
+        {c.rsplit("_", 1)[0] for c in national.index})]
+    assert len(criteria) == 16
+    for _, row in criteria.iterrows():  # ... is what the engine rates
+        assert row["synthesized"] == pytest.approx(
+            national[f"{row['figure']}_{row['statistic']}"], abs=1e-9)
 
 
 def test_bundled_data_are_what_synth_makes_from_the_published_tables(tmp_path: Path) -> None:

@@ -51,14 +51,15 @@ def test_exchanges_bring_the_pool_to_its_print_and_keep_every_unit_on_its_own(se
     achieved = [np.array([score.mean(), share.mean()])]
     pool_score, pool_share = values(answers)
     printed = (round(pool_score.mean(), 2), round(pool_share.mean() - 2.0, 1))
-    pooled = Pooled(["fee", "extra"], np.full((2, 2), np.nan), printed)
+    pooled = Pooled("costs", ["fee", "extra"], np.full((2, 2), np.nan), printed)
     owner = np.concatenate([np.zeros(200, dtype=int), np.full(600, -1)])
 
-    made = exchange(answers, owner, [(0, np.array([0, 1]))], figures, achieved, pooled,
+    done = exchange(answers, owner, [(0, np.array([0, 1]))], figures, achieved, pooled,
                     SURVEY, np.random.default_rng(seed))
 
-    assert made > 0
+    assert done.made > 0
     pool_score, pool_share = values(answers)
+    np.testing.assert_allclose([done.score, done.share], [pool_score, pool_share], atol=1e-12)
     step = 100 * (1 / 200 - 1 / 800) / 2  # one top mark from the fee to the extra item
     assert abs(pool_share.mean() - printed[1]) <= step / 2 + 1e-9  # the nearest it can be
     assert abs(pool_score.mean() - printed[0]) <= 0.005
@@ -74,13 +75,13 @@ def test_no_exchange_where_the_pool_is_already_printed() -> None:
     rng = np.random.default_rng(0)
     answers = np.column_stack([answers_of(rng, 100, 60, 20), answers_of(rng, 100, 70, 10)])
     score, share = values(answers)
-    pooled = Pooled(["fee", "extra"], np.full((2, 2), np.nan),
+    pooled = Pooled("costs", ["fee", "extra"], np.full((2, 2), np.nan),
                     (float(score.mean()), float(share.mean())))
     achieved = [np.array([score.mean(), share.mean()])]
-    made = exchange(answers, np.zeros(100, dtype=int), [(0, np.array([0, 1]))],
+    done = exchange(answers, np.zeros(100, dtype=int), [(0, np.array([0, 1]))],
                     [criterion_figures(score.mean(), share.mean())], achieved, pooled, SURVEY,
                     rng)
-    assert made == 0
+    assert done.made == 0
 
 
 def test_an_exchange_that_would_move_a_unit_off_its_print_is_not_made() -> None:
@@ -97,10 +98,10 @@ def test_an_exchange_that_would_move_a_unit_off_its_print_is_not_made() -> None:
                     np.array([0.0, 0.05]), np.array([0.0, 0.1]))
     achieved = [np.array([score.mean(), share.mean()])]
     pool_score, pool_share = values(answers)
-    pooled = Pooled(["fee", "extra"], np.full((2, 2), np.nan),
+    pooled = Pooled("costs", ["fee", "extra"], np.full((2, 2), np.nan),
                     (round(pool_score.mean(), 2), round(pool_share.mean() - 2.0, 1)))
-    made = exchange(answers, np.concatenate([np.zeros(200, dtype=int), np.full(600, -1)]),
+    done = exchange(answers, np.concatenate([np.zeros(200, dtype=int), np.full(600, -1)]),
                     [(0, np.array([0, 1]))], [exact], achieved, pooled, SURVEY, rng)
     after, _ = values(answers[:200])
-    assert made > 0 and after.mean() == pytest.approx(score.mean(), abs=1e-9)
+    assert done.made > 0 and after.mean() == pytest.approx(score.mean(), abs=1e-9)
     assert ((answers[:200] == 0) == (paid == 0)).all()  # the non-answers stayed put
