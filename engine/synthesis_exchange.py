@@ -2,10 +2,10 @@
 table pooled over all respondents comes out (`synthesis.pooled.items` in `sapa synth`).
 
 Each unit is fitted alone, to its own printed figures. A pooled table weighs the units by how
-many answered each item, which no unit's fit sees: a paid-only item pools the paid units only,
-and the share of raters behind an item's % differs from item to item (a pooled 4.78 with 36.9 %
-has fewer raters per respondent asked than 4.93 with 48.7 %). So the pools can land off their
-print while every unit meets its own.
+many answered each item, which no unit's fit sees: an item asked in some units only pools those
+units, and the share of raters behind an item's % differs from item to item (a lower score with
+a lower % can mean fewer raters per respondent asked). So the pools can land off their print
+while every unit meets its own.
 
 An exchange swaps one respondent's answers to two items of the same criterion (a 5 and a
 non-answer, say). The respondent stays asked both, so every % over those asked keeps its

@@ -74,7 +74,7 @@ def item_splits(folder: Path, plan: Mapping[str, Any], survey: Survey,
                    asked: Mapping[str, set[str]]) -> dict[str, dict[str, tuple[float, float]]]:
     """Per unit and item: how far the item starts from its criterion's printed value, so that
     the items pooled over every respondent (`synthesis.pooled.items`) come out, for a criterion
-    whose items are asked of different units (paid-only items: a fee item pools the paid units,
+    whose items are asked of different units (an item asked in some units pools those units,
     an item asked of all pools every unit). A unit prints the criterion only, the mean of its
     items, so a unit's moves sum to nothing and keep its items on the scale; a linear programme
     per statistic moves as little as it can while every item's pool, weighted by the units'
