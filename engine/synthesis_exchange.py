@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.spec import Survey
+from engine.synthesis_fit import within
 from engine.synthesis_skips import HALF_WIDTH
 
 AIM = 0.5  # inside this fraction of a print's half-width, a pool needs no exchange
@@ -191,9 +192,6 @@ def _keeps(figures: Figures, before: np.ndarray, after: np.ndarray) -> bool:
     """No figure leaves its print or its tolerance, nor gets further off where it was off."""
     was = np.abs(before - figures.value)
     now = np.abs(after - figures.value)
-    eps = 1e-9
-    return bool(np.all(np.where(was <= figures.half_width + eps,
-                                now <= figures.half_width + eps,
-                                np.where(was <= figures.tolerance + eps,
-                                         now <= figures.tolerance + eps,
-                                         now <= was + eps))))
+    return bool(np.all(np.where(within(was, figures.half_width), within(now, figures.half_width),
+                                np.where(within(was, figures.tolerance),
+                                         within(now, figures.tolerance), within(now, was)))))

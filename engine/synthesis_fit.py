@@ -117,8 +117,8 @@ def fit(cells: Cells, goals: list[Goal], top_mark: int = 5) -> Fit:
     score_map, share_map = _maps(cells, goals)
     achieved = _achieved(goals, score_map, share_map, total, top)
     distance = np.abs(achieved - [g.value for g in goals])
-    met = distance <= np.array([g.half_width for g in goals]) + 1e-9
-    reproduced = distance <= np.array([g.tolerance for g in goals]) + 1e-9
+    met = within(distance, np.array([g.half_width for g in goals]))
+    reproduced = within(distance, np.array([g.tolerance for g in goals]))
     possible = np.full((len(goals), 2), np.nan)
     possible[whole] = _possible(merged, _where(goals, whole), met[whole], top_mark)
     if held is not None:
@@ -426,6 +426,12 @@ def _achieved(goals: list[Goal], score_map: np.ndarray, share_map: np.ndarray,
     if not goals:
         return np.zeros(0)
     return score_map @ total + share_map @ top
+
+
+def within(distance: Any, width: Any) -> Any:
+    """Whether a figure this far from its print is within `width` of it (float noise aside):
+    the one test of "met" (width: the print's half-width) and "reproduced" (the tolerance)."""
+    return distance <= width + 1e-9
 
 
 def marks(total: int, top: int, rated: int, top_mark: int = 5) -> np.ndarray:

@@ -21,7 +21,7 @@ from engine import synthesis_skips as skips
 from engine.published import number
 from engine.spec import Spec, Survey
 from engine.synthesis_exchange import Figures, Pooled, exchange
-from engine.synthesis_fit import solver_output_hidden
+from engine.synthesis_fit import solver_output_hidden, within
 from engine.synthesis_targets import Targets, read
 
 
@@ -223,7 +223,8 @@ def exchanged(spec: Spec, plan: Mapping[str, Any], criteria: list[Pooled],
     questionnaire = respondents[plan["contact"]["column"]].map(
         {contact: q for q, contact in plan["contact"]["values"].items()})
     units = list(figures)
-    rows = {u: np.flatnonzero(report["unit"].to_numpy() == u) for u in units}
+    position = {u: k for k, u in enumerate(units)}
+    rows = report.groupby("unit").indices
     achieved = [report["synthesized"].to_numpy(dtype=float, copy=True)[rows[u]] for u in units]
     keys = [(u, q.name) for u in units for q in survey.questionnaires]
     owner = (pd.MultiIndex.from_tuples(keys).get_indexer(pd.MultiIndex.from_arrays(
@@ -233,7 +234,7 @@ def exchanged(spec: Spec, plan: Mapping[str, Any], criteria: list[Pooled],
     for pooled in criteria:
         if not set(pooled.items) <= set(respondents):
             continue  # an item asked of nobody
-        owners = [(units.index(u), np.array([figures[u].slots.index((q, i))
+        owners = [(position[u], np.array([figures[u].slots.index((q, i))
                                              if (q, i) in figures[u].slots else -1
                                              for i in pooled.items])) for u, q in keys]
         answers = respondents[pooled.items].to_numpy(dtype=float, copy=True)
@@ -253,11 +254,11 @@ def exchanged(spec: Spec, plan: Mapping[str, Any], criteria: list[Pooled],
         f = figures[u]
         off = np.abs(values - f.value)
         report.loc[rows[u], "synthesized"] = values
-        report.loc[rows[u], "met"] = off <= f.half_width + 1e-9
-        report.loc[rows[u], "reproduced"] = off <= f.tolerance + 1e-9
+        report.loc[rows[u], "met"] = within(off, f.half_width)
+        report.loc[rows[u], "reproduced"] = within(off, f.tolerance)
     out = pd.DataFrame(pooled_rows, columns=["figure", "statistic", "published", "synthesized"])
     off = (out["synthesized"] - out["published"]).abs()
     stat = out["statistic"]
-    out["met"] = off <= stat.map(skips.HALF_WIDTH) + 1e-9
-    out["reproduced"] = off <= stat.map(plan["tolerance"]) + 1e-9
+    out["met"] = within(off, stat.map(skips.HALF_WIDTH))
+    out["reproduced"] = within(off, stat.map(plan["tolerance"]))
     return out, made
