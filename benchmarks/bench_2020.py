@@ -24,12 +24,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import synthetic  # noqa: E402
-from engine.data import load_tables, read_source  # noqa: E402
-from engine.evaluation import evaluate_tables  # noqa: E402
-from engine.loading import resolve_spec  # noqa: E402
-from engine.ranking import compute_ratings  # noqa: E402
-from engine.spec import Spec  # noqa: E402
-from engine.validation import load_spec  # noqa: E402
+from sapa.engine.data.contract import load_tables, read_source  # noqa: E402
+from sapa.engine.rating.evaluation import evaluate_tables  # noqa: E402
+from sapa.engine.spec.loading import resolve_spec  # noqa: E402
+from sapa.engine.rating.ranking import compute_ratings  # noqa: E402
+from sapa.engine.spec.model import Spec  # noqa: E402
+from sapa.engine.spec.validation import load_spec  # noqa: E402
 
 ASKED_IF = {"service.paid": "paid", "complained": "complained",
             "used_virtual_assistant": "used_virtual_assistant"}

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.formula_eval import Frames, evaluate_rows
-from engine.spec import Spec
+from sapa.engine.formula.evaluator import Frames, evaluate_rows
+from sapa.engine.spec.model import Spec
 
 N_SERVICES, N_CGO_SERVICES, N_AGENCIES, N_REGIONS = 70, 48, 24, 17
 NOT_SURVEYED = ("2.4", "2.5", "2.29", "2.43", "2.53", "2.57", "2.64", "2.66")

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.formula_compile import Band, Catalog, Link, compile_formula
-from engine.formula_eval import Frames, evaluate_rows
-from engine.formula_parser import parse
+from sapa.engine.formula.compiler import Band, Catalog, Link, compile_formula
+from sapa.engine.formula.evaluator import Frames, evaluate_rows
+from sapa.engine.formula.parser import parse
 
 SPECS = Path(__file__).parent / "specs"
 ROOT = Path(__file__).parent.parent

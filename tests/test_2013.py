@@ -8,10 +8,10 @@ import pandas as pd
 from click.testing import CliRunner
 
 from cli import main
-from engine.data import load_tables
-from engine.evaluation import evaluate_tables
-from engine.loading import resolve_spec
-from engine.validation import load_spec
+from sapa.engine.data.contract import load_tables
+from sapa.engine.rating.evaluation import evaluate_tables
+from sapa.engine.spec.loading import resolve_spec
+from sapa.engine.spec.validation import load_spec
 
 OVERLAY = """extends: {base}
 methodology: {{id: grade-check, title: grade check}}

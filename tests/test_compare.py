@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine import comparison, spec_diff
-from engine.loading import resolve_spec
-from engine.validation import load_spec
+from sapa.engine.analysis import comparison
+from sapa.engine.analysis import diff as spec_diff
+from sapa.engine.spec.loading import resolve_spec
+from sapa.engine.spec.validation import load_spec
 from tests.conftest import SPECS
 
 

@@ -11,10 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine import synthesis, synthesis_pooled, synthesis_skips, synthesis_targets
-from engine.loading import resolve_spec
-from engine.synthesis import synthesize
-from engine.validation import load_spec
+from sapa.engine.synth import build as synthesis
+from sapa.engine.synth import pooled as synthesis_pooled
+from sapa.engine.synth import skips as synthesis_skips
+from sapa.engine.synth import targets as synthesis_targets
+from sapa.engine.spec.loading import resolve_spec
+from sapa.engine.synth.build import synthesize
+from sapa.engine.spec.validation import load_spec
 from tests.conftest import SPECS
 
 PUBLISHED = """rank,code,score,grade

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from benchmarks import synthetic
 from cli import main
-from engine.loading import resolve_spec
-from engine.validation import load_spec
+from sapa.engine.spec.loading import resolve_spec
+from sapa.engine.spec.validation import load_spec
 
 
 def rate(spec: str, data: Path, out: Path) -> tuple[int, str]:

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.loading import bundled_names, resolve_spec
-from engine.testing import run_tests
-from engine.validation import load_spec
+from sapa.engine.spec.loading import bundled_names, resolve_spec
+from sapa.engine.testing.embedded import run_tests
+from sapa.engine.spec.validation import load_spec
 from tests.conftest import SPECS
 
 MINI = SPECS / "mini.yaml"

@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from engine.formula_compile import compile_formula
-from engine.formula_eval import Frames, evaluate_rows
-from engine.formula_parser import parse
-from engine.testing import run_tests
-from engine.validation import load_spec
+from sapa.engine.formula.compiler import compile_formula
+from sapa.engine.formula.evaluator import Frames, evaluate_rows
+from sapa.engine.formula.parser import parse
+from sapa.engine.testing.embedded import run_tests
+from sapa.engine.spec.validation import load_spec
 from tests.conftest import problems_of, run, world
 
 

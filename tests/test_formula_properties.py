@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import formula_ast as fa
-from engine.formula_parser import FormulaSyntaxError, parse
+from sapa.engine.formula import syntax as fa
+from sapa.engine.formula.parser import FormulaSyntaxError, parse
 
 RESERVED = {"and", "or", "not", "in", "true", "false"}
 names = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(lambda n: n not in RESERVED)

@@ -3,15 +3,18 @@ as package data."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+import sysconfig
+from importlib.metadata import distributions
 from pathlib import Path
 
 from tests.conftest import ROOT
 
 
 def sapa(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "import cli; cli.run()", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "sapa", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -40,3 +43,27 @@ def test_a_rating_without_rows_says_why_instead_of_an_empty_table(tmp_path: Path
     assert result.returncode == 0, result.stderr
     assert ("Call centres by service (call_centres): no rows, no row of 'service_centres' meets "
             "`not is_missing(call_centre_score)` in these data") in result.stdout
+
+
+def test_the_wheel_installs_one_top_level_package_sapa() -> None:
+    """cli, engine, grammar and methodology travel inside `sapa`, never beside other packages
+    (an editable install maps the one name `sapa` to the checkout instead)."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    installed = [d for d in distributions(path=[str(site)]) if d.metadata["Name"] == "sapa"]
+    assert len(installed) == 1
+    files = installed[0].files or []
+    finders = [f for f in files if f.name.startswith("__editable__") and f.suffix == ".py"]
+    if finders:
+        text = (site / finders[0]).read_text(encoding="utf-8")
+        mapping = ast.literal_eval(text.split("MAPPING: dict[str, str] = ", 1)[1].splitlines()[0])
+        assert set(mapping) == {"sapa"}, mapping
+        return
+    tops = {f.parts[0] for f in files if f.parts[0] not in ("..", "__pycache__")
+            and not f.parts[0].endswith(".dist-info")}
+    assert tops == {"sapa"}, tops
+
+
+def test_python_dash_m_sapa_prints_the_help(tmp_path: Path) -> None:
+    result = sapa("--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout and "rate" in result.stdout

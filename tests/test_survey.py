@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.testing import run_tests
-from engine.validation import load_spec
+from sapa.engine.testing.embedded import run_tests
+from sapa.engine.spec.validation import load_spec
 from tests.conftest import SPECS
 
 SPEC = SPECS / "survey.yaml"

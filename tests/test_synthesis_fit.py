@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.synthesis_fit import Cells, Goal, fit
+from sapa.engine.synth.fit import Cells, Goal, fit
 
 
 def _one_item(score_weight: float, share_weight: float) -> tuple[Cells, list[Goal]]:

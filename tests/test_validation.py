@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.validation import load_spec
+from sapa.engine.spec.validation import load_spec
 from tests.conftest import SPECS
 
 

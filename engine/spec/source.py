@@ -18,7 +18,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from engine.diagnostics import CannotRun, Diagnostic, Span
+from sapa.engine.diagnostics import CannotRun, Diagnostic, Span
 
 PathKey = tuple[str | int, ...]
 

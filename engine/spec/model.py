@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from engine.diagnostics import Span
-from engine.formula_compile import Catalog, Link, Node, Type
-from engine.source import Document
+from sapa.engine.diagnostics import Span
+from sapa.engine.formula.compiler import Catalog, Link, Node, Type
+from sapa.engine.spec.source import Document
 
 
 def frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -15,15 +15,15 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
-from engine.diagnostics import CannotRun, Diagnostic, did_you_mean
-from engine.source import Document, NodePlace, PathKey, read_yaml
+from sapa.engine.diagnostics import CannotRun, Diagnostic, did_you_mean
+from sapa.engine.spec.source import Document, NodePlace, PathKey, read_yaml
 
 BUNDLED_SUFFIX = ".yaml"
 
 
 def bundled_names() -> list[str]:
     """Short names of the methodologies shipped with sapa (their file names without .yaml)."""
-    folder = files("methodology")
+    folder = files("sapa.methodology")
     return sorted(p.name[: -len(BUNDLED_SUFFIX)] for p in folder.iterdir()
                   if p.name.endswith(BUNDLED_SUFFIX))
 
@@ -34,7 +34,7 @@ def resolve_spec(name: str, relative_to: Path | None = None) -> Path:
     if candidate.exists():
         return candidate
     if name in bundled_names():
-        with as_file(files("methodology").joinpath(name + BUNDLED_SUFFIX)) as path:
+        with as_file(files("sapa.methodology").joinpath(name + BUNDLED_SUFFIX)) as path:
             return Path(path)
     hint = did_you_mean(name, bundled_names())
     raise CannotRun([Diagnostic(
@@ -101,7 +101,7 @@ def _merge(base: Any, overlay: Any, path: PathKey, overlay_places: dict[PathKey,
 # --------------------------------------------------------------------------------- structure
 @cache
 def spec_schema() -> dict[str, Any]:
-    text = files("engine.schema").joinpath("spec.schema.json").read_text(encoding="utf-8")
+    text = files("sapa.engine.spec").joinpath("spec.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

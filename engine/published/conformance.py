@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from engine.published import number, read_table, select
+from sapa.engine.published.tables import number, read_table, select
 
 DEFAULT_MIN_MATCH = 0.95
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.formula_compile import (
+from sapa.engine.formula.compiler import (
     Banding,
     Column,
     Const,

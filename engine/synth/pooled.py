@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
-from engine import synthesis_skips as skips
-from engine.published import number
-from engine.spec import Spec, Survey
-from engine.synthesis_exchange import Figures, Pooled, exchange
-from engine.synthesis_fit import solver_output_hidden, within
-from engine.synthesis_targets import Targets, read
+from sapa.engine.synth import skips as skips
+from sapa.engine.published.tables import number
+from sapa.engine.spec.model import Spec, Survey
+from sapa.engine.synth.exchange import Figures, Pooled, exchange
+from sapa.engine.synth.fit import solver_output_hidden, within
+from sapa.engine.synth.targets import Targets, read
 
 
 def answering_shares(folder: Path, plan: Mapping[str, Any], survey: Survey,

@@ -41,16 +41,16 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 
-from engine import synthesis_pooled as pooled
-from engine import synthesis_skips as skips
-from engine.data import build_frame
-from engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
-from engine.formula_eval import Frames, evaluate_rows
-from engine.spec import Questionnaire, Spec, Survey, SurveyItem
-from engine.synthesis_exchange import Figures
-from engine.synthesis_fit import Cells, Goal, fit, marks
-from engine.synthesis_skips import Slot
-from engine.synthesis_targets import (
+from sapa.engine.synth import pooled as pooled
+from sapa.engine.synth import skips as skips
+from sapa.engine.data.contract import build_frame
+from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
+from sapa.engine.formula.evaluator import Frames, evaluate_rows
+from sapa.engine.spec.model import Questionnaire, Spec, Survey, SurveyItem
+from sapa.engine.synth.exchange import Figures
+from sapa.engine.synth.fit import Cells, Goal, fit, marks
+from sapa.engine.synth.skips import Slot
+from sapa.engine.synth.targets import (
     Targets,
     catalogue,
     read_targets,

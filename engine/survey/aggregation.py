@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from engine.formula_eval import Frames, evaluate_rows
-from engine.spec import Survey
+from sapa.engine.formula.evaluator import Frames, evaluate_rows
+from sapa.engine.spec.model import Survey
 
 POOLED = "all"  # the group label of a pooled breakdown without `by`
 LEVEL_COLUMNS = ["group", "questionnaire", "name", "score", "satisfaction", "asked", "rated"]

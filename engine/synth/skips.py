@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.spec import Questionnaire, SurveyItem
+from sapa.engine.spec.model import Questionnaire, SurveyItem
 
 HALF_WIDTH = {"score": 0.005, "satisfaction": 0.05}  # the printed rounding: 2 and 1 decimals
 Slot = tuple[Questionnaire, SurveyItem]

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.spec import Survey
-from engine.synthesis_fit import within
-from engine.synthesis_skips import HALF_WIDTH
+from sapa.engine.spec.model import Survey
+from sapa.engine.synth.fit import within
+from sapa.engine.synth.skips import HALF_WIDTH
 
 AIM = 0.5  # inside this fraction of a print's half-width, a pool needs no exchange
 ITEM_WEIGHT = 0.005  # an item's pool, against its criterion's, in what an exchange should improve

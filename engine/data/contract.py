@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.diagnostics import Diagnostic, Span, did_you_mean
-from engine.formula_eval import Frames
-from engine.spec import ColumnSpec, Spec, TableSpec
+from sapa.engine.diagnostics import Diagnostic, Span, did_you_mean
+from sapa.engine.formula.evaluator import Frames
+from sapa.engine.spec.model import ColumnSpec, Spec, TableSpec
 
 TRUE_WORDS = {"true", "1", "yes", "да", "иә"}
 FALSE_WORDS = {"false", "0", "no", "нет", "жоқ"}

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.formula_ast import shape
-from engine.formula_parser import FormulaSyntaxError, parse
-from engine.spec import Spec
+from sapa.engine.formula.syntax import shape
+from sapa.engine.formula.parser import FormulaSyntaxError, parse
+from sapa.engine.spec.model import Spec
 
 DOCUMENTATION = frozenset({"source", "note", "notes", "title", "label", "labels",
                            "description", "reproducible"})

@@ -13,13 +13,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine import formula_ast as fa
-from engine.diagnostics import Diagnostic, did_you_mean, has_errors
-from engine.formula_compile import Band, Catalog, Link, Node, Type, compile_formula
-from engine.formula_parser import FormulaSyntaxError, parse
-from engine.loading import check_structure, load_document
-from engine.source import Document, PathKey
-from engine.spec import (
+from sapa.engine.formula import syntax as fa
+from sapa.engine.diagnostics import Diagnostic, did_you_mean, has_errors
+from sapa.engine.formula.compiler import Band, Catalog, Link, Node, Type, compile_formula
+from sapa.engine.formula.parser import FormulaSyntaxError, parse
+from sapa.engine.spec.loading import check_structure, load_document
+from sapa.engine.spec.source import Document, PathKey
+from sapa.engine.spec.model import (
     Breakdown,
     ColumnSpec,
     ComposedRow,
@@ -35,7 +35,7 @@ from engine.spec import (
     frozen,
     text_of,
 )
-from engine.survey import result_columns
+from sapa.engine.survey.aggregation import result_columns
 
 SURVEY_STEP = "<survey>"
 ITEM_STATISTICS = {"unit": "string", "questionnaire": "string", "item": "string",

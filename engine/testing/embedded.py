@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.data import Locate, csv_locator, load_tables, read_csv, rows_frame
-from engine.diagnostics import Span, has_errors
-from engine.evaluation import evaluate_tables
-from engine.ranking import compute_ratings
-from engine.spec import Spec, TestCase
+from sapa.engine.data.contract import Locate, csv_locator, load_tables, read_csv, rows_frame
+from sapa.engine.diagnostics import Span, has_errors
+from sapa.engine.rating.evaluation import evaluate_tables
+from sapa.engine.rating.ranking import compute_ratings
+from sapa.engine.spec.model import Spec, TestCase
 
 
 @dataclass

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from engine.published import number, read_table, select
-from engine.spec import Survey
+from sapa.engine.published.tables import number, read_table, select
+from sapa.engine.spec.model import Survey
 
 
 @dataclass

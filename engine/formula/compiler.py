@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine import formula_ast as fa
-from engine.diagnostics import did_you_mean
+from sapa.engine.formula import syntax as fa
+from sapa.engine.diagnostics import did_you_mean
 
 Type = Literal["number", "bool", "string"]
 

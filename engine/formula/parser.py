@@ -21,7 +21,7 @@ from lark.exceptions import (
 )
 from lark.lexer import PatternStr
 
-from engine import formula_ast as fa
+from sapa.engine.formula import syntax as fa
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ _WORDS = {
 
 @cache
 def _parser() -> Lark:
-    text = files("grammar").joinpath("formula.lark").read_text(encoding="utf-8")
+    text = files("sapa.grammar").joinpath("formula.lark").read_text(encoding="utf-8")
     return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=True)
 
 
