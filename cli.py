@@ -17,21 +17,17 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from ruamel.yaml import YAML
-
 from sapa.engine import __version__
 from sapa.engine.analysis import comparison
 from sapa.engine.analysis import diff as spec_diff
-from sapa.engine.published import conformance
-from sapa.engine.synth import build as synthesis
-from sapa.engine.data.contract import load_tables, read_source
+from sapa.engine.data import load_tables, read_source
 from sapa.engine.diagnostics import CannotRun, Diagnostic, has_errors, render_json, render_text
-from sapa.engine.rating.evaluation import evaluate_tables
-from sapa.engine.formula.evaluator import round_half_up
-from sapa.engine.spec.loading import bundled_names, load_document, resolve_spec
-from sapa.engine.rating.ranking import compute_ratings
-from sapa.engine.spec.model import Spec
-from sapa.engine.testing.embedded import run_tests
-from sapa.engine.spec.validation import load_spec
+from sapa.engine.formula import round_half_up
+from sapa.engine.published import conformance
+from sapa.engine.rating import compute_ratings, evaluate_tables
+from sapa.engine.spec import Spec, bundled_names, load_document, load_spec, resolve_spec
+from sapa.engine.synth import build as synthesis
+from sapa.engine.testing import run_tests
 
 DEFAULT_SPEC = "2020"
 FORMATS = click.Choice(["text", "json"])

@@ -23,13 +23,18 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sapa.engine.data import load_tables, read_source  # noqa: E402
+from sapa.engine.rating import (
+    compute_ratings,  # noqa: E402
+    evaluate_tables,  # noqa: E402
+)
+from sapa.engine.spec import (
+    Spec,  # noqa: E402
+    load_spec,  # noqa: E402
+    resolve_spec,  # noqa: E402
+)
+
 from benchmarks import synthetic  # noqa: E402
-from sapa.engine.data.contract import load_tables, read_source  # noqa: E402
-from sapa.engine.rating.evaluation import evaluate_tables  # noqa: E402
-from sapa.engine.spec.loading import resolve_spec  # noqa: E402
-from sapa.engine.rating.ranking import compute_ratings  # noqa: E402
-from sapa.engine.spec.model import Spec  # noqa: E402
-from sapa.engine.spec.validation import load_spec  # noqa: E402
 
 ASKED_IF = {"service.paid": "paid", "complained": "complained",
             "used_virtual_assistant": "used_virtual_assistant"}

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from sapa.engine.formula.evaluator import Frames, evaluate_rows
-from sapa.engine.spec.model import Spec
+from sapa.engine.formula import Frames, evaluate_rows
+from sapa.engine.spec import Spec
 
 N_SERVICES, N_CGO_SERVICES, N_AGENCIES, N_REGIONS = 70, 48, 24, 17
 NOT_SURVEYED = ("2.4", "2.5", "2.29", "2.43", "2.53", "2.57", "2.64", "2.66")

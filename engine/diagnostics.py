@@ -46,6 +46,20 @@ class Diagnostic:
         return out
 
 
+FORMULA = "<formula>"
+
+
+def formula_span(start: int, end: int) -> Span:
+    """Characters [start, end) of one formula's text. The formula language knows no files: the
+    spec checker moves such a span to where the formula is written (`Document.text_span`)."""
+    return Span(FORMULA, 1, start + 1, end + 1)
+
+
+def offsets(span: Span) -> tuple[int, int]:
+    """The characters [start, end) of a `formula_span`."""
+    return span.column - 1, (span.end_column or span.column + 1) - 1
+
+
 class SapaError(Exception):
     """Raised with every diagnostic found, never only the first."""
 

@@ -7,10 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from sapa.engine.formula.compiler import Band, Catalog, Link, compile_formula
-from sapa.engine.formula.evaluator import Frames, evaluate_rows
-from sapa.engine.formula.parser import parse
+from sapa.engine.formula import Band, Catalog, Frames, Link, compile_formula, evaluate_rows, parse
 
 SPECS = Path(__file__).parent / "specs"
 ROOT = Path(__file__).parent.parent

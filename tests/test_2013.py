@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
+from sapa.engine.data import load_tables
+from sapa.engine.rating import evaluate_tables
+from sapa.engine.spec import load_spec, resolve_spec
 
 from cli import main
-from sapa.engine.data.contract import load_tables
-from sapa.engine.rating.evaluation import evaluate_tables
-from sapa.engine.spec.loading import resolve_spec
-from sapa.engine.spec.validation import load_spec
 
 OVERLAY = """extends: {base}
 methodology: {{id: grade-check, title: grade check}}

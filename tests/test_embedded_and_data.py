@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sapa.engine.spec import bundled_names, load_spec, resolve_spec
+from sapa.engine.testing import run_tests
 
 from cli import main
-from sapa.engine.spec.loading import bundled_names, resolve_spec
-from sapa.engine.testing.embedded import run_tests
-from sapa.engine.spec.validation import load_spec
 from tests.conftest import SPECS
 
 MINI = SPECS / "mini.yaml"

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sapa.engine.formula import Frames, compile_formula, evaluate_rows, parse
+from sapa.engine.spec import load_spec
+from sapa.engine.testing import run_tests
 
-from sapa.engine.formula.compiler import compile_formula
-from sapa.engine.formula.evaluator import Frames, evaluate_rows
-from sapa.engine.formula.parser import parse
-from sapa.engine.testing.embedded import run_tests
-from sapa.engine.spec.validation import load_spec
 from tests.conftest import problems_of, run, world
 
 

@@ -7,9 +7,9 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
+from sapa.engine.diagnostics import offsets
+from sapa.engine.formula import FormulaSyntaxError, parse
 from sapa.engine.formula import syntax as fa
-from sapa.engine.formula.parser import FormulaSyntaxError, parse
 
 RESERVED = {"and", "or", "not", "in", "true", "false"}
 names = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True).filter(lambda n: n not in RESERVED)
@@ -74,8 +74,10 @@ def test_garbage_raises_only_a_located_syntax_error(text: str) -> None:
         parse(text)
     except FormulaSyntaxError as exc:
         problem = exc.problem
-        assert 0 <= problem.start <= max(len(text), 1)
-        assert problem.start < problem.end
+        start, end = offsets(problem.span)
+        assert problem.code == "F300"
+        assert 0 <= start <= max(len(text), 1)
+        assert start < end
         words = problem.message + " " + (problem.hint or "")
         assert not INTERNAL.search(words), words
 

@@ -18,7 +18,7 @@ VALUES = ("score", "satisfaction")  # the columns compared when both ratings hav
 
 
 @dataclass(frozen=True)
-class Comparison:
+class RatingComparison:
     """One rating under A and B. `units` has one row per unit of either side: the values and
     ranks under A and B, their differences and the rank change (positive: higher under B);
     `present` says whether a unit is rated under both, only A or only B."""
@@ -42,7 +42,7 @@ def rated_units(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["unit"].notna()].reset_index(drop=True)
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, rating_a: str, rating_b: str) -> Comparison:
+def compare(a: pd.DataFrame, b: pd.DataFrame, rating_a: str, rating_b: str) -> RatingComparison:
     """Unit by unit comparison of two rating tables, matched by unit code."""
     a, b = rated_units(a), rated_units(b)
     values = [c for c in VALUES if c in a.columns and c in b.columns]
@@ -68,7 +68,7 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, rating_a: str, rating_b: str) -> C
     if len(both) >= 2:
         spearman = float(stats.spearmanr(both["rank_a"], both["rank_b"]).statistic)
         kendall = float(stats.kendalltau(both["rank_a"], both["rank_b"]).statistic)
-    return Comparison(rating_a, rating_b, units, spearman, kendall, len(both),
+    return RatingComparison(rating_a, rating_b, units, spearman, kendall, len(both),
                       int((both["rank_change"] != 0).sum()))
 
 

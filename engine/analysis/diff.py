@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sapa.engine.formula.syntax import shape
-from sapa.engine.formula.parser import FormulaSyntaxError, parse
-from sapa.engine.spec.model import Spec
+from sapa.engine.formula import FormulaSyntaxError, parse, shape
+from sapa.engine.spec import Spec
 
 DOCUMENTATION = frozenset({"source", "note", "notes", "title", "label", "labels",
                            "description", "reproducible"})

@@ -1,0 +1,13 @@
+"""The data stage: files in, checked tables out.
+
+readers (CSV, Excel, Parquet or one workbook; a locator per table for a cell's place) ->
+contract (every column converted and checked under the spec's declared types, ranges, keys and
+links; every problem found, grouped, before any work)."""
+
+from sapa.engine.data.contract import build_frame, load_tables
+from sapa.engine.data.readers import Locate, csv_locator, read_csv, read_source, rows_frame
+
+__all__ = [
+    "Locate", "build_frame", "csv_locator", "load_tables", "read_csv", "read_source",
+    "rows_frame",
+]

@@ -1,0 +1,18 @@
+"""The formula language: text in, a typed plan out, and the plan run over whole columns.
+
+syntax (the tree) <- parser (lark, grammar/formula.lark; readable syntax errors) -> compiler
+(names bound against a `Catalog`, types checked) -> plan (the IR) -> evaluator (pandas/NumPy over
+`Frames`, the tables and their link joins). Problems are `Diagnostic`s placed inside the formula
+text; the spec checker moves them to the file."""
+
+from sapa.engine.formula.compiler import compile_formula
+from sapa.engine.formula.evaluator import evaluate_rows, round_half_up
+from sapa.engine.formula.frames import Frames
+from sapa.engine.formula.parser import FormulaSyntaxError, parse
+from sapa.engine.formula.plan import Band, Catalog, Link, Node, Type
+from sapa.engine.formula.syntax import shape
+
+__all__ = [
+    "Band", "Catalog", "FormulaSyntaxError", "Frames", "Link", "Node", "Type",
+    "compile_formula", "evaluate_rows", "parse", "round_half_up", "shape",
+]

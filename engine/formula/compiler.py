@@ -9,125 +9,21 @@ its type (number, bool, string) and the table whose rows it is aligned to (None 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
+from sapa.engine.diagnostics import Diagnostic, did_you_mean, formula_span
 from sapa.engine.formula import syntax as fa
-from sapa.engine.diagnostics import did_you_mean
-
-Type = Literal["number", "bool", "string"]
-
-
-@dataclass(frozen=True)
-class Link:
-    """Rows of `child` point to rows of `parent`: child[on] == parent[key] (same order)."""
-
-    name: str
-    child: str
-    parent: str
-    on: tuple[str, ...]
-    key: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Band:
-    label: str
-    lower: float | None  # inclusive; None = no lower bound
-    upper: float | None  # exclusive unless upper_closed; None = no upper bound
-    upper_closed: bool = False
-
-
-@dataclass
-class Catalog:
-    """Everything a formula may name: tables (columns, variables, links), parameters, bands."""
-
-    columns: dict[str, dict[str, Type]] = field(default_factory=dict)  # table -> name -> type
-    links: dict[str, dict[str, Link]] = field(default_factory=dict)  # child table -> link name
-    parameters: dict[str, float | str | bool] = field(default_factory=dict)
-    groups: dict[str, dict[str, float | str | bool]] = field(default_factory=dict)
-    bands: dict[str, tuple[Band, ...]] = field(default_factory=dict)
-
-    def children(self, table: str) -> dict[str, Link]:
-        """Child tables of `table`, by child table name."""
-        return {link.child: link for links in self.links.values() for link in links.values()
-                if link.parent == table}
-
-
-# ---------------------------------------------------------------------------------------- the IR
-@dataclass(frozen=True)
-class Node:
-    type: Type
-    table: str | None  # rows the values are aligned to; None for a constant
-
-
-@dataclass(frozen=True)
-class Const(Node):
-    value: float | str | bool | None
-
-
-@dataclass(frozen=True)
-class Column(Node):
-    name: str
-
-
-@dataclass(frozen=True)
-class Up(Node):
-    """Values of `inner` (rows of link.parent) looked up for each row of link.child."""
-
-    link: Link
-    inner: Node
-
-
-@dataclass(frozen=True)
-class Op(Node):
-    op: str
-    args: tuple[Node, ...]
-
-
-@dataclass(frozen=True)
-class Reduce(Node):
-    """An aggregate of `arg` per group. Over a link: child rows grouped by their parent row.
-    Without a link: rows of the same table grouped by `by` (or all rows), broadcast back."""
-
-    function: str
-    arg: Node
-    link: Link | None
-    by: Node | None
-    where: Node | None
-
-
-@dataclass(frozen=True)
-class Window(Node):
-    """Row-wise cohort functions (rank, minmax) computed within groups of the same table."""
-
-    function: str
-    arg: Node
-    by: Node | None
-    where: Node | None
-    options: tuple[tuple[str, object], ...]
-
-
-@dataclass(frozen=True)
-class Lookup(Node):
-    mapping: tuple[tuple[str, float | str | bool], ...]
-    key: Node
-
-
-@dataclass(frozen=True)
-class Banding(Node):
-    bands: tuple[Band, ...]
-    value: Node
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A type or name error at characters [start, end) of the formula."""
-
-    code: str
-    message: str
-    start: int
-    end: int
-    hint: str | None = None
+from sapa.engine.formula.plan import (
+    Banding,
+    Catalog,
+    Column,
+    Const,
+    Lookup,
+    Node,
+    Op,
+    Reduce,
+    Type,
+    Up,
+    Window,
+)
 
 
 class _Failed(Exception):
@@ -155,7 +51,7 @@ SIGNATURES: dict[str, tuple[int, int | None, tuple[str, ...]]] = {
 
 
 def compile_formula(expr: fa.Expr, table: str, catalog: Catalog,
-                    expect: Type | None = None) -> tuple[Node | None, list[Problem], set[str]]:
+                    expect: Type | None = None) -> tuple[Node | None, list[Diagnostic], set[str]]:
     """Compile `expr` for the rows of `table`.
 
     Returns the plan (None when there were errors), every problem found, and the names of the
@@ -181,13 +77,13 @@ def compile_formula(expr: fa.Expr, table: str, catalog: Catalog,
 class _Compiler:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.problems: list[Problem] = []
+        self.problems: list[Diagnostic] = []
         self.reads: set[str] = set()
 
     def fail(self, node: fa.Expr | fa.Keyword, code: str, message: str,
              hint: str | None = None, at: fa.Range | None = None) -> None:
         rng = at or node.at
-        self.problems.append(Problem(code, message, rng.start, rng.end, hint))
+        self.problems.append(Diagnostic(code, message, formula_span(rng.start, rng.end), hint=hint))
         raise _Failed
 
     # --------------------------------------------------------------------------- expressions

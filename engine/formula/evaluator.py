@@ -10,17 +10,16 @@ could run the same plan.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from sapa.engine.formula.compiler import (
+from sapa.engine.formula.frames import Frames
+from sapa.engine.formula.plan import (
     Banding,
     Column,
     Const,
-    Link,
     Lookup,
     Node,
     Op,
@@ -30,35 +29,6 @@ from sapa.engine.formula.compiler import (
 )
 
 Value = Any  # pd.Series or a Python scalar
-
-
-class Frames:
-    """The tables a plan runs over, and the row positions behind each link (computed once)."""
-
-    def __init__(self, tables: Mapping[str, pd.DataFrame]) -> None:
-        self.tables = dict(tables)
-        self._positions: dict[Link, np.ndarray] = {}
-
-    def length(self, table: str) -> int:
-        return len(self.tables[table])
-
-    def positions(self, link: Link) -> np.ndarray:
-        """For each row of link.child, the row number of its parent (-1 when there is none)."""
-        if link not in self._positions:
-            parent, child = self.tables[link.parent], self.tables[link.child]
-            if len(link.key) == 1:
-                index = pd.Index(parent[link.key[0]])
-                wanted = pd.Index(child[link.on[0]])
-            else:
-                index = pd.MultiIndex.from_frame(parent[list(link.key)])
-                wanted = pd.MultiIndex.from_frame(child[list(link.on)])
-            first = ~index.duplicated()  # duplicated keys are a data error reported elsewhere
-            found = index[first].get_indexer(wanted)
-            positions = np.full(len(found), -1, dtype=np.int64)
-            hit = found >= 0
-            positions[hit] = np.flatnonzero(first)[found[hit]]
-            self._positions[link] = positions
-        return self._positions[link]
 
 
 def evaluate(node: Node, frames: Frames) -> Value:

@@ -7,7 +7,6 @@ The grammar lives in grammar/formula.lark (shipped as package data). Lark's inte
 from __future__ import annotations
 
 import ast as python_ast
-from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
@@ -20,22 +19,18 @@ from lark.exceptions import (
     VisitError,
 )
 from lark.lexer import PatternStr
-
+from sapa.engine.diagnostics import Diagnostic, formula_span
 from sapa.engine.formula import syntax as fa
 
 
-@dataclass(frozen=True, slots=True)
-class SyntaxProblem:
-    """A syntax error at characters [start, end) of the formula."""
-
-    message: str
-    start: int
-    end: int
-    hint: str | None = None
+def _problem(message: str, start: int, end: int, hint: str | None = None) -> Diagnostic:
+    """A syntax error at characters [start, end) of the formula (F300)."""
+    return Diagnostic("F300", f"formula syntax error: {message}", formula_span(start, end),
+                      hint=hint)
 
 
 class FormulaSyntaxError(Exception):
-    def __init__(self, problem: SyntaxProblem) -> None:
+    def __init__(self, problem: Diagnostic) -> None:
         super().__init__(problem.message)
         self.problem = problem
 
@@ -67,7 +62,7 @@ def _terminal_words() -> dict[str, str]:
 def parse(text: str) -> fa.Expr:
     """Parse one formula. Raises FormulaSyntaxError with a located, readable problem."""
     if not text.strip():
-        raise FormulaSyntaxError(SyntaxProblem("the formula is empty", 0, max(1, len(text))))
+        raise FormulaSyntaxError(_problem("the formula is empty", 0, max(1, len(text))))
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
@@ -80,33 +75,33 @@ def parse(text: str) -> fa.Expr:
         raise
 
 
-def _explain(text: str, exc: UnexpectedInput) -> SyntaxProblem:
+def _explain(text: str, exc: UnexpectedInput) -> Diagnostic:
     unclosed = _unclosed_bracket(text)
     words = _terminal_words()
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream
         char = text[pos]
         if char in "\"'":
-            return SyntaxProblem("this string is never closed", pos, pos + 1,
+            return _problem("this string is never closed", pos, pos + 1,
                                  f"add the closing {char}")
         hint = "strings are written in double or single quotes" if char in "«»“”" else None
-        return SyntaxProblem(f"unexpected character {char!r}", pos, pos + 1, hint)
+        return _problem(f"unexpected character {char!r}", pos, pos + 1, hint)
     expected = sorted({words.get(name, name.lower()) for name in getattr(exc, "expected", ())})
     expected_text = ", ".join(expected[:8])
     if isinstance(exc, UnexpectedEOF) or (
             isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         if unclosed is not None:
-            return SyntaxProblem(f"'{text[unclosed]}' is never closed", unclosed, unclosed + 1,
+            return _problem(f"'{text[unclosed]}' is never closed", unclosed, unclosed + 1,
                                  f"add the closing '{_CLOSE[text[unclosed]]}'")
         end = len(text.rstrip())
-        return SyntaxProblem("the formula ends too early", max(end - 1, 0), max(end, 1),
+        return _problem("the formula ends too early", max(end - 1, 0), max(end, 1),
                              f"expected {expected_text}" if expected_text else None)
     assert isinstance(exc, UnexpectedToken)
     token: Token = exc.token
     start = token.start_pos if token.start_pos is not None else 0
     end = token.end_pos if token.end_pos is not None else start + 1
     shown = token.value if token.value else words.get(token.type, token.type)
-    return SyntaxProblem(f"unexpected '{shown}'", start, end,
+    return _problem(f"unexpected '{shown}'", start, end,
                          f"expected {expected_text}" if expected_text else None)
 
 
@@ -136,7 +131,7 @@ def _unclosed_bracket(text: str) -> int | None:
 
 
 class _LiteralError(Exception):
-    def __init__(self, problem: SyntaxProblem) -> None:
+    def __init__(self, problem: Diagnostic) -> None:
         self.problem = problem
 
 
@@ -155,7 +150,7 @@ class _ToAst(Transformer):
         try:
             value = python_ast.literal_eval(str(token))
         except (ValueError, SyntaxError):
-            raise _LiteralError(SyntaxProblem(
+            raise _LiteralError(_problem(
                 "bad escape in string", token.start_pos, token.end_pos)) from None
         return fa.String(value, _range(meta))
 
@@ -214,7 +209,7 @@ class _ToAst(Transformer):
             if isinstance(item, fa.Keyword):
                 seen_keyword = True
             elif seen_keyword:
-                raise _LiteralError(SyntaxProblem(
+                raise _LiteralError(_problem(
                     "a positional argument follows a named one", item.at.start, item.at.end,
                     "put named arguments (name=value) last"))
         args = tuple(a for a in items if not isinstance(a, fa.Keyword))

@@ -13,27 +13,26 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
 from sapa.engine.published.tables import number, read_table, select
 
 DEFAULT_MIN_MATCH = 0.95
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Conformance:
     cells: pd.DataFrame  # table, unit, column, engine, published, distance, status
     summary: pd.DataFrame  # per table: status, cells, match, off, missing..., rate, passed
 
 
 def conform(published: Mapping[str, Any], folder: Path,
-            ratings: Mapping[str, pd.DataFrame]) -> Comparison:
+            ratings: Mapping[str, pd.DataFrame]) -> Conformance:
     rows = []
     for table_id, mapping in published["tables"].items():
         frame = read_table(folder, mapping["file"])
         rows += _compare_table(table_id, mapping, frame, ratings[mapping["rating"]])
     cells = pd.DataFrame(rows, columns=["table", "unit", "column", "engine", "published",
                                         "distance", "status"])
-    return Comparison(cells, _summary(published, cells))
+    return Conformance(cells, _summary(published, cells))
 
 
 def _compare_table(table_id: str, mapping: Mapping[str, Any], frame: pd.DataFrame,

@@ -1,0 +1,9 @@
+"""The rating stage: checked tables in, ratings out. evaluation adds every variable (and the survey
+step where the dependency order puts it); ranking selects, computes and ranks each rating."""
+
+from sapa.engine.rating.evaluation import evaluate_tables
+from sapa.engine.rating.ranking import compute_ratings
+
+__all__ = [
+    "compute_ratings", "evaluate_tables",
+]

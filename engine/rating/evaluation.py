@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
-
-from sapa.engine.formula.evaluator import Frames, evaluate_rows
-from sapa.engine.spec.model import Spec
-from sapa.engine.survey.aggregation import SurveyResults, run_survey_from_items, run_surveys
+from sapa.engine.formula import Frames, evaluate_rows
+from sapa.engine.spec import Spec
+from sapa.engine.survey import SurveyResults, run_survey_from_items, run_surveys
 
 
 def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],

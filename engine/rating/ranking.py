@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from sapa.engine.formula.evaluator import Frames, evaluate_rows
-from sapa.engine.spec.model import Rating, Spec
+from sapa.engine.formula import Frames, evaluate_rows
+from sapa.engine.spec import Rating, Spec
 
 
 def compute_ratings(spec: Spec, frames: Frames) -> dict[str, pd.DataFrame]:

@@ -1,0 +1,29 @@
+"""The spec stage: a methodology file in, a checked, immutable model out.
+
+source (YAML with the place of every key and value; duplicate keys) -> loading (`extends:`
+chains merged, the JSON Schema structure check) -> validation (every name, formula, band table,
+weight and test checked in one run; the model built when nothing is wrong) -> model (`Spec`, the
+typed, frozen description every later stage reads). `paths` holds the one rule for file names a
+spec gives (relative to the file that writes them)."""
+
+from sapa.engine.spec.loading import bundled_names, load_document, resolve_spec, spec_schema
+from sapa.engine.spec.model import (
+    ColumnSpec,
+    Questionnaire,
+    Rating,
+    Spec,
+    Survey,
+    SurveyItem,
+    TableSpec,
+    TestCase,
+    result_columns,
+    text_of,
+)
+from sapa.engine.spec.source import Document
+from sapa.engine.spec.validation import load_spec
+
+__all__ = [
+    "ColumnSpec", "Document", "Questionnaire", "Rating", "Spec", "Survey", "SurveyItem",
+    "TableSpec", "TestCase", "bundled_names", "load_document", "load_spec", "resolve_spec",
+    "result_columns", "spec_schema", "text_of",
+]

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sapa.engine.diagnostics import Span
-from sapa.engine.formula.compiler import Catalog, Link, Node, Type
+from sapa.engine.formula import Catalog, Link, Node, Type
 from sapa.engine.spec.source import Document
 
 
@@ -166,3 +166,16 @@ def text_of(label: Any, language: str = "en") -> str:
             if label.get(lang):
                 return str(label[lang])
     return ""
+
+
+def result_columns(questionnaires: dict[str, list[str]], zones: list[str],
+                   exclusions: list[str]) -> list[str]:
+    """The columns of a survey's results table, in order: the names the checker offers to formulas
+    and the survey step fills. `questionnaires` maps each questionnaire to its criteria."""
+    columns = ["n", "score", "satisfaction"]
+    for q, criteria in questionnaires.items():
+        columns += [f"{q}_{s}" for s in ("score", "satisfaction")]
+        columns += [f"{q}_{c}_{s}" for c in criteria for s in ("score", "satisfaction")]
+    columns += [f"{z}_{s}" for z in zones for s in ("score", "satisfaction")]
+    columns += [f"excluded_{code}" for code in exclusions]
+    return columns

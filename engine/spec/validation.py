@@ -13,12 +13,19 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from sapa.engine.diagnostics import Diagnostic, did_you_mean, has_errors, offsets
+from sapa.engine.formula import (
+    Band,
+    Catalog,
+    FormulaSyntaxError,
+    Link,
+    Node,
+    Type,
+    compile_formula,
+    parse,
+)
 from sapa.engine.formula import syntax as fa
-from sapa.engine.diagnostics import Diagnostic, did_you_mean, has_errors
-from sapa.engine.formula.compiler import Band, Catalog, Link, Node, Type, compile_formula
-from sapa.engine.formula.parser import FormulaSyntaxError, parse
 from sapa.engine.spec.loading import check_structure, load_document
-from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.model import (
     Breakdown,
     ColumnSpec,
@@ -33,9 +40,10 @@ from sapa.engine.spec.model import (
     TestCase,
     Variable,
     frozen,
+    result_columns,
     text_of,
 )
-from sapa.engine.survey.aggregation import result_columns
+from sapa.engine.spec.source import Document, PathKey
 
 SURVEY_STEP = "<survey>"
 ITEM_STATISTICS = {"unit": "string", "questionnaire": "string", "item": "string",
@@ -128,19 +136,19 @@ class _Checker:
         try:
             expr = parse(text)
         except FormulaSyntaxError as exc:
-            p = exc.problem
-            self.problems.append(Diagnostic("F300", f"formula syntax error: {p.message}",
-                                            self.document.text_span(path, p.start, p.end),
-                                            hint=p.hint))
+            self.problems.append(self.in_file(exc.problem, path))
             return None, set()
         node, problems, reads = compile_formula(expr, table, self.catalog, expect)
-        for p in problems:
-            self.problems.append(Diagnostic(p.code, p.message,
-                                            self.document.text_span(path, p.start, p.end),
-                                            hint=p.hint))
+        self.problems += [self.in_file(p, path) for p in problems]
         if node is not None:
             self.plans[path] = node
         return node, reads
+
+    def in_file(self, problem: Diagnostic, path: PathKey) -> Diagnostic:
+        """A formula's problem, moved from its place in the formula to its place in the file."""
+        assert problem.span is not None
+        return dataclasses.replace(problem,
+                                   span=self.document.text_span(path, *offsets(problem.span)))
 
     def variable_type(self, table: str, name: str) -> Type:
         key = (table, name)

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from sapa.engine.formula.evaluator import Frames, evaluate_rows
-from sapa.engine.spec.model import Survey
+from sapa.engine.formula import Frames, evaluate_rows
+from sapa.engine.spec import Survey, result_columns
 
 POOLED = "all"  # the group label of a pooled breakdown without `by`
 LEVEL_COLUMNS = ["group", "questionnaire", "name", "score", "satisfaction", "asked", "rated"]
@@ -291,16 +290,3 @@ def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: n
         hit = (reason == i) & (group_pos >= 0)
         table[f"excluded_{code}"] = np.bincount(group_pos[hit], minlength=n_groups).astype(float)
     return table
-
-
-def result_columns(questionnaires: dict[str, list[str]], zones: list[str],
-                   exclusions: list[str]) -> list[str]:
-    """The columns of a results table (what validation offers to formulas), in order:
-    questionnaires maps each questionnaire to its criteria."""
-    columns = ["n", "score", "satisfaction"]
-    for q, criteria in questionnaires.items():
-        columns += [f"{q}_{s}" for s in ("score", "satisfaction")]
-        columns += [f"{q}_{c}_{s}" for c in criteria for s in ("score", "satisfaction")]
-    columns += [f"{z}_{s}" for z in zones for s in ("score", "satisfaction")]
-    columns += [f"excluded_{code}" for code in exclusions]
-    return columns

@@ -39,14 +39,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
-
+from sapa.engine.data import build_frame
+from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
+from sapa.engine.formula import Frames, evaluate_rows
+from sapa.engine.spec import Questionnaire, Spec, Survey, SurveyItem
 from sapa.engine.synth import pooled as pooled
 from sapa.engine.synth import skips as skips
-from sapa.engine.data.contract import build_frame
-from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
-from sapa.engine.formula.evaluator import Frames, evaluate_rows
-from sapa.engine.spec.model import Questionnaire, Spec, Survey, SurveyItem
 from sapa.engine.synth.exchange import Figures
 from sapa.engine.synth.fit import Cells, Goal, fit, marks
 from sapa.engine.synth.skips import Slot
@@ -58,6 +56,7 @@ from sapa.engine.synth.targets import (
     unit_channels,
     unit_counts,
 )
+from scipy.optimize import linprog
 
 Progress = Callable[[int, int], None]
 Sizes = dict[str, tuple[int, dict[str, int]]]  # channel -> respondents, flagged per routing field

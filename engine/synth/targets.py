@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from sapa.engine.published.tables import number, read_table, select
-from sapa.engine.spec.model import Survey
+from sapa.engine.published import number, read_table, select
+from sapa.engine.spec import Survey
 
 
 @dataclass

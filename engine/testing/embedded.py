@@ -9,12 +9,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
-from sapa.engine.data.contract import Locate, csv_locator, load_tables, read_csv, rows_frame
+from sapa.engine.data import Locate, csv_locator, load_tables, read_csv, rows_frame
 from sapa.engine.diagnostics import Span, has_errors
-from sapa.engine.rating.evaluation import evaluate_tables
-from sapa.engine.rating.ranking import compute_ratings
-from sapa.engine.spec.model import Spec, TestCase
+from sapa.engine.rating import compute_ratings, evaluate_tables
+from sapa.engine.spec import Spec, TestCase
 
 
 @dataclass

@@ -1,0 +1,125 @@
+"""Reading a spec's tables from files as they come (CSV in UTF-8 or Windows-1251 with `,` or `;`,
+Excel, Parquet, or one workbook with a sheet per table), with a locator per table that finds a
+cell's place in its file for the few cells a problem is reported on. Nothing is checked here:
+the data contract (contract.py) checks what these readers return."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sapa.engine.diagnostics import Diagnostic, Span, did_you_mean
+from sapa.engine.spec import Spec, TableSpec
+
+Locate = Callable[[int, str | None], Span | None]  # (row index, column) -> place of the cell
+
+
+def read_csv(path: Path, table: TableSpec | None = None) -> pd.DataFrame:
+    """A CSV (UTF-8 or Windows-1251; comma or semicolon). With the table's contract, number
+    columns are parsed while reading (fast); if any cell does not parse, everything is read as
+    text instead, so that every bad cell can be reported with its place."""
+    raw = path.read_bytes()
+    encoding = _encoding(raw)
+    header = raw.decode(encoding).split("\n", 1)[0]
+    options = {"encoding": encoding, "sep": _separator(header)}
+    if table is not None:
+        numbers = {name: "float64" for name, column in table.columns.items()
+                   if column.type in ("number", "integer")}
+        try:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, **options,
+                                converters=None, nrows=0)
+            typed = {c: numbers.get(c, str) for c in frame.columns}
+            return pd.read_csv(path, dtype=typed, keep_default_na=False,
+                               na_values={c: [""] for c in numbers}, **options)
+        except ValueError:
+            pass
+    return pd.read_csv(path, dtype=str, keep_default_na=False, **options)
+
+
+def _separator(line: str) -> str:
+    return ";" if line.count(";") > line.count(",") else ","
+
+
+def csv_locator(path: Path, frame: pd.DataFrame) -> Locate:
+    """Places of cells, read back from the file only for the few cells that are reported."""
+    columns = list(frame.columns)
+    lines: list[str] = []
+
+    def locate(row: int, column: str | None) -> Span:
+        if not lines:
+            raw = path.read_bytes()
+            lines.extend(raw.decode(_encoding(raw)).splitlines())
+        line = row + 2 if row >= 0 else 1  # line 1 is the header
+        field = columns.index(column) if column in columns else 0
+        text = lines[line - 1] if line <= len(lines) else ""
+        cells = text.split(_separator(lines[0] if lines else ""))
+        offset = sum(len(c) + 1 for c in cells[:field])
+        width = len(cells[field]) if field < len(cells) else 1
+        return Span(str(path), line, offset + 1, offset + 1 + max(width, 1))
+
+    return locate
+
+
+def _encoding(raw: bytes) -> str:
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return "cp1251"
+    return "utf-8-sig"
+
+
+def rows_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Inline rows (from YAML) as text-free cells: values keep their YAML types."""
+    frame = pd.DataFrame([dict(r) for r in rows])
+    return frame.astype(object).where(frame.notna(), None) if not frame.empty else frame
+
+
+READERS = (".csv", ".xlsx", ".parquet")
+
+
+def read_source(spec: Spec, path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Locate],
+                                                dict[str, str], list[Diagnostic]]:
+    """The tables of a spec from a folder (<table>.csv, .xlsx or .parquet) or from one workbook
+    with a sheet per table."""
+    raw, locators, origins, problems = {}, {}, {}, []
+    if path.is_file() and path.suffix.lower() == ".xlsx":
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+        for name in spec.tables:
+            if name not in sheets:
+                problems.append(Diagnostic("D400", f"no sheet '{name}' in {path}",
+                                           hint=did_you_mean(name, sheets)))
+                continue
+            raw[name], origins[name] = sheets[name], f"{path.name}[{name}]"
+            locators[name] = _grid_locator(f"{path}[{name}]", sheets[name])
+        return raw, locators, origins, problems
+    for name in spec.tables:
+        found = [path / f"{name}{s}" for s in READERS if (path / f"{name}{s}").is_file()]
+        if not found:
+            problems.append(Diagnostic("D400", f"no data for table '{name}': none of "
+                                       f"{', '.join(name + s for s in READERS)} in {path}"))
+            continue
+        file = found[0]
+        if file.suffix == ".csv":
+            frame = read_csv(file, spec.tables[name])
+            locate = csv_locator(file, frame)
+        elif file.suffix == ".xlsx":
+            frame = pd.read_excel(file, dtype=str, keep_default_na=False)
+            locate = _grid_locator(str(file), frame)
+        else:
+            frame = pd.read_parquet(file)
+            locate = _grid_locator(str(file), frame, header=False)
+        raw[name], locators[name], origins[name] = frame, locate, file.name
+    return raw, locators, origins, problems
+
+
+def _grid_locator(where: str, frame: pd.DataFrame, header: bool = True) -> Locate:
+    """Spreadsheet places: row number as the sheet shows it, column number."""
+    columns = list(frame.columns)
+
+    def locate(row: int, column: str | None) -> Span:
+        col = columns.index(column) + 1 if column in columns else 1
+        return Span(where, row + (2 if header else 1) if row >= 0 else 1, col)
+
+    return locate
