@@ -23,6 +23,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import synthetic  # noqa: E402
 from sapa.engine.data import load_tables, read_source  # noqa: E402
 from sapa.engine.rating import (
     compute_ratings,  # noqa: E402
@@ -33,8 +34,6 @@ from sapa.engine.spec import (
     load_spec,  # noqa: E402
     resolve_spec,  # noqa: E402
 )
-
-from benchmarks import synthetic  # noqa: E402
 
 ASKED_IF = {"service.paid": "paid", "complained": "complained",
             "used_virtual_assistant": "used_virtual_assistant"}

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from sapa.engine.formula import Frames, evaluate_rows
 from sapa.engine.spec import Spec
 

@@ -61,13 +61,16 @@ def offsets(span: Span) -> tuple[int, int]:
 
 
 class SapaError(Exception):
-    """Raised with every diagnostic found, never only the first."""
+    """Raised with every diagnostic found, never only the first, and optionally one closing line
+    for people (what was not done because of them). The command line shows both and exits with
+    `exit_code`."""
 
     exit_code = 1
 
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
-        super().__init__("\n".join(f"{d.code}: {d.message}" for d in diagnostics))
+    def __init__(self, diagnostics: Sequence[Diagnostic], summary: str | None = None) -> None:
+        super().__init__(summary or "\n".join(f"{d.code}: {d.message}" for d in diagnostics))
         self.diagnostics = tuple(diagnostics)
+        self.summary = summary
 
 
 class CannotRun(SapaError):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
 from sapa.engine.formula import Band, Catalog, Frames, Link, compile_formula, evaluate_rows, parse
 
 SPECS = Path(__file__).parent / "specs"

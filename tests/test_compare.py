@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+
+from cli import main
 from sapa.engine.analysis import comparison
 from sapa.engine.analysis import diff as spec_diff
 from sapa.engine.spec import load_spec, resolve_spec
-
-from cli import main
 from tests.conftest import SPECS
 
 

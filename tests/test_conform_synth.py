@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+
+from cli import main
 from sapa.engine.spec import load_spec, resolve_spec
 from sapa.engine.synth import build as synthesis
 from sapa.engine.synth import pooled as synthesis_pooled
 from sapa.engine.synth import skips as synthesis_skips
 from sapa.engine.synth import synthesize
 from sapa.engine.synth import targets as synthesis_targets
-
-from cli import main
 from tests.conftest import SPECS
 
 PUBLISHED = """rank,code,score,grade

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
-from sapa.engine.spec import load_spec, resolve_spec
 
 from benchmarks import synthetic
 from cli import main
+from sapa.engine.spec import load_spec, resolve_spec
 
 
 def rate(spec: str, data: Path, out: Path) -> tuple[int, str]:

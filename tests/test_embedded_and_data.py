@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sapa.engine.spec import bundled_names, load_spec, resolve_spec
-from sapa.engine.testing import run_tests
 
 from cli import main
+from sapa.engine.spec import bundled_names, load_spec, resolve_spec
+from sapa.engine.testing import run_tests
 from tests.conftest import SPECS
 
 MINI = SPECS / "mini.yaml"

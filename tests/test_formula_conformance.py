@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from sapa.engine.formula import Frames, compile_formula, evaluate_rows, parse
 from sapa.engine.spec import load_spec
 from sapa.engine.testing import run_tests
-
 from tests.conftest import problems_of, run, world
 
 

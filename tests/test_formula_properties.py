@@ -7,6 +7,7 @@ import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from sapa.engine.diagnostics import offsets
 from sapa.engine.formula import FormulaSyntaxError, parse
 from sapa.engine.formula import syntax as fa

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 from click.testing import CliRunner
-from sapa.engine.spec import load_spec, resolve_spec
 
 from benchmarks import synthetic
 from cli import main
+from sapa.engine.spec import load_spec, resolve_spec
 
 
 def test_all_2020_ratings_on_synthetic_respondents(tmp_path: Path) -> None:

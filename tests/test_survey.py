@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from sapa.engine.spec import load_spec
-from sapa.engine.testing import run_tests
 
 from cli import main
+from sapa.engine.spec import load_spec
+from sapa.engine.testing import run_tests
 from tests.conftest import SPECS
 
 SPEC = SPECS / "survey.yaml"

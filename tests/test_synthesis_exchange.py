@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
 from sapa.engine.synth.exchange import Figures, Pooled, exchange
 
 SURVEY = SimpleNamespace(ratings=(1.0, 2.0, 3.0, 4.0, 5.0), satisfied=(5.0,), base="asked")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sapa.engine.spec import load_spec
 
 from cli import main
+from sapa.engine.spec import load_spec
 from tests.conftest import SPECS
 
 

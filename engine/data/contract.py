@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from sapa.engine.data.readers import Locate
 from sapa.engine.diagnostics import Diagnostic, did_you_mean
 from sapa.engine.formula import Frames
@@ -218,7 +219,7 @@ def load_tables(spec: Spec, raw: Mapping[str, pd.DataFrame], locators: Mapping[s
     """Check and convert every given table; tables not given are empty. Links are checked too."""
     frames: dict[str, pd.DataFrame] = {}
     problems: list[Diagnostic] = []
-    vocabulary = frozenset(spec.data.get("items") or {})
+    vocabulary = spec.vocabulary
     for name, table in spec.tables.items():
         if name in raw:
             frame, found = build_frame(table, raw[name], locators[name], origins[name],

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from sapa.engine.diagnostics import Diagnostic, Span, did_you_mean
 from sapa.engine.spec import Spec, TableSpec
 

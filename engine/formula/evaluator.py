@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from sapa.engine.formula.frames import Frames
 from sapa.engine.formula.plan import (
     Banding,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+
 from sapa.engine.formula.plan import Link
 
 

@@ -19,6 +19,7 @@ from lark.exceptions import (
     VisitError,
 )
 from lark.lexer import PatternStr
+
 from sapa.engine.diagnostics import Diagnostic, formula_span
 from sapa.engine.formula import syntax as fa
 

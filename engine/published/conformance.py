@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
 from sapa.engine.published.tables import number, read_table, select
 
 DEFAULT_MIN_MATCH = 0.95

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pandas as pd
+
 from sapa.engine.formula import Frames, evaluate_rows
 from sapa.engine.spec import Spec
 from sapa.engine.survey import SurveyResults, run_survey_from_items, run_surveys

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from sapa.engine.formula import Frames, evaluate_rows
 from sapa.engine.spec import Rating, Spec
 

@@ -19,10 +19,12 @@ from sapa.engine.spec.model import (
     result_columns,
     text_of,
 )
-from sapa.engine.spec.source import Document
+from sapa.engine.spec.paths import declared_in, default_data, published_folder, resolve
+from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.validation import load_spec
 
 __all__ = [
+    "PathKey", "declared_in", "default_data", "published_folder", "resolve",
     "ColumnSpec", "Document", "Questionnaire", "Rating", "Spec", "Survey", "SurveyItem",
     "TableSpec", "TestCase", "bundled_names", "load_document", "load_spec", "resolve_spec",
     "result_columns", "spec_schema", "text_of",

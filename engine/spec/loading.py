@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
+
 from sapa.engine.diagnostics import CannotRun, Diagnostic, did_you_mean
 from sapa.engine.spec.source import Document, NodePlace, PathKey, read_yaml
 

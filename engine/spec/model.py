@@ -80,6 +80,7 @@ class Rating:
     total: str | None = None  # label of the closing row of means
     rows: tuple[ComposedRow, ...] = ()
     total_sums: tuple[str, ...] = ()  # columns added up, not averaged, in the closing row
+    where_text: str | None = None  # the `where:` formula as written (to say why no row is left)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,12 @@ class Survey:
 
 @dataclass(frozen=True)
 class Spec:
-    """A methodology ready to run. `data` is the merged plain tree (for show, diff, hashing)."""
+    """A methodology ready to run. `data` is the merged plain tree (for show, diff, hashing).
+
+    `published` and `synthesis` are tooling sections (the published tables and how `sapa synth`
+    fits them), checked by the schema and kept as given; `vocabulary` is every item name the
+    methodology knows (asked or not); `default_data` the bundled data folder as written (see
+    spec.paths for where it is)."""
 
     id: str
     title: str
@@ -150,6 +156,10 @@ class Spec:
     ratings: Mapping[str, Rating]
     tests: tuple[TestCase, ...]
     catalog: Catalog
+    published: Mapping[str, Any] | None
+    synthesis: Mapping[str, Any] | None
+    vocabulary: frozenset[str]
+    default_data: str | None
     document: Document = field(repr=False)
 
     @property

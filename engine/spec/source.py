@@ -17,6 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
 from sapa.engine.diagnostics import CannotRun, Diagnostic, Span
 
 PathKey = tuple[str | int, ...]

@@ -657,7 +657,9 @@ class _Checker:
             for i, t in enumerate(data.get("tests") or []))
         return Spec(str(meta["id"]), text_of(meta.get("title")), meta.get("year"), str(self.path),
                     frozen(tables), variables, survey, self.survey_step, frozen(ratings), tests,
-                    self.catalog, self.document)
+                    self.catalog, data.get("published") or None, data.get("synthesis") or None,
+                    frozenset(_mapping(data.get("items"))), meta.get("default_data"),
+                    self.document)
 
     def build_survey(self) -> Survey | None:
         respondents, link = self.survey_parts()
@@ -720,7 +722,8 @@ class _Checker:
                       self.plans.get((*base, "where")), unit, self.plans.get((*base, "name")),
                       tuple(columns), rank_by, raw.get("ties", "min"),
                       _mapping(raw.get("total")).get("label"), (),
-                      tuple(_mapping(raw.get("total")).get("sum", [])))
+                      tuple(_mapping(raw.get("total")).get("sum", [])),
+                      _formula_of(raw.get("where"))[0])
 
     def catalog_column(self, table: str, column: str) -> Node:
         expr = fa.Name((column,), fa.Range(0, len(column)))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+
 from sapa.engine.formula import Frames, evaluate_rows
 from sapa.engine.spec import Survey, result_columns
 

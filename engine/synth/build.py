@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linprog
+
 from sapa.engine.data import build_frame
 from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
 from sapa.engine.formula import Frames, evaluate_rows
@@ -56,7 +58,6 @@ from sapa.engine.synth.targets import (
     unit_channels,
     unit_counts,
 )
-from scipy.optimize import linprog
 
 Progress = Callable[[int, int], None]
 Sizes = dict[str, tuple[int, dict[str, int]]]  # channel -> respondents, flagged per routing field
@@ -86,7 +87,8 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     fitted after, for the way kept only (that fit is the slow part). With `only`, just
     those units are built, each exactly as in the whole run before the exchanges between
     items (its random stream is its own; the exchanges need every unit, and are not made)."""
-    plan = spec.data["synthesis"]
+    plan = spec.synthesis
+    assert plan is not None, "synthesize needs a spec with a synthesis: section"
     survey = spec.survey
     assert survey is not None
     unit_table = survey.unit_link.parent

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from sapa.engine.spec import Survey
 from sapa.engine.synth.fit import within
 from sapa.engine.synth.skips import HALF_WIDTH

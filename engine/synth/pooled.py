@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
 from sapa.engine.published import number
 from sapa.engine.spec import Spec, Survey
 from sapa.engine.synth import skips as skips
 from sapa.engine.synth.exchange import Figures, Pooled, exchange
 from sapa.engine.synth.fit import solver_output_hidden, within
 from sapa.engine.synth.targets import Targets, read
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 
 def answering_shares(folder: Path, plan: Mapping[str, Any], survey: Survey,

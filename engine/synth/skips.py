@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from sapa.engine.spec import Questionnaire, SurveyItem
 
 HALF_WIDTH = {"score": 0.005, "satisfaction": 0.05}  # the printed rounding: 2 and 1 decimals

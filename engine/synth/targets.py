@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from sapa.engine.published import number, read_table, select
 from sapa.engine.spec import Survey
 

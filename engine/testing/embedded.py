@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from sapa.engine.data import Locate, csv_locator, load_tables, read_csv, rows_frame
 from sapa.engine.diagnostics import Span, has_errors
-from sapa.engine.rating import compute_ratings, evaluate_tables
-from sapa.engine.spec import Spec, TestCase
+from sapa.engine.rating import rate
+from sapa.engine.spec import PathKey, Spec, TestCase, resolve
 
 
 @dataclass
@@ -34,7 +34,7 @@ def run_tests(spec: Spec) -> list[TestResult]:
 def _given(spec: Spec, case: TestCase, section: tuple[str | int, ...], value: Any
            ) -> tuple[pd.DataFrame, Locate, str]:
     if isinstance(value, Mapping):
-        path = Path(spec.path).parent / value["csv"]
+        path = resolve(spec, (*section, "csv"), value["csv"])
         frame = read_csv(path)
         return frame, csv_locator(path, frame), path.name
 
@@ -48,13 +48,15 @@ def _given(spec: Spec, case: TestCase, section: tuple[str | int, ...], value: An
 
 
 def run_test(spec: Spec, case: TestCase) -> TestResult:
+    """One embedded test: its given tables checked under the data contract and rated (the same
+    stages `sapa rate` runs), then every expected value compared within its tolerance."""
     result = TestResult(case.name, case.span)
     raw, locators, origins = {}, {}, {}
     survey_items = None
     for table, value in case.given.items():
         section = ("tests", case.index, "given", table)
         if spec.survey is not None and table == f"{spec.survey.results}_items":
-            survey_items = pd.DataFrame(_expected(spec, value))
+            survey_items = pd.DataFrame(_expected(spec, value, section))
             continue
         if isinstance(value, list) and not value:
             continue  # no rows: the table is empty
@@ -64,29 +66,30 @@ def run_test(spec: Spec, case: TestCase) -> TestResult:
         result.failures += [f"bad test data: {p.message}" for p in problems
                             if p.severity == "error"]
         return result
-    evaluated, surveys = evaluate_tables(spec, frames, survey_items)
+    rated = rate(spec, frames, survey_items)
+    expect = ("tests", case.index, "expect")
     for table, expected in case.expect_tables.items():
         key = list(spec.tables[table].key) if table in spec.tables else [
-            c for c in evaluated.tables[table].columns[:2] if c != "n"]
-        _compare_keyed(result, f"{table}", evaluated.tables[table], _expected(spec, expected),
-                       key, case.tolerance)
+            c for c in rated.tables.tables[table].columns[:2] if c != "n"]
+        _compare_keyed(result, f"{table}", rated.tables.tables[table],
+                       _expected(spec, expected, (*expect, "tables", table)), key, case.tolerance)
     if case.expect_levels is not None and spec.survey is not None:
-        long = surveys[spec.survey.results].long
-        _compare_keyed(result, "levels", long, _expected(spec, case.expect_levels),
+        long = rated.surveys[spec.survey.results].long
+        _compare_keyed(result, "levels", long,
+                       _expected(spec, case.expect_levels, (*expect, "levels")),
                        ["unit", "level", "questionnaire", "name"], case.tolerance)
-    ratings = compute_ratings(spec, evaluated) if case.expect_ratings else {}
     for rating_id, expected in case.expect_ratings.items():
-        rows = _expected(spec, expected)
-        actual = ratings[rating_id]
-        _compare_keyed(result, f"rating {rating_id}", actual, rows, ["unit"], case.tolerance)
+        rows = _expected(spec, expected, (*expect, "ratings", rating_id))
+        _compare_keyed(result, f"rating {rating_id}", rated.ratings[rating_id], rows, ["unit"],
+                       case.tolerance)
     return result
 
 
-def _expected(spec: Spec, value: Any) -> list[dict[str, Any]]:
+def _expected(spec: Spec, value: Any, where: PathKey) -> list[dict[str, Any]]:
     """Expected rows; only the cells written are checked (an empty CSV cell is not)."""
     if not isinstance(value, Mapping):
         return [dict(row) for row in value]
-    frame = read_csv(Path(spec.path).parent / value["csv"])
+    frame = read_csv(resolve(spec, (*where, "csv"), value["csv"]))
     return [{k: _number_or_text(v) for k, v in row.items() if v != ""}
             for row in frame.to_dict("records")]
 

@@ -1,0 +1,192 @@
+"""The one way to run the pipeline: load and check a spec, read and check data, rate, test,
+compare with the published tables, synthesise. The command line, the benchmarks and the tests
+call these functions; no other module chains the stages.
+
+Every function either returns its result or raises a SapaError that carries every problem found
+(`exit_code`: 1 for problems in the spec or data, 2 for input that cannot be read at all)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sapa.engine import __version__
+from sapa.engine.analysis import Change, RatingComparison, diff
+from sapa.engine.analysis import bridge as bridge_frames
+from sapa.engine.analysis import compare as compare_frames
+from sapa.engine.analysis import history as history_frames
+from sapa.engine.data import load_tables, read_source
+from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, has_errors
+from sapa.engine.published import Conformance, conform
+from sapa.engine.rating import Rated, rate
+from sapa.engine.spec import (
+    Spec,
+    bundled_names,
+    default_data,
+    load_document,
+    load_spec,
+    published_folder,
+    resolve_spec,
+)
+from sapa.engine.synth import Synthesis, synthesize, write
+from sapa.engine.testing import TestResult, run_tests
+
+__all__ = [
+    "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "compare",
+    "conformance", "data_folder", "diff", "history", "later", "load", "load_document", "manifest",
+    "rate_folder", "read", "resolve_spec", "synthesis", "tests", "write_synthesis",
+]
+
+
+def load(name: str) -> tuple[Spec | None, list[Diagnostic]]:
+    """A spec by path or bundled short name, checked: the model (None when it has errors) and
+    every problem found. Raises CannotRun only when it cannot be read at all."""
+    return load_spec(resolve_spec(name))
+
+
+def check(name: str) -> tuple[Spec, list[Diagnostic]]:
+    """A spec that must be valid to go on: raises SapaError with its problems when it is not."""
+    spec, diagnostics = load(name)
+    if spec is None:
+        raise SapaError(diagnostics, f"{name}: the spec has problems; run `sapa validate {name}`")
+    return spec, diagnostics
+
+
+def data_folder(name: str, spec: Spec, given: Path | None) -> Path:
+    """The data to rate: `given`, else the spec's bundled data (methodology.default_data)."""
+    if given is not None:
+        return given
+    folder = default_data(spec)
+    if folder is None:
+        raise CannotRun([Diagnostic("D400", f"{name}: no --data given and the spec names no "
+                                    "bundled data (methodology.default_data)")])
+    if not folder.exists():
+        raise CannotRun([Diagnostic("D400", f"the bundled data of {spec.id} is missing: {folder}")])
+    return folder
+
+
+def read(spec: Spec, folder: Path) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """The spec's tables from a folder or workbook, checked under its data contract, and the
+    warnings found. Raises SapaError with every problem when any is an error: nothing is
+    computed from bad data."""
+    raw, locators, origins, problems = read_source(spec, folder)
+    frames, more = load_tables(spec, raw, locators, origins)
+    problems += more
+    if has_errors(problems):
+        raise SapaError(problems, "the data has problems; nothing was computed or written")
+    return frames, problems
+
+
+def rate_folder(spec: Spec, folder: Path) -> tuple[Rated, list[Diagnostic]]:
+    """Read, check and rate the data in `folder`: the results and the data's warnings."""
+    frames, warnings = read(spec, folder)
+    return rate(spec, frames), warnings
+
+
+def tests(spec: Spec) -> list[TestResult]:
+    """The spec's embedded tests, each run through the same stages as `rate`."""
+    return run_tests(spec)
+
+
+def conformance(spec: Spec, rated: Rated, published: Path | None = None) -> Conformance:
+    """The ratings against the published tables the spec maps (`published:`), cell by cell;
+    `published` overrides the folder the spec names."""
+    if not spec.published:
+        raise CannotRun([], f"{spec.id}: the spec maps no published tables (published:)")
+    return conform(spec.published, published or published_folder(spec), rated.ratings)
+
+
+def synthesis(spec: Spec, published: Path | None = None, seed: int = 0,
+              progress: Any = None, only: Collection[str] | None = None) -> Synthesis:
+    """Respondent-level data fitted to the spec's published tables (its `synthesis:` plan)."""
+    if not spec.synthesis or spec.survey is None:
+        raise CannotRun([], f"{spec.id}: the spec has no synthesis: section")
+    return synthesize(spec, published or published_folder(spec), seed=seed, progress=progress,
+                      only=only)
+
+
+def manifest(spec: Spec, data: Path, rated: Rated, out_dir: Path) -> dict[str, Any]:
+    """What a results folder holds and where it came from: engine version, spec and data hashes
+    (files under `out_dir` left out), time, ratings, and for a survey who was counted."""
+    data_hash = hashlib.sha256()
+    for path in sorted(data.rglob("*")) if data.is_dir() else [data]:
+        if path.is_file() and out_dir.resolve() not in path.resolve().parents:
+            data_hash.update(path.read_bytes())
+    out: dict[str, Any] = {
+        "engine_version": __version__,
+        "spec_id": spec.id,
+        "spec_sha256": hashlib.sha256(Path(spec.path).read_bytes()).hexdigest(),
+        "data_sha256": data_hash.hexdigest(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "ratings": sorted(rated.ratings),
+    }
+    if spec.survey is not None and spec.survey.results in rated.surveys:
+        results = rated.surveys[spec.survey.results]
+        out["respondents_counted"] = int(results.table["n"].sum())
+        out["excluded"] = {code: int(results.table[f"excluded_{code}"].sum())
+                           for code, _ in spec.survey.exclusions}
+        out["not_counted_answers"] = results.ignored
+    return out
+
+
+def write_synthesis(made: Synthesis, out_dir: Path) -> None:
+    """The synthesised catalogues and respondents as Parquet files in `out_dir`."""
+    write(made.tables, out_dir)
+
+
+# ----------------------------------------------------------------------------- comparisons
+def later(spec_a: Spec, spec_b: Spec) -> Spec:
+    """The spec of the later year (the second on a tie): whose bundled data two methods share."""
+    return spec_b if (spec_b.year or 0) >= (spec_a.year or 0) else spec_a
+
+
+def compare(spec_a: Spec, spec_b: Spec, ratings_a: Mapping[str, pd.DataFrame],
+            ratings_b: Mapping[str, pd.DataFrame], mapped: Mapping[str, str],
+            only: Sequence[str] = ()) -> list[RatingComparison]:
+    """The ratings both specs have (same id) and the `mapped` pairs (a -> b), unit by unit;
+    `only` narrows to the pairs naming one of its ids."""
+    for a, b in mapped.items():
+        for rid, spec in ((a, spec_a), (b, spec_b)):
+            if rid not in spec.ratings:
+                raise CannotRun([Diagnostic("C100", f"--map {a}={b}: {spec.id} has no rating "
+                                            f"'{rid}' (it has: {', '.join(spec.ratings)})")])
+    pairs = [(rid, rid) for rid in spec_a.ratings if rid in spec_b.ratings and rid not in mapped]
+    pairs += list(mapped.items())
+    if only:
+        pairs = [(a, b) for a, b in pairs if a in only or b in only]
+    if not pairs:
+        raise CannotRun([Diagnostic("C101", f"{spec_a.id} and {spec_b.id} share no rating; "
+                                    "pair two with --map A_ID=B_ID")])
+    return [compare_frames(ratings_a[a], ratings_b[b], a, b) for a, b in pairs]
+
+
+def bridge(spec_1: Spec, data_1: Path, spec_2: Spec, data_2: Path, rating_1: str,
+           rating_2: str, column: str) -> pd.DataFrame:
+    """Each unit's change from year 1 to year 2, split into the method's part (year 2's data
+    under both methods) and the performance part (year 1's method on both years' data)."""
+    year1 = rate_folder(spec_1, data_1)[0].ratings
+    year2_old = rate_folder(spec_1, data_2)[0].ratings
+    year2 = rate_folder(spec_2, data_2)[0].ratings
+    for rid, ratings, spec in ((rating_1, year1, spec_1), (rating_2, year2, spec_2)):
+        if rid not in ratings:
+            raise CannotRun([Diagnostic("C100", f"{spec.id} has no rating '{rid}' "
+                                        f"(it has: {', '.join(ratings)})")])
+    return bridge_frames(year1[rating_1], year2_old[rating_1], year2[rating_2], column)
+
+
+def history(periods: Mapping[str, str], rating: str, column: str) -> pd.DataFrame:
+    """A rating over periods, from `sapa rate --out` folders (or rating CSVs), by period label."""
+    tables = {}
+    for label, path in periods.items():
+        file = Path(path) / f"{rating}.csv" if Path(path).is_dir() else Path(path)
+        if not path or not file.exists():
+            raise CannotRun([Diagnostic("C102", f"{label}={path}: expected PERIOD=PATH with "
+                                        f"PATH a results folder holding {rating}.csv or a "
+                                        "rating CSV")])
+        tables[label] = pd.read_csv(file, dtype={"unit": str})
+    return history_frames(tables, column)

@@ -1,0 +1,81 @@
+"""Results as files and machine-readable text: rating CSVs (full precision), the manifest, the
+survey's results and levels, and the JSON/CSV forms the command line prints."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from ruamel.yaml import YAML
+
+from sapa.engine.analysis import RatingComparison
+from sapa.engine.published import Conformance
+from sapa.engine.rating import Rated
+
+
+def write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path) -> None:
+    """`<rating id>.csv` per rating, manifest.json, and for a survey `<results>.results.csv` and
+    `<results>.levels.csv` (every aggregation level) per results table."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for rid, frame in rated.ratings.items():
+        frame.to_csv(out_dir / f"{rid}.csv", index=False, encoding="utf-8")
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
+                                           encoding="utf-8")
+    for name, result in rated.surveys.items():
+        result.table.to_csv(out_dir / f"{name}.results.csv", index=False)
+        result.long.to_csv(out_dir / f"{name}.levels.csv", index=False)
+
+
+def write_comparisons(results: list[RatingComparison], out_dir: Path) -> None:
+    """One CSV per compared pair, named after the rating (or `a__b` when the ids differ)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for result in results:
+        name = result.rating_a if result.rating_a == result.rating_b else \
+            f"{result.rating_a}__{result.rating_b}"
+        result.units.to_csv(out_dir / f"{name}.csv", index=False)
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame as JSON-ready rows (missing values as null)."""
+    return json.loads(frame.to_json(orient="records"))
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def ratings_json(frames: dict[str, pd.DataFrame]) -> str:
+    return to_json({rid: records(frame) for rid, frame in frames.items()})
+
+
+def ratings_csv(frames: dict[str, pd.DataFrame]) -> str:
+    return "".join(f"# {rid}\n{frame.to_csv(index=False)}" for rid, frame in frames.items())
+
+
+def conformance_json(result: Conformance) -> str:
+    return to_json({"summary": records(result.summary), "cells": records(result.cells)})
+
+
+def comparisons_json(results: list[RatingComparison]) -> str:
+    return to_json([{
+        "rating_a": r.rating_a, "rating_b": r.rating_b, "spearman": r.spearman,
+        "kendall": r.kendall, "common": r.common, "moved": r.moved,
+        "units": records(r.units)} for r in results])
+
+
+def comparisons_csv(results: list[RatingComparison]) -> str:
+    return "".join(f"# {r.rating_a} vs {r.rating_b}\n{r.units.to_csv(index=False)}"
+                   for r in results)
+
+
+def yaml_text(data: Any) -> str:
+    """A spec's plain tree as block-style YAML (`sapa show --resolved`)."""
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.width = 100
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()

@@ -1,0 +1,163 @@
+"""Results for people at a terminal: rich tables, figures rounded as the spec prints them, and
+one line saying why a rating has no rows instead of an empty table."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from sapa.engine.analysis import Change, RatingComparison
+from sapa.engine.formula import round_half_up
+from sapa.engine.published import Conformance
+from sapa.engine.spec import Spec
+
+
+def console(width: int) -> Console:
+    """A console as wide as the terminal, or `width` when the output is piped."""
+    return Console(width=None if sys.stdout.isatty() else width)
+
+
+def cell(value: Any, digits: int | None) -> str:
+    """A value as a table shows it: missing as '—', numbers rounded half up to `digits`."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, float):
+        if digits is not None:
+            return f"{float(round_half_up(value, digits)):.{digits}f}"
+        return f"{value:g}" if value.is_integer() else f"{value:.6g}"
+    return str(value)
+
+
+def ratings(spec: Spec, frames: dict[str, pd.DataFrame]) -> None:
+    """Every rating as a table, in the digits its columns declare."""
+    out = console(200)
+    for rid, frame in frames.items():
+        rating = spec.ratings[rid]
+        if frame.empty:  # say why, rather than print an empty table
+            out.print(f"{rating.title} ({rid}): no rows, {why_empty(spec, rid)}", markup=False)
+            continue
+        used = [rating, *(spec.ratings[row.total_of] for row in rating.rows)]
+        digits = {c.name: c.digits for r in used for c in r.columns}
+        table = Table(title=f"{rating.title} ({rid})", title_justify="left")
+        for column in frame.columns:
+            table.add_column(str(column), justify="right" if column != "name" else "left")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(cell(v, digits.get(c)) for c, v in zip(frame.columns, row,
+                                                                     strict=True)))
+        out.print(table)
+
+
+def why_empty(spec: Spec, rid: str) -> str:
+    """The rule that left a rating without rows, in the spec's own words."""
+    rating = spec.ratings[rid]
+    if not rating.table:
+        return "none of the ratings it is composed of has rows in these data"
+    if rating.where_text:
+        return f"no row of '{rating.table}' meets `{rating.where_text}` in these data"
+    return f"'{rating.table}' has no rows in these data"
+
+
+def conformance(result: Conformance, show_off: int) -> None:
+    """The match per published table, the overall share, and the first cells off per table."""
+    out = console(200)
+    table = Table(title="Conformance with the published tables", title_justify="left")
+    for column in ("table", "status", "cells", "match", "off", "missing engine",
+                   "missing published", "match rate", "max distance", "passed"):
+        table.add_column(column, justify="left" if column in ("table", "status") else "right")
+    for row in result.summary.itertuples(index=False):
+        table.add_row(row.title, row.status, str(row.cells), str(row.match), str(row.off),
+                      str(row.missing_engine), str(row.missing_published),
+                      "—" if row.match_rate != row.match_rate else f"{row.match_rate:.1%}",
+                      "—" if row.max_distance != row.max_distance else f"{row.max_distance:.3f}",
+                      "yes" if row.passed else "NO")
+    out.print(table)
+    compared = result.cells[result.cells["status"].isin(["match", "off", "missing_engine"])]
+    overall = (compared["status"] == "match").mean() if len(compared) else float("nan")
+    out.print(f"overall: {int((compared['status'] == 'match').sum())} of {len(compared)} "
+              f"cells match ({overall:.1%})")
+    for table_id, cells in result.cells.groupby("table", sort=False):
+        off = cells[cells["status"].isin(["off", "missing_engine"])].head(show_off)
+        for c in off.itertuples(index=False):
+            engine = "—" if c.engine is None or c.engine != c.engine else f"{c.engine:.4f}"
+            out.print(f"  {table_id} {c.unit} {c.column}: engine {engine}, "
+                      f"published {c.published}")
+
+
+def comparisons(results: list[RatingComparison], label_a: str, label_b: str,
+                movers: int) -> None:
+    """Each pair of ratings: the correlations, units rated under one side only, the units side
+    by side and the largest movers."""
+    out = console(160)
+    for r in results:
+        pair = r.rating_a if r.rating_a == r.rating_b else f"{r.rating_a} → {r.rating_b}"
+        out.print(f"[bold]{pair}[/bold]: {r.common} units under both; Spearman "
+                  f"{r.spearman:.3f}, Kendall {r.kendall:.3f}; {r.moved} changed rank")
+        for side, label in (("only_a", label_a), ("only_b", label_b)):
+            alone = r.units[r.units["present"] == side]
+            if len(alone):
+                names = ", ".join(str(n) for n in alone["name"].fillna(alone["unit"]))
+                out.print(f"  rated only under {label}: {names}")
+        columns = [c for c in ("rank_a", "rank_b", "rank_change", "score_a", "score_b",
+                               "score_change", "satisfaction_a", "satisfaction_b",
+                               "satisfaction_change") if c in r.units.columns]
+        table = Table(title_justify="left")
+        table.add_column("unit")
+        table.add_column("name", overflow="ellipsis", max_width=32, no_wrap=True)
+        for column in columns:
+            table.add_column(column.replace("_a", f" {label_a}").replace("_b", f" {label_b}")
+                             .replace("_change", " Δ"), justify="right")
+        digits = {"score": 2, "satisfaction": 1}
+        for row in r.units.itertuples(index=False):
+            values = row._asdict()
+            table.add_row(str(values["unit"]), str(values["name"] or ""), *(
+                cell(values[c], 0 if c.startswith("rank") else digits[c.split("_")[0]])
+                for c in columns))
+        out.print(table)
+        top = r.movers(movers)
+        if len(top):
+            out.print("  largest movers: " + "; ".join(
+                f"{n} {int(a)}→{int(b)}" for n, a, b in
+                zip(top["name"].fillna(top["unit"]), top["rank_a"], top["rank_b"], strict=True)))
+
+
+def frame(table: pd.DataFrame, title: str, digits: int) -> None:
+    """A plain frame as a table (bridge, history)."""
+    out = Table(title=title, title_justify="left")
+    for c in table.columns:
+        out.add_column(str(c), justify="left" if c in ("unit", "name") else "right")
+    for row in table.itertuples(index=False):
+        out.add_row(*(cell(v, digits) if isinstance(v, float) else str(v) for v in row))
+    console(160).print(out)
+
+
+def changes(found: list[Change], first: Spec, second: Spec, label_a: str, label_b: str) -> None:
+    """What changed between two specs, one row per change."""
+    out = console(160)
+    out.print(f"{len(found)} changes from {first.id} to {second.id}")
+    if not found:
+        return
+    table = Table(title_justify="left")
+    for c in ("section", "where", "kind", label_a, label_b):
+        table.add_column(c, overflow="fold")
+    for c in found:
+        table.add_row(c.section, c.where, c.kind, c.before, c.after)
+    out.print(table)
+
+
+@contextmanager
+def progress(what: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr; yields the callback (done, total) that moves it."""
+    with Progress(console=Console(stderr=True)) as bar:
+        task = bar.add_task(what, total=None)
+
+        def step(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield step

@@ -1,0 +1,35 @@
+"""The one rule for a file or folder a spec names: relative to the file that writes the setting.
+
+A variant that `extends:` a bundled spec inherits the bundled data, published tables and test
+files at the places the bundled spec wrote them; a path the variant writes itself is relative to
+the variant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sapa.engine.spec.model import Spec
+from sapa.engine.spec.source import PathKey
+
+
+def declared_in(spec: Spec, path: PathKey) -> Path:
+    """The folder of the file that wrote the setting at `path` (the spec's own when none did)."""
+    place = spec.document.place(path)
+    return Path(place.file).parent if place is not None else Path(spec.path).parent
+
+
+def resolve(spec: Spec, path: PathKey, name: str) -> Path:
+    """`name`, written at `path` of the spec, as a path on this machine."""
+    return declared_in(spec, path) / name
+
+
+def default_data(spec: Spec) -> Path | None:
+    """The bundled data (methodology.default_data), or None when the spec names none."""
+    if not spec.default_data:
+        return None
+    return resolve(spec, ("methodology", "default_data"), spec.default_data)
+
+
+def published_folder(spec: Spec) -> Path:
+    """The spec's published tables (published.folder; default: beside the spec)."""
+    return resolve(spec, ("published", "folder"), (spec.published or {}).get("folder", "."))
