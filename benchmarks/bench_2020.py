@@ -21,19 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' data generator
 
-from benchmarks import synthetic  # noqa: E402
-from sapa.engine.data import load_tables, read_source  # noqa: E402
-from sapa.engine.rating import (
-    compute_ratings,  # noqa: E402
-    evaluate_tables,  # noqa: E402
-)
-from sapa.engine.spec import (
-    Spec,  # noqa: E402
-    load_spec,  # noqa: E402
-    resolve_spec,  # noqa: E402
-)
+from sapa.engine import api  # noqa: E402
+from sapa.engine.rating import rate  # noqa: E402
+from sapa.engine.spec import Spec  # noqa: E402
+from tests import synthetic  # noqa: E402
 
 ASKED_IF = {"service.paid": "paid", "complained": "complained",
             "used_virtual_assistant": "used_virtual_assistant"}
@@ -102,7 +95,7 @@ def main() -> None:
     parser.add_argument("--respondents", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    spec, _ = load_spec(resolve_spec("2020"))
+    spec, _ = api.check("2020")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         tables = synthetic.catalogues(args.seed)
@@ -112,7 +105,7 @@ def main() -> None:
               f"{tables['respondents'].shape[1]} columns in {time.perf_counter() - start:.1f} s")
 
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import cli; cli.run()", "rate", "2020",
+        subprocess.run([sys.executable, "-m", "sapa", "rate", "2020",
                         "--data", str(folder), "--out", str(Path(tmp) / "out"),
                         "--format", "csv"], check=True, stdout=subprocess.DEVNULL)
         end_to_end = time.perf_counter() - start
@@ -120,14 +113,12 @@ def main() -> None:
         print(f"sapa rate 2020, end to end (read, check, evaluate, rate, write): "
               f"{end_to_end:.1f} s, peak memory {peak:.2f} GiB")
 
-        raw, locators, origins, _ = read_source(spec, folder)
-        frames, problems = load_tables(spec, raw, locators, origins)
+        frames, problems = api.read(spec, folder)
         assert not problems, problems[:3]
         engine_times, baseline_times = [], []
         for _ in range(3):
             start = time.perf_counter()
-            evaluated, _ = evaluate_tables(spec, frames)
-            ratings = compute_ratings(spec, evaluated)
+            ratings = rate(spec, frames).ratings
             engine_times.append(time.perf_counter() - start)
             start = time.perf_counter()
             baseline = hand_written(spec, frames)

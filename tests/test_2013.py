@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
-from cli import main
+from sapa.cli import main
 from sapa.engine.data import load_tables
 from sapa.engine.rating import evaluate_tables
 from sapa.engine.spec import load_spec, resolve_spec

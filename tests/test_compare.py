@@ -11,9 +11,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from sapa.engine.analysis import comparison
-from sapa.engine.analysis import diff as spec_diff
+from sapa.cli import main
+from sapa.engine.analysis import comparison, spec_diff
 from sapa.engine.spec import load_spec, resolve_spec
 from tests.conftest import SPECS
 

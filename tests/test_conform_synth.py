@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from sapa.cli import main
 from sapa.engine.spec import load_spec, resolve_spec
 from sapa.engine.synth import build as synthesis
 from sapa.engine.synth import pooled as synthesis_pooled

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
-from benchmarks import synthetic
-from cli import main
+from sapa.cli import main
 from sapa.engine.spec import load_spec, resolve_spec
+from tests import synthetic
 
 
 def rate(spec: str, data: Path, out: Path) -> tuple[int, str]:

@@ -3,25 +3,53 @@
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from sapa.engine.spec import bundled_names, load_spec, resolve_spec
-from sapa.engine.testing import run_tests
+from sapa.cli import main
+from sapa.engine.spec import Spec, bundled_names, load_spec, resolve_spec
+from sapa.engine.testing import run_test, run_tests
 from tests.conftest import SPECS
 
 MINI = SPECS / "mini.yaml"
 
 
+@cache
+def bundled(name: str) -> Spec | None:
+    return load_spec(resolve_spec(name))[0]
+
+
+def embedded_cases() -> list[Any]:
+    """Every embedded test of every bundled spec as its own pytest item, `<spec>::<test name>`,
+    so one failing value names its test (an invalid spec gives one failing item)."""
+    cases = []
+    for name in bundled_names():
+        spec = bundled(name)
+        tests = spec.tests if spec is not None else [None]
+        cases += [pytest.param(name, case.index if case else -1,
+                               id=f"{name}::{case.name if case else 'the spec is invalid'}")
+                  for case in tests]
+    return cases
+
+
 @pytest.mark.parametrize("name", bundled_names())
-def test_bundled_spec_is_valid_and_its_embedded_tests_pass(name: str) -> None:
+def test_bundled_spec_is_valid(name: str) -> None:
     spec, diagnostics = load_spec(resolve_spec(name))
     assert spec is not None, [d.message for d in diagnostics]
-    failures = [(r.name, r.failures) for r in run_tests(spec) if not r.passed]
-    assert not failures
+    assert not diagnostics, [d.message for d in diagnostics]
+
+
+@pytest.mark.parametrize(("name", "index"), embedded_cases())
+def test_embedded(name: str, index: int) -> None:
+    spec = bundled(name)
+    assert spec is not None, f"{name} is invalid: run `sapa validate {name}`"
+    result = run_test(spec, spec.tests[index])
+    assert result.passed, "\n".join(result.failures)
+    assert result.checked > 0
 
 
 def test_mini_embedded_tests_pass_and_check_values() -> None:

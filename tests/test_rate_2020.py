@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 from click.testing import CliRunner
 
-from benchmarks import synthetic
-from cli import main
+from sapa.cli import main
 from sapa.engine.spec import load_spec, resolve_spec
+from tests import synthetic
 
 
 def test_all_2020_ratings_on_synthetic_respondents(tmp_path: Path) -> None:

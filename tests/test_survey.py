@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from sapa.cli import main
 from sapa.engine.spec import load_spec
 from sapa.engine.testing import run_tests
 from tests.conftest import SPECS

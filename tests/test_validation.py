@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from sapa.cli import main
 from sapa.engine.spec import load_spec
 from tests.conftest import SPECS
 

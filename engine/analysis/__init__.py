@@ -2,7 +2,7 @@
 a rating's history (comparison), and what changed between two specs (diff)."""
 
 from sapa.engine.analysis.comparison import RatingComparison, bridge, compare, history
-from sapa.engine.analysis.diff import Change, diff
+from sapa.engine.analysis.spec_diff import Change, diff
 
 __all__ = [
     "Change", "RatingComparison", "bridge", "compare", "diff", "history",

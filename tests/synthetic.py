@@ -1,9 +1,11 @@
-"""Random respondent data shaped like the 2020 survey (for benchmarks and smoke tests).
+"""Random respondent data shaped like the 2020 survey (a fixture of the tests and the benchmark).
 
 Not a reference dataset: the answers are random (skewed towards 5), so the ratings mean nothing.
 The shape is what matters: 70 services of 24 central agencies and the local bodies, 17 regions and
 "abroad", the 2020 channels, routing of fee, complaint and virtual-assistant items, non-answers,
-call centres. Everything is generated column by column with NumPy.
+call centres. Everything is generated column by column with NumPy; who is asked what is decided by
+the spec itself (each questionnaire's `when:` and each item's `asked_if:`, evaluated by the
+engine), so the data follow whichever method they are made for.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sapa.engine.formula import Frames, evaluate_rows
+from sapa.engine.formula import Frames, Node, evaluate_rows
 from sapa.engine.spec import Spec
 
 N_SERVICES, N_CGO_SERVICES, N_AGENCIES, N_REGIONS = 70, 48, 24, 17
@@ -67,29 +69,20 @@ def respondents(spec: Spec, tables: dict[str, pd.DataFrame], n: int, seed: int =
     frames = Frames({survey.respondents: frame, survey.unit_link.parent: services})
     items: dict[str, np.ndarray] = {}
     for q in survey.questionnaires:
-        member = _member(q.name, frame)
+        member = _holds(q.when, frames, survey.respondents)
         for item in q.items:
             asked = member
             if item.asked_if is not None:
-                condition = evaluate_rows(item.asked_if, frames, survey.respondents)
-                asked = member & condition.fillna(False).to_numpy(dtype=bool)
+                asked = member & _holds(item.asked_if, frames, survey.respondents)
             answers = rng.choice(ANSWERS[0], size=n, p=ANSWERS[1]).astype(float)
             column = items.setdefault(item.name, np.full(n, np.nan))
             column[asked] = answers[asked]
     return pd.concat([frame, pd.DataFrame(items)], axis=1)
 
 
-def _member(questionnaire: str, frame: pd.DataFrame) -> np.ndarray:
-    contact = frame["contact"].to_numpy()
-    rules = {
-        "office": np.isin(contact, ["csc_manager", "csc_self_service"]),
-        "provider_office": contact == "state_body_office",
-        "online": contact == "portal",
-        "ambulance": contact == "ambulance_103",
-        "call_centre": frame["call_centre"].notna().to_numpy(),
-        "main": np.ones(len(frame), dtype=bool),  # one questionnaire for everyone
-    }
-    return rules.get(questionnaire, np.zeros(len(frame), dtype=bool))
+def _holds(condition: Node, frames: Frames, table: str) -> np.ndarray:
+    """Where a spec's condition is true (missing counts as false), as the engine evaluates it."""
+    return evaluate_rows(condition, frames, table).fillna(False).to_numpy(dtype=bool)
 
 
 def write(tables: dict[str, pd.DataFrame], folder: Path, fmt: str = "parquet") -> Path:
