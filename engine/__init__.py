@@ -1,8 +1,9 @@
-"""sapa: a methodology engine for rating public-service quality.
+"""sapa's engine: a methodology written in YAML, run over data.
 
-The pipeline, one module per stage: source (YAML with positions) -> loading (extends, schema) ->
-validation (names, formulas, bands; builds spec.Spec) -> data (tables under the contract) ->
-evaluation (variables, via formula_eval) -> ranking -> output in cli.py.
+One package per pipeline stage, each with one public face (its __init__): spec (read, merge,
+check, model) -> data (read, contract) -> rating (variables, the survey step, ratings), with
+formula and survey beneath them, and testing, published, synth, analysis and render beside.
+`api` chains them; the README's Architecture section lists which stage may import which.
 """
 
 __version__ = "0.1.0"

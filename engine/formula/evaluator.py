@@ -17,17 +17,7 @@ import numpy as np
 import pandas as pd
 
 from sapa.engine.formula.frames import Frames
-from sapa.engine.formula.plan import (
-    Banding,
-    Column,
-    Const,
-    Lookup,
-    Node,
-    Op,
-    Reduce,
-    Up,
-    Window,
-)
+from sapa.engine.formula.plan import Banding, Column, Const, Lookup, Node, Op, Reduce, Up, Window
 
 Value = Any  # pd.Series or a Python scalar
 

@@ -24,26 +24,14 @@ from sapa.engine.formula import (
     compile_formula,
     parse,
 )
-from sapa.engine.formula import syntax as fa
+from sapa.engine.spec.building import ModelBuilder
 from sapa.engine.spec.loading import check_structure, load_document
 from sapa.engine.spec.model import (
-    Breakdown,
-    ColumnSpec,
-    ComposedRow,
-    Questionnaire,
-    Rating,
-    RatingColumn,
     Spec,
-    Survey,
-    SurveyItem,
-    TableSpec,
-    TestCase,
-    Variable,
-    frozen,
     result_columns,
-    text_of,
 )
 from sapa.engine.spec.source import Document, PathKey
+from sapa.engine.spec.tree import formula_of, keys, mapping
 
 SURVEY_STEP = "<survey>"
 ITEM_STATISTICS = {"unit": "string", "questionnaire": "string", "item": "string",
@@ -51,37 +39,23 @@ ITEM_STATISTICS = {"unit": "string", "questionnaire": "string", "item": "string"
                    "table": "string"}
 COLUMN_TYPES: dict[str, Type] = {"number": "number", "integer": "number", "bool": "bool",
                                  "string": "string"}
-DEFAULT_TOLERANCE = 1e-9
 
 
 def load_spec(path: Path) -> tuple[Spec | None, list[Diagnostic]]:
     """Load, check and build a spec. Raises CannotRun only when it cannot be read at all."""
     document = load_document(path)
-    checker = _Checker(document, path)
+    checker = Checker(document, path)
     diagnostics = document.diagnostics + check_structure(document) + checker.run()
     if has_errors(diagnostics):
         return None, diagnostics
-    return checker.build(), diagnostics
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _formula_of(value: Any) -> tuple[str | None, PathKey]:
-    """A formula given as a string or as {formula: ...}: its text and its path suffix."""
-    if isinstance(value, str):
-        return value, ()
-    if isinstance(value, dict) and isinstance(value.get("formula"), str):
-        return value["formula"], ("formula",)
-    return None, ()
+    return ModelBuilder(checker).build(), diagnostics
 
 
 class _Variables(Mapping[str, Type]):
     """The names a formula may read in one table: data columns, and variables compiled on demand
     (so a variable's type is known before the formulas that use it are checked)."""
 
-    def __init__(self, checker: _Checker, table: str, columns: dict[str, Type],
+    def __init__(self, checker: Checker, table: str, columns: dict[str, Type],
                  variables: list[str]) -> None:
         self.checker, self.table = checker, table
         self.columns, self.variables = columns, variables
@@ -101,11 +75,14 @@ class _Variables(Mapping[str, Type]):
         return len(set(self.columns) | set(self.variables))
 
 
-class _Checker:
+class Checker:
+    """Every check of one spec, in one run; declares the survey's tables and compiles every
+    formula on the way (ModelBuilder reads what it found)."""
+
     def __init__(self, document: Document, path: Path) -> None:
         self.document = document
         self.path = path
-        self.data = _mapping(document.data)
+        self.data = mapping(document.data)
         self.problems: list[Diagnostic] = []
         self.catalog = Catalog()
         self.plans: dict[PathKey, Node] = {}
@@ -157,8 +134,8 @@ class _Checker:
         if key in self.in_progress:
             return "number"  # a cycle: reported once by the dependency check
         self.in_progress.add(key)
-        raw = _mapping(_mapping(self.data.get("tables")).get(table)).get("variables", {})
-        text, suffix = _formula_of(_mapping(raw).get(name))
+        raw = mapping(mapping(self.data.get("tables")).get(table)).get("variables", {})
+        text, suffix = formula_of(mapping(raw).get(name))
         node, reads = (self.compile(text, table, ("tables", table, "variables", name, *suffix))
                        if text else (None, set()))
         self.in_progress.discard(key)
@@ -182,10 +159,10 @@ class _Checker:
         return self.problems
 
     def check_parameters(self) -> None:
-        for name, value in _mapping(self.data.get("parameters")).items():
+        for name, value in mapping(self.data.get("parameters")).items():
             path = ("parameters", name)
             if isinstance(value, dict) and "values" in value:
-                values = _mapping(value.get("values"))
+                values = mapping(value.get("values"))
                 self.catalog.groups[name] = {str(k): v for k, v in values.items()
                                              if isinstance(v, int | float | str | bool)}
                 target = value.get("sum_to")
@@ -201,13 +178,13 @@ class _Checker:
                                                      and not isinstance(scalar, bool) else scalar)
 
     def check_tables(self) -> None:
-        tables = _mapping(self.data.get("tables"))
+        tables = mapping(self.data.get("tables"))
         for name, raw in tables.items():
-            raw = _mapping(raw)
-            columns = _mapping(raw.get("columns"))
-            types = {c: COLUMN_TYPES.get(_mapping(spec).get("type", ""), "number")
+            raw = mapping(raw)
+            columns = mapping(raw.get("columns"))
+            types = {c: COLUMN_TYPES.get(mapping(spec).get("type", ""), "number")
                      for c, spec in columns.items()}
-            variables = list(_mapping(raw.get("variables")))
+            variables = list(mapping(raw.get("variables")))
             for clash in set(variables) & set(columns):
                 self.report("S203", f"'{clash}' is both a column and a variable of '{name}'",
                             ("tables", name, "variables", clash), key=True)
@@ -217,23 +194,23 @@ class _Checker:
                             "same name", ("parameters", clash), key=True,
                             hint="rename one of them", severity="warning")
             self.catalog.columns[name] = _Variables(self, name, types, variables)  # type: ignore
-            for key in _keys(raw.get("key")):
+            for key in keys(raw.get("key")):
                 if key not in columns:
                     self.unknown(f"key column of '{name}'", key, columns, ("tables", name, "key"))
         for name, raw in tables.items():
-            columns = _mapping(_mapping(raw).get("columns"))
-            for link_name, link in _mapping(_mapping(raw).get("links")).items():
+            columns = mapping(mapping(raw).get("columns"))
+            for link_name, link in mapping(mapping(raw).get("links")).items():
                 path = ("tables", name, "links", link_name)
-                link = _mapping(link)
+                link = mapping(link)
                 parent = link.get("table")
                 if parent not in tables:
                     self.unknown("table", str(parent), tables, path + ("table",))
                     continue
-                on = _keys(link.get("on"))
+                on = keys(link.get("on"))
                 for column in on:
                     if column not in columns:
                         self.unknown(f"column of '{name}'", column, columns, path + ("on",))
-                parent_key = _keys(_mapping(tables[parent]).get("key"))
+                parent_key = keys(mapping(tables[parent]).get("key"))
                 if len(on) != len(parent_key):
                     self.report("S202", f"link '{link_name}' joins on {len(on)} column(s) but "
                                 f"'{parent}' has a key of {len(parent_key)}", path + ("on",))
@@ -259,7 +236,7 @@ class _Checker:
 
     def survey_parts(self) -> tuple[str | None, Link | None]:
         """The respondents table and the link to the unit table, when both are valid."""
-        survey = _mapping(self.data.get("survey"))
+        survey = mapping(self.data.get("survey"))
         respondents, unit = survey.get("respondents"), survey.get("unit")
         if respondents not in self.catalog.columns:
             return None, None
@@ -273,11 +250,11 @@ class _Checker:
         if respondents is None or link is None:
             return
         types = self.catalog.columns[respondents].columns  # type: ignore[attr-defined]
-        for raw in _mapping(self.data.get("questionnaires")).values():
-            for item in _mapping(_mapping(raw).get("items")):
+        for raw in mapping(self.data.get("questionnaires")).values():
+            for item in mapping(mapping(raw).get("items")):
                 types.setdefault(item, "number")
         columns = dict.fromkeys(_result_columns(self.data), "number")
-        survey = _mapping(self.data.get("survey"))
+        survey = mapping(self.data.get("survey"))
         results = survey.get("results", "survey")
         unit_table, unit_key = link.parent, link.key
         if len(unit_key) != 1:
@@ -288,8 +265,8 @@ class _Checker:
         self.survey_tables.add(results)
         self.catalog.links.setdefault(unit_table, {})[results] = Link(
             results, unit_table, results, unit_key, ("unit",))
-        for name, raw in _mapping(survey.get("breakdowns")).items():
-            raw = _mapping(raw)
+        for name, raw in mapping(survey.get("breakdowns")).items():
+            raw = mapping(raw)
             by = raw.get("by")
             path = ("survey", "breakdowns", name)
             if by is not None and by not in types:
@@ -309,24 +286,24 @@ class _Checker:
             self.survey_tables.add(name)
             parent = raw.get("table")
             if parent is not None:
-                parent_key = _keys(_mapping(_mapping(self.data.get("tables")).get(parent)).get(
+                parent_key = keys(mapping(mapping(self.data.get("tables")).get(parent)).get(
                     "key"))
                 if parent not in self.catalog.columns or len(parent_key) != 1:
                     self.unknown("table with a one-column key", str(parent),
-                                 _mapping(self.data.get("tables")), (*path, "table"))
+                                 mapping(self.data.get("tables")), (*path, "table"))
                     continue
                 link_name = str(raw.get("link", parent))
                 links[link_name] = Link(link_name, name, parent, (str(by),), parent_key)
             self.catalog.links[name] = links
 
     def check_bands(self) -> None:
-        for name, raw in _mapping(self.data.get("bands")).items():
-            rows = _mapping(raw).get("bands")
+        for name, raw in mapping(self.data.get("bands")).items():
+            rows = mapping(raw).get("bands")
             if not isinstance(rows, list):
                 continue
             bands: list[tuple[int, Band]] = []
             for i, row in enumerate(rows):
-                row = _mapping(row)
+                row = mapping(row)
                 if "to" in row and "below" in row:
                     self.report("S222", "a band has either 'to' (included) or 'below' "
                                 "(excluded), not both", ("bands", name, "bands", i))
@@ -365,8 +342,8 @@ class _Checker:
                 self.report("S222", f"band '{band.label}' is empty", ("bands", name, "bands", i))
 
     def check_variables(self) -> None:
-        for table, raw in _mapping(self.data.get("tables")).items():
-            for name in _mapping(_mapping(raw).get("variables")):
+        for table, raw in mapping(self.data.get("tables")).items():
+            for name in mapping(mapping(raw).get("variables")):
                 self.variable_type(table, name)
         known = {f"{t}.{v}" for t, v in self.reads}
 
@@ -395,22 +372,22 @@ class _Checker:
 
     def check_survey(self) -> None:
         data = self.data
-        scale = _mapping(data.get("scale"))
+        scale = mapping(data.get("scale"))
         ratings = scale.get("ratings") if isinstance(scale.get("ratings"), list) else []
         for i, value in enumerate(scale.get("satisfied") or []):
             if value not in ratings:
                 self.report("S204", f"satisfied value {value} is not on the scale {ratings}",
                             ("scale", "satisfied", i))
-        for code in _mapping(scale.get("non_answers")):
+        for code in mapping(scale.get("non_answers")):
             if code.lstrip("-").isdigit() and int(code) in ratings:
                 self.report("S204", f"non-answer code {code} is also a rating on the scale",
                             ("scale", "non_answers", code), key=True)
-        items, criteria = _mapping(data.get("items")), _mapping(data.get("criteria"))
-        zones = _mapping(data.get("zones"))
-        survey = _mapping(data.get("survey"))
+        items, criteria = mapping(data.get("items")), mapping(data.get("criteria"))
+        zones = mapping(data.get("zones"))
+        survey = mapping(data.get("survey"))
         respondents = survey.get("respondents")
-        tables = _mapping(data.get("tables"))
-        questionnaires = _mapping(data.get("questionnaires"))
+        tables = mapping(data.get("tables"))
+        questionnaires = mapping(data.get("questionnaires"))
         if respondents is not None and respondents not in tables:
             self.unknown("table", str(respondents), tables, ("survey", "respondents"))
             respondents = None
@@ -418,8 +395,8 @@ class _Checker:
         if respondents and unit is not None and unit not in self.catalog.links.get(respondents, {}):
             self.unknown(f"link of '{respondents}'", str(unit),
                          self.catalog.links.get(respondents, {}), ("survey", "unit"))
-        for code, rule in _mapping(survey.get("exclude")).items():
-            if respondents and isinstance(_mapping(rule).get("when"), str):
+        for code, rule in mapping(survey.get("exclude")).items():
+            if respondents and isinstance(mapping(rule).get("when"), str):
                 self.survey_formula(rule["when"], respondents, ("survey", "exclude", code, "when"))
         if questionnaires and not survey:
             self.report("S205", "questionnaires need a 'survey' section naming the respondents "
@@ -427,16 +404,16 @@ class _Checker:
         used_items: set[str] = set()
         used_criteria: set[str] = set()
         for channel, raw in questionnaires.items():
-            raw = _mapping(raw)
+            raw = mapping(raw)
             base = ("questionnaires", channel)
             if respondents and isinstance(raw.get("when"), str):
                 self.survey_formula(raw["when"], respondents, (*base, "when"))
             source = raw.get("items_from")
             if source is not None and (source not in questionnaires or source == channel or
-                                       "items_from" in _mapping(questionnaires.get(source))):
+                                       "items_from" in mapping(questionnaires.get(source))):
                 self.unknown("questionnaire to take items from", str(source),
                              [q for q in questionnaires if q != channel], (*base, "items_from"))
-            for old, new in _mapping(raw.get("zone_map")).items():
+            for old, new in mapping(raw.get("zone_map")).items():
                 for zone, path in ((old, (*base, "zone_map", old)),
                                    (new, (*base, "zone_map", old))):
                     if zone not in zones:
@@ -444,8 +421,8 @@ class _Checker:
             if not raw.get("items") and source is None:
                 self.report("S111", "a questionnaire needs items: or items_from:", base,
                             key=True)
-            for item, entry in _mapping(raw.get("items")).items():
-                entry = _mapping(entry)
+            for item, entry in mapping(raw.get("items")).items():
+                entry = mapping(entry)
                 path = (*base, "items", item)
                 used_items.add(item)
                 if items and item not in items:
@@ -482,10 +459,10 @@ class _Checker:
         self.survey_reads |= reads
 
     def check_ratings(self) -> None:
-        tables = _mapping(self.data.get("tables"))
-        ratings = _mapping(self.data.get("ratings"))
+        tables = mapping(self.data.get("tables"))
+        ratings = mapping(self.data.get("ratings"))
         for rating_id, raw in ratings.items():
-            raw = _mapping(raw)
+            raw = mapping(raw)
             base = ("ratings", rating_id)
             if "rows" in raw:
                 self.check_composed(rating_id, raw, ratings)
@@ -506,22 +483,22 @@ class _Checker:
             for part in ("unit", "name"):
                 if isinstance(raw.get(part), str):
                     self.compile(raw[part], table, (*base, part))
-            columns = _mapping(raw.get("columns"))
+            columns = mapping(raw.get("columns"))
             for column, value in columns.items():
-                text, suffix = _formula_of(value)
+                text, suffix = formula_of(value)
                 if text:
                     self.compile(text, table, (*base, "columns", column, *suffix))
             for i, rank in enumerate(raw.get("rank_by") or []):
-                column = _mapping(rank).get("column")
+                column = mapping(rank).get("column")
                 if column is not None and column not in columns:
                     self.unknown(f"column of rating '{rating_id}'", str(column), columns,
                                  (*base, "rank_by", i, "column"))
-            for i, column in enumerate(_mapping(raw.get("total")).get("sum") or []):
+            for i, column in enumerate(mapping(raw.get("total")).get("sum") or []):
                 if column not in columns:
                     self.unknown(f"column of rating '{rating_id}'", str(column), columns,
                                  (*base, "total", "sum", i))
             if "unit" not in raw and table in tables and len(
-                    _keys(_mapping(tables[table]).get("key"))) != 1:
+                    keys(mapping(tables[table]).get("key"))) != 1:
                 self.report("S206", f"rating '{rating_id}' needs 'unit:' because '{table}' has a "
                             "composite key", base, key=True)
 
@@ -534,8 +511,8 @@ class _Checker:
                             (*base, clash), key=True)
         columns: set[str] = set()
         for i, row in enumerate(raw.get("rows") or []):
-            source = _mapping(row).get("total_of")
-            other = _mapping(ratings.get(source))
+            source = mapping(row).get("total_of")
+            other = mapping(ratings.get(source))
             if source not in ratings or source == rating_id or "rows" in other:
                 self.unknown("rating with a table", str(source),
                              [r for r in ratings if r != rating_id], (*base, "rows", i, "total_of"))
@@ -543,32 +520,32 @@ class _Checker:
                 self.report("S207", f"rating '{source}' has no total row to take",
                             (*base, "rows", i, "total_of"), hint=f"give '{source}' a total:")
             else:
-                columns |= set(_mapping(other.get("columns")))
+                columns |= set(mapping(other.get("columns")))
         for i, rank in enumerate(raw.get("rank_by") or []):
-            column = _mapping(rank).get("column")
+            column = mapping(rank).get("column")
             if columns and column not in columns:
                 self.unknown(f"column of rating '{rating_id}'", str(column), columns,
                              (*base, "rank_by", i, "column"))
 
     def check_published(self) -> None:
         """Each published table maps onto a rating; its file is where the spec says."""
-        published = _mapping(self.data.get("published"))
-        ratings = _mapping(self.data.get("ratings"))
+        published = mapping(self.data.get("published"))
+        ratings = mapping(self.data.get("ratings"))
         folder = self.path.parent / str(published.get("folder", "."))
-        for table_id, raw in _mapping(published.get("tables")).items():
-            raw = _mapping(raw)
+        for table_id, raw in mapping(published.get("tables")).items():
+            raw = mapping(raw)
             base = ("published", "tables", table_id)
             rating = raw.get("rating")
             if rating not in ratings:
                 self.unknown("rating", str(rating), ratings, (*base, "rating"))
             elif "pivot" not in raw:
-                own = _mapping(_mapping(ratings[rating]).get("columns"))
+                own = mapping(mapping(ratings[rating]).get("columns"))
                 known = {"rank", "unit", "name", *own}
-                if "rows" in _mapping(ratings[rating]):
-                    known |= {c for r in _mapping(ratings[rating]).get("rows") or []
-                              for c in _mapping(_mapping(ratings.get(_mapping(r).get("total_of")))
+                if "rows" in mapping(ratings[rating]):
+                    known |= {c for r in mapping(ratings[rating]).get("rows") or []
+                              for c in mapping(mapping(ratings.get(mapping(r).get("total_of")))
                                                 .get("columns"))}
-                for column in _mapping(raw.get("columns")):
+                for column in mapping(raw.get("columns")):
                     if column not in known:
                         self.unknown(f"column of rating '{rating}'", column, known,
                                      (*base, "columns", column))
@@ -577,21 +554,21 @@ class _Checker:
                             (*base, "file"))
 
     def check_tests(self) -> None:
-        tables = _mapping(self.data.get("tables"))
-        ratings = _mapping(self.data.get("ratings"))
+        tables = mapping(self.data.get("tables"))
+        ratings = mapping(self.data.get("ratings"))
         tests = self.data.get("tests") if isinstance(self.data.get("tests"), list) else []
         folder = self.path.parent
         for i, test in enumerate(tests):
-            test = _mapping(test)
-            items_table = f"{_mapping(self.data.get('survey')).get('results', 'survey')}_items"
+            test = mapping(test)
+            items_table = f"{mapping(self.data.get('survey')).get('results', 'survey')}_items"
             given_known = [*tables, items_table] if self.survey_tables else list(tables)
             sections = [("given", test.get("given"), given_known, "table"),
-                        ("expect", _mapping(test.get("expect")).get("tables"),
+                        ("expect", mapping(test.get("expect")).get("tables"),
                          [*tables, *self.survey_tables], "table"),
-                        ("expect", _mapping(test.get("expect")).get("ratings"), ratings,
+                        ("expect", mapping(test.get("expect")).get("ratings"), ratings,
                          "rating")]
             for section, given, known, kind in sections:
-                for name, rows in _mapping(given).items():
+                for name, rows in mapping(given).items():
                     path: PathKey = ("tests", i, section, name) if section == "given" else (
                         "tests", i, "expect", "tables" if kind == "table" else "ratings", name)
                     if name not in known:
@@ -609,160 +586,27 @@ class _Checker:
         if kind == "table":
             known = set(self.catalog.columns.get(name, ITEM_STATISTICS))
         else:
-            raw = _mapping(_mapping(self.data.get("ratings")).get(name))
-            known = {"rank", "unit", "name", *_mapping(raw.get("columns"))}
+            raw = mapping(mapping(self.data.get("ratings")).get(name))
+            known = {"rank", "unit", "name", *mapping(raw.get("columns"))}
         for r, row in enumerate(rows):
-            for column in _mapping(row):
+            for column in mapping(row):
                 if column not in known:
                     self.report("S250", f"'{column}' is not a column of {kind} '{name}'",
                                 (*path, r, column), key=True, hint=did_you_mean(column, known))
 
     # ------------------------------------------------------------------------------ build
-    def build(self) -> Spec:
-        data = self.data
-        meta = _mapping(data.get("methodology"))
-        tables = {}
-        for name, raw in _mapping(data.get("tables")).items():
-            columns = {c: _column(c, _mapping(spec)) for c, spec in raw["columns"].items()}
-            tables[name] = TableSpec(name, _keys(raw["key"]), frozen(columns),
-                                     frozen(self.catalog.links.get(name, {})),
-                                     tuple(_mapping(raw.get("variables"))))
-        variables = tuple(
-            Variable(t, v, _formula_of(data["tables"][t]["variables"][v])[0] or "",
-                     self.variable_plans[(t, v)],
-                     _mapping(data["tables"][t]["variables"][v]).get("source"))
-            for t, v in self.order)
-        survey = self.build_survey()
-        if survey is not None:
-            codes = (*survey.ratings, *survey.non_answers)
-            respondents = tables[survey.respondents]
-            items = {i.name for q in survey.questionnaires for i in q.items}
-            columns = dict(respondents.columns)
-            for item in sorted(items - set(columns)):
-                columns[item] = ColumnSpec(item, "number", False, None, codes,
-                                           if_missing="an item of the questionnaires: every "
-                                           "respondent counts as not asked")
-            tables[survey.respondents] = TableSpec(respondents.name, respondents.key,
-                                                   frozen(columns), respondents.links,
-                                                   respondents.variables)
-        ratings = {rid: self.build_rating(rid, raw) for rid, raw in
-                   _mapping(data.get("ratings")).items()}
-        tests = tuple(
-            TestCase(str(t["name"]), i, frozen(t.get("given", {})),
-                     frozen(_mapping(t["expect"]).get("tables", {})),
-                     frozen(_mapping(t["expect"]).get("ratings", {})),
-                     _mapping(t["expect"]).get("levels"),
-                     frozen(_tolerances(t.get("tolerance"))),
-                     self.document.place(("tests", i)))
-            for i, t in enumerate(data.get("tests") or []))
-        return Spec(str(meta["id"]), text_of(meta.get("title")), meta.get("year"), str(self.path),
-                    frozen(tables), variables, survey, self.survey_step, frozen(ratings), tests,
-                    self.catalog, data.get("published") or None, data.get("synthesis") or None,
-                    frozenset(_mapping(data.get("items"))), meta.get("default_data"),
-                    self.document)
-
-    def build_survey(self) -> Survey | None:
-        respondents, link = self.survey_parts()
-        if respondents is None or link is None:
-            return None
-        data = self.data
-        raw = _mapping(data.get("survey"))
-        scale = _mapping(data.get("scale"))
-        zones = _mapping(data.get("zones"))
-        raw_questionnaires = _mapping(data.get("questionnaires"))
-        own_items = {name: {item: SurveyItem(item, entry["criterion"], entry.get("zone"),
-                                             self.plans.get(("questionnaires", name, "items",
-                                                             item, "asked_if")))
-                            for item, entry in _mapping(q.get("items")).items()}
-                     for name, q in raw_questionnaires.items()}
-        questionnaires = []
-        for name, q in raw_questionnaires.items():
-            zone_map = _mapping(q.get("zone_map"))
-            inherited = own_items.get(q.get("items_from"), {})
-            items = {item: dataclasses.replace(i, zone=zone_map.get(i.zone, i.zone))
-                     for item, i in inherited.items()}
-            items.update(own_items[name])
-            questionnaires.append(Questionnaire(name, self.plans[("questionnaires", name, "when")],
-                                                tuple(items.values()),
-                                                bool(q.get("counts_in_total", True))))
-        exclusions = tuple((code, self.plans[("survey", "exclude", code, "when")])
-                           for code in _mapping(raw.get("exclude")))
-        breakdowns = tuple(Breakdown(name, b.get("by"), b.get("table"),
-                                     b.get("link", b.get("table")), bool(b.get("pooled")))
-                           for name, b in _mapping(raw.get("breakdowns")).items())
-        return Survey(
-            respondents, link, raw.get("results", "survey"),
-            tuple(float(v) for v in scale.get("ratings", [])),
-            tuple(float(v) for v in scale.get("satisfied", [])),
-            tuple(float(v) for v in _mapping(scale.get("non_answers"))),
-            raw.get("satisfaction_base", "asked"), exclusions, tuple(questionnaires),
-            tuple(z for z, v in zones.items() if not _mapping(v).get("shared")),
-            frozenset(z for z, v in zones.items() if _mapping(v).get("shared")), breakdowns)
-
-    def build_rating(self, rating_id: str, raw: dict[str, Any]) -> Rating:
-        base = ("ratings", rating_id)
-        rank_by = tuple((r["column"], r.get("order", "desc") == "desc") for r in raw["rank_by"])
-        title = text_of(raw.get("title")) or rating_id
-        if "rows" in raw:
-            rows = tuple(ComposedRow(r["label"], r["total_of"], r.get("reproducible", True),
-                                     r.get("note")) for r in raw["rows"])
-            return Rating(rating_id, title, None, None, None, None, (), rank_by,
-                          raw.get("ties", "min"), None, rows)
-        table = raw["table"]
-        key_column = (next(iter(self.catalog.columns[table])) if table in self.survey_tables
-                      else _keys(self.data["tables"][table]["key"])[0])
-        unit = self.plans.get((*base, "unit")) or self.catalog_column(table, key_column)
-        columns = []
-        for name, value in raw["columns"].items():
-            _, suffix = _formula_of(value)
-            digits = value.get("digits") if isinstance(value, dict) else None
-            columns.append(RatingColumn(name, self.plans[(*base, "columns", name, *suffix)],
-                                        digits))
-        return Rating(rating_id, title, table,
-                      self.plans.get((*base, "where")), unit, self.plans.get((*base, "name")),
-                      tuple(columns), rank_by, raw.get("ties", "min"),
-                      _mapping(raw.get("total")).get("label"), (),
-                      tuple(_mapping(raw.get("total")).get("sum", [])),
-                      _formula_of(raw.get("where"))[0])
-
-    def catalog_column(self, table: str, column: str) -> Node:
-        expr = fa.Name((column,), fa.Range(0, len(column)))
-        node, _, _ = compile_formula(expr, table, self.catalog)
-        assert node is not None
-        return node
-
-
-def _tolerances(value: Any) -> dict[str, float]:
-    if isinstance(value, dict):
-        return {"": DEFAULT_TOLERANCE, **{k: float(v) for k, v in value.items()}}
-    return {"": float(value) if value is not None else DEFAULT_TOLERANCE}
-
-
 def _result_columns(data: dict[str, Any]) -> list[str]:
-    zones = [z for z, raw in _mapping(data.get("zones")).items() if not _mapping(raw).get("shared")]
-    exclusions = list(_mapping(_mapping(data.get("survey")).get("exclude")))
-    questionnaires = _mapping(data.get("questionnaires"))
+    zones = [z for z, raw in mapping(data.get("zones")).items() if not mapping(raw).get("shared")]
+    exclusions = list(mapping(mapping(data.get("survey")).get("exclude")))
+    questionnaires = mapping(data.get("questionnaires"))
 
     def criteria(q: dict[str, Any]) -> list[str]:
-        inherited = criteria(_mapping(questionnaires.get(q.get("items_from")))) \
+        inherited = criteria(mapping(questionnaires.get(q.get("items_from")))) \
             if q.get("items_from") in questionnaires and q.get("items_from") != q else []
-        own = [_mapping(i).get("criterion") for i in _mapping(q.get("items")).values()]
+        own = [mapping(i).get("criterion") for i in mapping(q.get("items")).values()]
         return list(dict.fromkeys(c for c in [*inherited, *own] if isinstance(c, str)))
 
-    return result_columns({name: criteria(_mapping(q)) for name, q in questionnaires.items()},
+    return result_columns({name: criteria(mapping(q)) for name, q in questionnaires.items()},
                           zones, exclusions)
 
 
-def _keys(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list):
-        return tuple(str(v) for v in value)
-    return ()
-
-
-def _column(name: str, raw: dict[str, Any]) -> ColumnSpec:
-    values = raw.get("values")
-    return ColumnSpec(name, raw.get("type", "number"), bool(raw.get("required", True)),
-                      raw.get("default"), tuple(values) if values else None,
-                      raw.get("min"), raw.get("max"))
