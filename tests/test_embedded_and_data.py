@@ -18,16 +18,21 @@ from tests.conftest import SPECS
 MINI = SPECS / "mini.yaml"
 
 
+SPEC_FILES = sorted(p.name for p in SPECS.glob("*.yaml") if p.name != "broken.yaml")
+
+
 @cache
 def bundled(name: str) -> Spec | None:
-    return load_spec(resolve_spec(name))[0]
+    """A bundled spec by short name, or a test spec by file name (tests/specs)."""
+    return load_spec(SPECS / name if name.endswith(".yaml") else resolve_spec(name))[0]
 
 
 def embedded_cases() -> list[Any]:
-    """Every embedded test of every bundled spec as its own pytest item, `<spec>::<test name>`,
-    so one failing value names its test (an invalid spec gives one failing item)."""
+    """Every embedded test of every bundled spec and every test spec as its own pytest item,
+    `<spec>::<test name>`, so one failing value names its test (an invalid spec gives one
+    failing item)."""
     cases = []
-    for name in bundled_names():
+    for name in [*bundled_names(), *SPEC_FILES]:
         spec = bundled(name)
         tests = spec.tests if spec is not None else [None]
         cases += [pytest.param(name, case.index if case else -1,

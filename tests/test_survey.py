@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from sapa.cli import main
 from sapa.engine.spec import load_spec
+from sapa.engine.survey import ItemWeights, NotLinear
 from sapa.engine.testing import run_tests
 from tests.conftest import SPECS
 
@@ -117,3 +119,35 @@ def test_unknown_sheet_is_reported(tmp_path: Path) -> None:
     code, output, _ = rate(tmp_path, workbook)
     assert code == 1
     assert "no sheet 'agencies'" in output and "did you mean 'agencie'?" in output
+
+
+def item_weights(spec_file: str, present: list[bool]) -> ItemWeights:
+    """The linear form `sapa synth` fits, for survey.yaml's office channel: polite (people),
+    queue, info (access), fee (cost), answer (complaint)."""
+    spec, problems = load_spec(SPECS / spec_file)
+    assert spec is not None and spec.survey is not None, problems
+    office = spec.survey.questionnaires[0]
+    return ItemWeights(spec.survey, [(office, i) for i in office.items], np.array(present))
+
+
+def test_synth_weighs_item_values_by_the_declared_levels() -> None:
+    """Mean: people 1/3, access 1/3 split over its two items, complaint 1/3 (cost absent).
+    Weighted 2:1:1:1 renormalised over the present criteria: 2/4, 1/4 split, 1/4."""
+    present = [True, True, True, False, True]
+    mean = item_weights("survey.yaml", present).channel("office")
+    assert np.allclose(mean, [1 / 3, 1 / 6, 1 / 6, 0, 1 / 3])
+    weighted = item_weights("levels-weighted.yaml", present).channel("office")
+    assert np.allclose(weighted, [2 / 4, 1 / 8, 1 / 8, 0, 1 / 4])
+    assert item_weights("levels-weighted-missing.yaml", present).channel("office") is None
+    with pytest.raises(NotLinear):
+        item_weights("levels-pooled.yaml", present).unit()
+
+
+def test_synth_refuses_a_pooled_level_by_name(tmp_path: Path) -> None:
+    spec = tmp_path / "pooled.yaml"
+    spec.write_text("extends: \"2020\"\ntests: null\npublished: null\n"
+                    "survey:\n  levels:\n    unit: {rule: pooled}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["synth", str(spec), "--out", str(tmp_path / "out"),
+                                       "--published", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "sapa synth cannot fit a pooled level (unit)" in result.output

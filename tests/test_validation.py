@@ -169,3 +169,22 @@ def test_a_misspelt_synthesis_key_is_an_error_with_a_suggestion(tmp_path: Path) 
     found = {(d.code, d.hint) for d in diagnostics if d.code in ("S110", "S111")}
     assert found == {("S110", "did you mean 'column'?"), ("S110", "did you mean 'map'?"),
                      ("S110", "did you mean 'unit'?"), ("S111", None)}
+
+
+def test_survey_levels_are_checked_in_one_run(tmp_path: Path) -> None:
+    """Weights naming no member, a member without a weight, weights not adding up, keys of
+    another rule and `of` below the unit: each located, with the hint."""
+    path = tmp_path / "levels.yaml"
+    path.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests: null\n"
+                    "survey:\n  levels:\n"
+                    "    channel: {rule: weighted, weights: {peple: 1, access: 1}, sum_to: 3}\n"
+                    "    criterion: {rule: mean, weights: {polite: 1}}\n"
+                    "    zone: {of: zones}\n", encoding="utf-8")
+    spec, diagnostics = load_spec(path)
+    assert spec is None
+    found = {(d.code, d.span.line, d.span.column) for d in diagnostics if d.span}
+    assert found == {("S201", 5, 41), ("S233", 5, 31), ("S230", 5, 40), ("S232", 6, 29),
+                     ("S232", 7, 12)}
+    messages = " ".join(f"{d.message} {d.hint}" for d in diagnostics)
+    assert "did you mean 'people'?" in messages
+    assert "no weight to criterion 'complaint', 'cost', 'people'" in messages

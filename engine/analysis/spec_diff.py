@@ -18,6 +18,7 @@ from sapa.engine.spec import Spec
 
 DOCUMENTATION = frozenset({"source", "note", "notes", "title", "label", "labels",
                            "description", "reproducible"})
+FORMULA_KEYS = frozenset({"formula", "when", "where", "asked_if", "unit", "name", "value"})
 NOT_RULES = frozenset({"tests", "published", "synthesis", "methodology", "id", "extends",
                        "tables"})
 
@@ -104,9 +105,17 @@ def _walk(section: str, path: str, a: Any, b: Any, out: list[Change]) -> None:
         for key in sorted((set(a) | set(b)) - DOCUMENTATION, key=str):
             _walk(section, f"{path}.{key}", a.get(key), b.get(key), out)
     elif a != b:
-        kind = _formula_change(a, b)
+        kind = _formula_change(a, b) if _holds_formula(path) else "changed"
         if kind is not None:
             out.append(Change(section, path, kind, _short(a), _short(b)))
+
+
+def _holds_formula(path: str) -> bool:
+    """Whether the setting at `path` is a formula (compared as parsed trees) rather than a
+    plain value such as a level's rule or a column's type."""
+    parts = path.split(".")
+    return parts[-1] in FORMULA_KEYS or (len(parts) > 1 and parts[-2] in ("variables",
+                                                                          "columns"))
 
 
 def _formula_change(a: Any, b: Any) -> str | None:

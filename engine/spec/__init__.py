@@ -8,7 +8,9 @@ spec gives (relative to the file that writes them)."""
 
 from sapa.engine.spec.loading import bundled_names, load_document, resolve_spec, spec_schema
 from sapa.engine.spec.model import (
+    TOTALS,
     ColumnSpec,
+    Level,
     Questionnaire,
     Rating,
     Spec,
@@ -16,6 +18,7 @@ from sapa.engine.spec.model import (
     SurveyItem,
     TableSpec,
     TestCase,
+    count_column,
     result_columns,
     text_of,
 )
@@ -24,8 +27,9 @@ from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.validation import load_spec
 
 __all__ = [
+    "TOTALS", "count_column",
     "PathKey", "declared_in", "default_data", "published_folder", "resolve",
-    "ColumnSpec", "Document", "Questionnaire", "Rating", "Spec", "Survey", "SurveyItem",
+    "ColumnSpec", "Level", "Document", "Questionnaire", "Rating", "Spec", "Survey", "SurveyItem",
     "TableSpec", "TestCase", "bundled_names", "load_document", "load_spec", "resolve_spec",
     "result_columns", "spec_schema", "text_of",
 ]

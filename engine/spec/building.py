@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING, Any
 from sapa.engine.formula import Node, compile_formula
 from sapa.engine.formula import syntax as fa
 from sapa.engine.spec.model import (
+    LEVEL_MEMBERS,
     Breakdown,
     ColumnSpec,
     ComposedRow,
+    Level,
     Questionnaire,
     Rating,
     RatingColumn,
@@ -126,7 +128,9 @@ class ModelBuilder:
             tuple(float(v) for v in mapping(scale.get("non_answers"))),
             raw.get("satisfaction_base", "asked"), exclusions, tuple(questionnaires),
             tuple(z for z, v in zones.items() if not mapping(v).get("shared")),
-            frozenset(z for z, v in zones.items() if mapping(v).get("shared")), breakdowns)
+            frozenset(z for z, v in zones.items() if mapping(v).get("shared")), breakdowns,
+            frozen({name: level_of(name, mapping(mapping(raw.get("levels")).get(name)))
+                    for name in LEVEL_MEMBERS}))
 
     def build_rating(self, rating_id: str, raw: dict[str, Any]) -> Rating:
         base = ("ratings", rating_id)
@@ -159,6 +163,12 @@ class ModelBuilder:
         node, _, _ = compile_formula(expr, table, self.catalog)
         assert node is not None
         return node
+
+
+def level_of(name: str, raw: dict[str, Any]) -> Level:
+    return Level(name, raw.get("rule", "mean"),
+                 frozen({str(k): float(v) for k, v in mapping(raw.get("weights")).items()}),
+                 raw.get("missing", "renormalise"), raw.get("of", "channels"))
 
 
 def tolerances(value: Any) -> dict[str, float]:

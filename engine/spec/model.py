@@ -120,6 +120,33 @@ class Breakdown:
     pooled: bool = False  # grouped by the value only, across units
 
 
+#: Sums over every answer beneath a row of the hierarchy (what a pooled level divides).
+TOTALS = ("total_asked", "total_rated", "total_marks", "total_satisfied", "total_base")
+
+#: The levels of the survey hierarchy and what their members are (docs/spec-reference.md).
+LEVEL_MEMBERS = {"criterion": "item", "channel": "criterion", "unit": "channel",
+                 "zone": "item", "unit_zone": "channel"}
+
+
+@dataclass(frozen=True)
+class Level:
+    """How one level of the survey hierarchy combines its members: `mean` (unweighted, of the
+    members with data), `weighted` (declared weights; a member without data renormalises the
+    others or, with missing="missing", makes the level missing) or `pooled` (every answer
+    beneath pooled: rater-weighted). `of` (unit only): "channels" or "zones"."""
+
+    name: str
+    rule: str = "mean"
+    weights: Mapping[str, float] = field(default_factory=dict)
+    missing: str = "renormalise"
+    of: str = "channels"
+
+    @property
+    def members(self) -> str:
+        """What this level combines: item, criterion, channel or zone."""
+        return "zone" if self.of == "zones" else LEVEL_MEMBERS[self.name]
+
+
 @dataclass(frozen=True)
 class Survey:
     respondents: str
@@ -134,6 +161,10 @@ class Survey:
     zones: tuple[str, ...]  # zones that are not shared, in declared order
     shared_zones: frozenset[str]
     breakdowns: tuple[Breakdown, ...]
+    levels: Mapping[str, Level] = field(default_factory=dict)  # every level of LEVEL_MEMBERS
+
+    def level(self, name: str) -> Level:
+        return self.levels.get(name) or Level(name)
 
 
 @dataclass(frozen=True)
@@ -178,14 +209,23 @@ def text_of(label: Any, language: str = "en") -> str:
     return ""
 
 
+def count_column(value: float) -> str:
+    """The results column counting the answers `value` (a rating or a non-answer code):
+    count_5, count_0, count_minus_1, count_2_5."""
+    text = f"{value:g}".replace("-", "minus_").replace(".", "_")
+    return f"count_{text}"
+
+
 def result_columns(questionnaires: dict[str, list[str]], zones: list[str],
-                   exclusions: list[str]) -> list[str]:
+                   exclusions: list[str], codes: list[float] | None = None) -> list[str]:
     """The columns of a survey's results table, in order: the names the checker offers to formulas
-    and the survey step fills. `questionnaires` maps each questionnaire to its criteria."""
+    and the survey step fills. `questionnaires` maps each questionnaire to its criteria; `codes`
+    are the scale's ratings and non-answer codes, each counted over every answer of the unit."""
     columns = ["n", "score", "satisfaction"]
     for q, criteria in questionnaires.items():
         columns += [f"{q}_{s}" for s in ("score", "satisfaction")]
         columns += [f"{q}_{c}_{s}" for c in criteria for s in ("score", "satisfaction")]
     columns += [f"{z}_{s}" for z in zones for s in ("score", "satisfaction")]
     columns += [f"excluded_{code}" for code in exclusions]
+    columns += [*TOTALS, *(count_column(v) for v in codes or [])]
     return columns

@@ -9,13 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from sapa.engine.spec.model import Spec
-from sapa.engine.spec.source import PathKey
+from sapa.engine.spec.source import Document, PathKey
+
+
+def folder_of(document: Document, path: PathKey, fallback: Path) -> Path:
+    """The folder of the file that wrote the setting at `path` (`fallback` when none did)."""
+    place = document.place(path)
+    return Path(place.file).parent if place is not None else fallback
 
 
 def declared_in(spec: Spec, path: PathKey) -> Path:
     """The folder of the file that wrote the setting at `path` (the spec's own when none did)."""
-    place = spec.document.place(path)
-    return Path(place.file).parent if place is not None else Path(spec.path).parent
+    return folder_of(spec.document, path, Path(spec.path).parent)
 
 
 def resolve(spec: Spec, path: PathKey, name: str) -> Path:

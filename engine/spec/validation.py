@@ -26,10 +26,8 @@ from sapa.engine.formula import (
 )
 from sapa.engine.spec.building import ModelBuilder
 from sapa.engine.spec.loading import check_structure, load_document
-from sapa.engine.spec.model import (
-    Spec,
-    result_columns,
-)
+from sapa.engine.spec.model import LEVEL_MEMBERS, Spec, result_columns
+from sapa.engine.spec.paths import folder_of
 from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.tree import formula_of, keys, mapping
 
@@ -152,6 +150,7 @@ class Checker:
         self.declare_survey_tables()
         self.check_bands()
         self.check_survey()
+        self.check_levels()
         self.check_variables()
         self.check_ratings()
         self.check_published()
@@ -454,6 +453,62 @@ class Checker:
                                 "questionnaire", ("criteria", criterion), key=True,
                                 severity="warning")
 
+    def check_levels(self) -> None:
+        """Each declared level of the hierarchy: its rule's keys, weights that name members of
+        that level, every member weighted, and weights adding up to sum_to."""
+        questionnaires = mapping(self.data.get("questionnaires"))
+        zones = mapping(self.data.get("zones"))
+        items = {i for q in questionnaires.values() for i in mapping(mapping(q).get("items"))}
+        members = {
+            "item": items,
+            "criterion": {c for q in questionnaires.values()
+                          for i in mapping(mapping(q).get("items")).values()
+                          if isinstance(c := mapping(i).get("criterion"), str)},
+            "channel": {q for q, raw in questionnaires.items()
+                        if mapping(raw).get("counts_in_total", True)},
+            "zone": {z for z, raw in zones.items() if not mapping(raw).get("shared")},
+        }
+        for name, raw in mapping(mapping(self.data.get("survey")).get("levels")).items():
+            raw = mapping(raw)
+            path = ("survey", "levels", name)
+            rule = raw.get("rule", "mean")
+            if raw.get("of") is not None and name != "unit":
+                self.report("S232", f"'of' chooses the members of the unit level only, not of "
+                            f"'{name}'", (*path, "of"), key=True)
+            kind = "zone" if name == "unit" and raw.get("of") == "zones" else \
+                LEVEL_MEMBERS.get(name, "item")
+            for key in ("weights", "sum_to", "missing"):
+                if key in raw and rule != "weighted":
+                    self.report("S232", f"'{key}' applies to the weighted rule; the {name} level "
+                                f"is {rule}", (*path, key), key=True,
+                                hint="add rule: weighted, or remove the key")
+            if rule != "weighted":
+                continue
+            weights = mapping(raw.get("weights"))
+            if not weights:
+                self.report("S232", f"the weighted {name} level needs weights: one per {kind}",
+                            path, key=True)
+                continue
+            for member in weights:
+                if member not in members[kind]:
+                    known = sorted(members[kind])
+                    self.report("S201", f"unknown {kind} '{member}' (the members of the {name} "
+                                "level)", (*path, "weights", member), key=True,
+                                hint=did_you_mean(str(member), known)
+                                or f"its members: {', '.join(known)}")
+            unweighted = sorted(members[kind] - set(weights))
+            if unweighted:
+                self.report("S233", f"the weighted {name} level gives no weight to "
+                            f"{kind} {', '.join(repr(m) for m in unweighted)}",
+                            (*path, "weights"), key=True,
+                            hint="give each a weight (0 leaves it out of this level)")
+            target = raw.get("sum_to")
+            numbers = [w for w in weights.values() if isinstance(w, int | float)]
+            if isinstance(target, int | float) and abs(sum(numbers) - target) > 1e-9:
+                self.report("S230", f"the weights of the {name} level add up to "
+                            f"{sum(numbers):g}, not {target:g} as sum_to says",
+                            (*path, "weights"))
+
     def survey_formula(self, text: str, respondents: str, path: PathKey) -> None:
         _, reads = self.compile(text, respondents, path, expect="bool")
         self.survey_reads |= reads
@@ -531,7 +586,8 @@ class Checker:
         """Each published table maps onto a rating; its file is where the spec says."""
         published = mapping(self.data.get("published"))
         ratings = mapping(self.data.get("ratings"))
-        folder = self.path.parent / str(published.get("folder", "."))
+        folder = folder_of(self.document, ("published", "folder"), self.path.parent) / str(
+            published.get("folder", "."))
         for table_id, raw in mapping(published.get("tables")).items():
             raw = mapping(raw)
             base = ("published", "tables", table_id)
@@ -557,7 +613,6 @@ class Checker:
         tables = mapping(self.data.get("tables"))
         ratings = mapping(self.data.get("ratings"))
         tests = self.data.get("tests") if isinstance(self.data.get("tests"), list) else []
-        folder = self.path.parent
         for i, test in enumerate(tests):
             test = mapping(test)
             items_table = f"{mapping(self.data.get('survey')).get('results', 'survey')}_items"
@@ -576,6 +631,7 @@ class Checker:
                                     hint=did_you_mean(name, known))
                         continue
                     if isinstance(rows, dict) and isinstance(rows.get("csv"), str):
+                        folder = folder_of(self.document, (*path, "csv"), self.path.parent)
                         if not (folder / rows["csv"]).is_file():
                             self.report("S251", f"test data file not found: {rows['csv']} "
                                         f"(looked in {folder})", (*path, "csv"))
@@ -606,7 +662,17 @@ def _result_columns(data: dict[str, Any]) -> list[str]:
         own = [mapping(i).get("criterion") for i in mapping(q.get("items")).values()]
         return list(dict.fromkeys(c for c in [*inherited, *own] if isinstance(c, str)))
 
+    scale = mapping(data.get("scale"))
+    codes = [float(v) for v in [*(scale.get("ratings") or []), *mapping(scale.get("non_answers"))]
+             if _number(v) is not None]
     return result_columns({name: criteria(mapping(q)) for name, q in questionnaires.items()},
-                          zones, exclusions)
+                          zones, exclusions, codes)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 

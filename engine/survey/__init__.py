@@ -1,8 +1,12 @@
 """The survey step: respondents' answers in, a results table per unit and breakdown out (item ->
-criterion -> questionnaire -> unit, and the zones), with every aggregation level kept."""
+criterion -> channel -> unit, and the zones), every level combined by the rule the spec declares
+(survey.levels), with every aggregation level kept. hierarchy.py owns who belongs to which node;
+aggregation.py computes the levels over groups of respondents."""
 
 from sapa.engine.survey.aggregation import SurveyResults, run_survey_from_items, run_surveys
+from sapa.engine.survey.hierarchy import ItemWeights, NotLinear, zone_targets
 
 __all__ = [
-    "SurveyResults", "run_survey_from_items", "run_surveys",
+    "ItemWeights", "NotLinear", "SurveyResults", "run_survey_from_items", "run_surveys",
+    "zone_targets",
 ]

@@ -1,5 +1,6 @@
 """Survey aggregation: respondent rows -> item statistics -> criteria -> channels -> units, and
-zones of responsibility, all as unweighted means of the level below.
+zones of responsibility, each level combined by the rule the spec declares (Survey.levels: mean,
+weighted or pooled; unweighted means by default).
 
 Per item, one vectorised pass over the respondents: counts and sums per group (a unit, or a unit
 and a breakdown value such as a region) with np.bincount. Everything above the item level works on
@@ -15,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from sapa.engine.formula import Frames, evaluate_rows
-from sapa.engine.spec import Survey, result_columns
+from sapa.engine.spec import TOTALS, Level, Survey, count_column, result_columns
+from sapa.engine.survey.hierarchy import Node, counted, required, zone_targets
 
 POOLED = "all"  # the group label of a pooled breakdown without `by`
 LEVEL_COLUMNS = ["group", "questionnaire", "name", "score", "satisfaction", "asked", "rated"]
@@ -24,7 +26,8 @@ LEVEL_COLUMNS = ["group", "questionnaire", "name", "score", "satisfaction", "ask
 @dataclass
 class SurveyResults:
     """`table`: one row per unit (or unit x breakdown value), the columns formulas can read.
-    `long`: every level (item, criterion, zone, channel) per group, for output and tests.
+    `long`: every level (item, criterion, zone, channel) per group, for output and tests, with
+    the sums over every answer beneath each row (TOTALS) and the count of each mark and code.
     `ignored`: answers present where the item was not to be asked, per item (reported)."""
 
     table: pd.DataFrame
@@ -122,6 +125,8 @@ def _given_statistics(survey: Survey, items: pd.DataFrame, group: pd.Series
         "score": pd.to_numeric(items["score"]).to_numpy(dtype=float),
         "satisfaction": pd.to_numeric(items["satisfaction"]).to_numpy(dtype=float),
         "asked": 1.0, "rated": 1.0})
+    given = given.assign(total_asked=1.0, total_rated=1.0, total_marks=given["score"],
+                         total_satisfied=given["satisfaction"] / 100.0, total_base=1.0)
     known = pd.DataFrame([(q.name, i.name, i.criterion, i.zone) for q in survey.questionnaires
                           for i in q.items], columns=["questionnaire", "name", "criterion", "zone"])
     item_rows = given[given["is_item"]].drop(columns="is_item").merge(
@@ -137,7 +142,7 @@ def _labelled(long: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
 
 def _columns(survey: Survey) -> list[str]:
     return result_columns(_criteria_of(survey), list(survey.zones),
-                          [code for code, _ in survey.exclusions])
+                          [code for code, _ in survey.exclusions], list(_codes(survey)))
 
 
 def _criteria_of(survey: Survey) -> dict[str, list[str]]:
@@ -157,11 +162,13 @@ def _exclusion_reasons(survey: Survey, frames: Frames) -> np.ndarray:
 
 def _item_statistics(survey: Survey, frames: Frames, groupings: dict[str, _Grouping]
                      ) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    """Per item: who was asked, who rated, the sum of ratings and the count of top marks,
-    counted per group of every grouping (np.bincount). Conditions are evaluated once."""
+    """Per item: who was asked, who rated, the sum of ratings, the count of top marks and of
+    each mark and code, counted per group of every grouping (np.bincount). Conditions are
+    evaluated once."""
     respondents = frames.tables[survey.respondents]
     ratings = np.asarray(survey.ratings, dtype=float)
     satisfied = np.asarray(survey.satisfied, dtype=float)
+    codes = _codes(survey)
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in groupings}
     ignored: dict[str, int] = {}
     for q in survey.questionnaires:
@@ -181,87 +188,161 @@ def _item_statistics(survey: Survey, frames: Frames, groupings: dict[str, _Group
             asked = applies & present
             rated = asked & np.isin(values, ratings)
             top = rated & np.isin(values, satisfied)
+            code = np.searchsorted(codes, values)  # the mark's or code's place in `codes`
+            known = asked & (code < len(codes))
+            known[known] = codes[code[known]] == values[known]
             for name, grouping in groupings.items():
-                stats = _count(grouping, asked, rated, top, values, survey.base)
+                stats = _count(grouping, asked, rated, top, values, survey.base,
+                               np.where(known, code, -1), codes)
                 if stats is not None:
                     parts[name].append(stats.assign(questionnaire=q.name, name=item.name,
                                                     criterion=item.criterion, zone=item.zone))
-    columns = [*LEVEL_COLUMNS, "criterion", "zone"]
+    columns = [*_statistics(survey), "criterion", "zone"]
     return {name: pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
             for name, found in parts.items()}, ignored
 
 
+def _codes(survey: Survey) -> np.ndarray:
+    """The scale's marks and non-answer codes, sorted: each is counted (count_<code>)."""
+    return np.unique(np.asarray([*survey.ratings, *survey.non_answers], dtype=float))
+
+
+def _statistics(survey: Survey) -> list[str]:
+    """The columns of every row of the long table, after `level`."""
+    return [*LEVEL_COLUMNS, *TOTALS, *(count_column(v) for v in _codes(survey))]
+
+
 def _count(grouping: _Grouping, asked: np.ndarray, rated: np.ndarray, top: np.ndarray,
-           values: np.ndarray, base: str) -> pd.DataFrame | None:
+           values: np.ndarray, base: str, code: np.ndarray, codes: np.ndarray
+           ) -> pd.DataFrame | None:
+    """One item's statistics per group that was asked it (score missing where nobody rated)."""
     n_groups = len(grouping.labels)
     keep = asked & grouping.included
     position = grouping.position[keep]
-    n_rated = np.bincount(position, weights=rated[keep], minlength=n_groups)
-    has = np.flatnonzero(n_rated > 0)
+    n_asked_all = np.bincount(position, minlength=n_groups)
+    has = np.flatnonzero(n_asked_all > 0)
     if not len(has):
         return None
+    n_rated = np.bincount(position, weights=rated[keep], minlength=n_groups)[has]
     rated_values = np.where(rated[keep], values[keep], 0.0)
-    n_asked = np.bincount(position, minlength=n_groups)[has]
+    n_asked = n_asked_all[has]
     total = np.bincount(position, weights=rated_values, minlength=n_groups)[has]
     n_top = np.bincount(position, weights=top[keep], minlength=n_groups)[has]
-    denominator = n_asked if base == "asked" else n_rated[has]
-    return pd.DataFrame({"group": has, "score": total / n_rated[has],
-                         "satisfaction": 100.0 * n_top / denominator, "asked": n_asked,
-                         "rated": n_rated[has]})
+    denominator = n_asked if base == "asked" else n_rated
+    kept_code = code[keep]
+    counted_codes = kept_code >= 0
+    by_code = np.bincount(position[counted_codes] * len(codes) + kept_code[counted_codes],
+                          minlength=n_groups * len(codes)).reshape(n_groups, len(codes))[has]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats = {"group": has, "score": np.where(n_rated > 0, total / n_rated, np.nan),
+                 "satisfaction": np.where(n_rated > 0, 100.0 * n_top / denominator, np.nan),
+                 "asked": n_asked, "rated": n_rated,
+                 "total_asked": n_asked.astype(float), "total_rated": n_rated,
+                 "total_marks": total, "total_satisfied": n_top,
+                 "total_base": denominator.astype(float)}
+    stats.update({count_column(v): by_code[:, i].astype(float) for i, v in enumerate(codes)})
+    return pd.DataFrame(stats)
 
 
-def _mean(frame: pd.DataFrame, keys: list[str], name: str | None = None) -> pd.DataFrame:
-    """Unweighted mean of score and satisfaction per key; only rows that have a score count."""
-    rated = frame[frame["score"].notna()]
-    out = rated.groupby(keys, sort=False, dropna=False).agg(
-        score=("score", "mean"), satisfaction=("satisfaction", "mean"),
-        asked=("asked", "max"), rated=("rated", "max")).reset_index()
+def _combine(frame: pd.DataFrame, keys: list[str], level: Level, member: str,
+             needs: dict[Node, int], name: str | None = None) -> pd.DataFrame:
+    """One level: its members' rows grouped by `keys` and combined by the level's rule; the
+    sums over every answer beneath (TOTALS, counts) are added up whatever the rule. A node
+    that was asked but has no combined score comes last, its score missing (so the level
+    above, which combines scored rows only, sums them in the same order as without it).
+    `needs` (weighted, missing="missing"): how many weighted members each node must have, by
+    the keys after the group."""
+    counts = [c for c in frame.columns if c in TOTALS or c.startswith("count_")]
+    sums = frame.groupby(keys, sort=False, dropna=False)[counts].sum(min_count=1).reset_index()
+    if level.rule == "pooled":
+        out = frame[frame["score"].notna()].groupby(keys, sort=False, dropna=False).agg(
+            asked=("asked", "max"), rated=("rated", "max")).reset_index().merge(
+            sums, on=keys, how="left")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["score"] = out["total_marks"] / out["total_rated"]
+            out["satisfaction"] = 100.0 * out["total_satisfied"] / out["total_base"]
+    elif level.rule == "weighted":
+        rated = frame[frame["score"].notna()]
+        weight = rated[member].map(dict(level.weights)).fillna(0.0).to_numpy(dtype=float)
+        out = rated.assign(_w=weight, _ws=weight * rated["score"],
+                           _wp=weight * rated["satisfaction"], _n=weight > 0).groupby(
+            keys, sort=False, dropna=False).agg(
+            _w=("_w", "sum"), _ws=("_ws", "sum"), _wp=("_wp", "sum"), _n=("_n", "sum"),
+            asked=("asked", "max"), rated=("rated", "max")).reset_index()
+        short = np.zeros(len(out), dtype=bool)
+        if needs:
+            node = list(zip(*(out[k] for k in keys[1:]), strict=True)) if len(keys) > 1 \
+                else [()] * len(out)
+            short = out["_n"].to_numpy() < np.array([needs.get(n, 0) for n in node])
+        out = out[(out["_w"] > 0).to_numpy() & ~short]
+        out = out.assign(score=out["_ws"] / out["_w"], satisfaction=out["_wp"] / out["_w"])
+        out = out.drop(columns=["_w", "_ws", "_wp", "_n"]).merge(sums, on=keys, how="left")
+    else:
+        out = _mean(frame, keys).merge(sums, on=keys, how="left")
+    unscored = sums.merge(out[keys], on=keys, how="left", indicator=True)
+    out = pd.concat([out, unscored[unscored["_merge"] == "left_only"].drop(columns="_merge")],
+                    ignore_index=True) if (unscored["_merge"] == "left_only").any() else out
     if name is not None:
         out["name"] = name
-    return out
+    return out.reset_index(drop=True)
+
+
+def _mean(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Unweighted mean of score and satisfaction per key; only rows that have a score count."""
+    rated = frame[frame["score"].notna()]
+    return rated.groupby(keys, sort=False, dropna=False).agg(
+        score=("score", "mean"), satisfaction=("satisfaction", "mean"),
+        asked=("asked", "max"), rated=("rated", "max")).reset_index()
 
 
 def _levels(survey: Survey, items: pd.DataFrame,
             given_criteria: pd.DataFrame | None = None) -> pd.DataFrame:
-    criteria = _mean(items, ["group", "questionnaire", "criterion"]).rename(
+    """Every level above the items, each by its declared rule (hierarchy.py names the members)."""
+    level = survey.level
+    criteria = _combine(items, ["group", "questionnaire", "criterion"], level("criterion"),
+                        "name", _needs(survey, "criterion")).rename(
         columns={"criterion": "name"})
     if given_criteria is not None and len(given_criteria):
-        criteria = pd.concat([criteria, given_criteria[criteria.columns]], ignore_index=True)
-    channels = _mean(criteria, ["group", "questionnaire"], "total")
+        criteria = pd.concat([criteria, given_criteria.reindex(columns=criteria.columns)],
+                             ignore_index=True)
+    channels = _combine(criteria, ["group", "questionnaire"], level("channel"), "name",
+                        _needs(survey, "channel"), "total")
     zones = _zone_rows(survey, items)
-    counted = [q.name for q in survey.questionnaires if q.counts_in_total]
-    units = _mean(channels[channels["questionnaire"].isin(counted)], ["group"], "total")
-    units["questionnaire"] = ""
-    unit_zones = _mean(zones[zones["questionnaire"].isin(counted)], ["group", "name"])
+    counts = counted(survey)
+    unit_zones = _combine(zones[zones["questionnaire"].isin(counts)], ["group", "name"],
+                          level("unit_zone"), "questionnaire", _needs(survey, "unit_zone"))
     unit_zones["questionnaire"] = ""
+    if level("unit").of == "zones":
+        units = _combine(unit_zones, ["group"], level("unit"), "name", _needs(survey, "unit"),
+                         "total")
+    else:
+        units = _combine(channels[channels["questionnaire"].isin(counts)], ["group"],
+                         level("unit"), "questionnaire", _needs(survey, "unit"), "total")
+    units["questionnaire"] = ""
+    columns = ["level", *_statistics(survey)]
     frames = [items.assign(level="item"), criteria.assign(level="criterion"),
               zones.assign(level="zone"), channels.assign(level="channel"),
               unit_zones.assign(level="unit_zone"), units.assign(level="unit")]
-    present = [f[["level", *LEVEL_COLUMNS]] for f in frames if len(f)]
+    present = [f.reindex(columns=columns) for f in frames if len(f)]
     if not present:
-        return pd.DataFrame(columns=["level", *LEVEL_COLUMNS])
+        return pd.DataFrame(columns=columns)
     return pd.concat(present, ignore_index=True)
 
 
+def _needs(survey: Survey, name: str) -> dict[Node, int]:
+    return required(survey, survey.level(name))
+
+
 def _zone_rows(survey: Survey, items: pd.DataFrame) -> pd.DataFrame:
-    """Zone within a channel = mean of the zone's items plus the shared items (shared items
-    count for every zone of that channel)."""
+    """Zone within a channel: its items plus the shared items (hierarchy.zone_targets), combined
+    by the zone level's rule."""
     rows = items[items["zone"].notna()]
     if rows.empty:
-        return pd.DataFrame(columns=["group", "questionnaire", "name", "score", "satisfaction",
-                                     "asked", "rated"])
-    targets = []
-    for q in survey.questionnaires:
-        own = sorted({i.zone for i in q.items if i.zone and i.zone not in survey.shared_zones})
-        for item in q.items:
-            if item.zone in survey.shared_zones:
-                targets += [(q.name, item.name, z) for z in own]
-            elif item.zone:
-                targets.append((q.name, item.name, item.zone))
-    mapping = pd.DataFrame(targets, columns=["questionnaire", "name", "target"])
+        return pd.DataFrame(columns=_statistics(survey))
+    mapping = pd.DataFrame(zone_targets(survey), columns=["questionnaire", "name", "target"])
     expanded = rows.merge(mapping, on=["questionnaire", "name"])
-    return _mean(expanded, ["group", "questionnaire", "target"]).rename(
-        columns={"target": "name"})
+    return _combine(expanded, ["group", "questionnaire", "target"], survey.level("zone"),
+                    "name", _needs(survey, "zone")).rename(columns={"target": "name"})
 
 
 def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: np.ndarray,
@@ -269,14 +350,15 @@ def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: n
     table = labels.copy()
     table["n"] = np.bincount(group_pos[included], minlength=n_groups).astype(float)
 
-    def put(level: str, questionnaire: str | None, name: str | None, prefix: str) -> None:
+    def put(level: str, questionnaire: str | None, name: str | None, prefix: str,
+            stats: tuple[str, ...] = ("score", "satisfaction"), empty: float = np.nan) -> None:
         rows = long[long["level"] == level]
         if questionnaire is not None:
             rows = rows[rows["questionnaire"] == questionnaire]
         if name is not None:
             rows = rows[rows["name"] == name]
-        for stat in ("score", "satisfaction"):
-            column = np.full(n_groups, np.nan)
+        for stat in stats:
+            column = np.full(n_groups, empty)
             column[rows["group"].to_numpy(dtype=int)] = rows[stat].to_numpy(dtype=float)
             table[f"{prefix}{stat}"] = column
 
@@ -290,4 +372,6 @@ def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: n
     for i, (code, _) in enumerate(survey.exclusions):
         hit = (reason == i) & (group_pos >= 0)
         table[f"excluded_{code}"] = np.bincount(group_pos[hit], minlength=n_groups).astype(float)
+    # counts of a unit nobody answered are 0, not missing
+    put("unit", None, None, "", (*TOTALS, *(count_column(v) for v in _codes(survey))), 0.0)
     return table

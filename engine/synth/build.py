@@ -44,7 +44,8 @@ from scipy.optimize import linprog
 from sapa.engine.data import build_frame
 from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
 from sapa.engine.formula import Frames, evaluate_rows
-from sapa.engine.spec import Questionnaire, Spec, Survey, SurveyItem
+from sapa.engine.spec import Questionnaire, Spec, Survey
+from sapa.engine.survey import ItemWeights
 from sapa.engine.synth import pooled as pooled
 from sapa.engine.synth import skips as skips
 from sapa.engine.synth.exchange import Figures
@@ -89,6 +90,7 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     items (its random stream is its own; the exchanges need every unit, and are not made)."""
     plan = spec.synthesis
     assert plan is not None, "synthesize needs a spec with a synthesis: section"
+    _fittable(spec)
     survey = spec.survey
     assert survey is not None
     unit_table = survey.unit_link.parent
@@ -560,7 +562,6 @@ def _start_values(targets: Targets, questionnaire: Questionnaire
 def _goals(survey: Survey, plan: Mapping[str, Any], slots: list[Slot], cells: Cells,
            unit: _Unit) -> list[Goal]:
     """Every published figure of the unit as a linear function of its item values."""
-    counted = [q.name for q in survey.questionnaires if q.counts_in_total]
     targets = unit.targets
     weight = {part: _weights((plan.get(part) or {}).get("weight", 1.0))
               for part in ("criteria", "zones", "unit_totals", "regional")}
@@ -579,10 +580,10 @@ def _goals(survey: Survey, plan: Mapping[str, Any], slots: list[Slot], cells: Ce
         inside = cells.group == view if view >= 0 else np.ones(len(cells.slot), dtype=bool)
         present = np.zeros(len(slots), dtype=bool)
         present[np.unique(cells.slot[inside])] = True
-        tree = _Hierarchy(survey, slots, present)
+        tree = ItemWeights(survey, slots, present)
         if view >= 0:
             region = unit.groups[view]
-            add(f"{region}: total", view, tree.unit(counted), targets.regional[region],
+            add(f"{region}: total", view, tree.unit(), targets.regional[region],
                 "regional")
             continue
         for (q, criterion), value in targets.criteria.items():
@@ -590,11 +591,11 @@ def _goals(survey: Survey, plan: Mapping[str, Any], slots: list[Slot], cells: Ce
         for q, value in targets.totals.items():
             add(f"{q}: total", view, tree.channel(q), value, "criteria")
         if targets.unit_total is not None:
-            add("total", view, tree.unit(counted), targets.unit_total, "unit_totals")
+            add("total", view, tree.unit(), targets.unit_total, "unit_totals")
         for (q, zone), value in targets.channel_zones.items():
             add(f"{q}: {zone} zone", view, tree.zone(q, zone), value, "zones")
         for zone, value in targets.unit_zones.items():
-            add(f"{zone} zone", view, tree.unit_zone(counted, zone), value, "zones")
+            add(f"{zone} zone", view, tree.unit_zone(zone), value, "zones")
     return goals
 
 
@@ -624,46 +625,17 @@ def _asked(spec: Spec, questionnaire: Questionnaire, frame: pd.DataFrame,
     return out
 
 
-class _Hierarchy:
-    """The weight of each item value in a published mean of means, counting only the items
-    present in a view. Mirrors engine.survey: criterion = mean of its items, channel = mean of
-    its criteria, unit = mean of the channels counted in the total, zone within a channel = its
-    items plus the shared items, a unit's zone = mean over its channels."""
-
-    def __init__(self, survey: Survey, slots: list[Slot], present: np.ndarray) -> None:
-        self.survey, self.slots, self.present = survey, slots, present
-
-    def _mean(self, parts: list[np.ndarray | None]) -> np.ndarray | None:
-        found = [p for p in parts if p is not None]
-        return np.mean(found, axis=0) if found else None
-
-    def _items(self, keep: Callable[[Questionnaire, SurveyItem], bool]) -> np.ndarray | None:
-        member = np.array([self.present[k] and keep(q, i)
-                           for k, (q, i) in enumerate(self.slots)], dtype=bool)
-        return member / member.sum() if member.any() else None
-
-    def criterion(self, q: str, criterion: str) -> np.ndarray | None:
-        return self._items(lambda qq, i: qq.name == q and i.criterion == criterion)
-
-    def channel(self, q: str) -> np.ndarray | None:
-        criteria = dict.fromkeys(i.criterion for k, (qq, i) in enumerate(self.slots)
-                                 if qq.name == q and self.present[k])
-        return self._mean([self.criterion(q, c) for c in criteria])
-
-    def unit(self, counted: list[str]) -> np.ndarray | None:
-        return self._mean([self.channel(q) for q in counted])
-
-    def zone(self, q: str, zone: str) -> np.ndarray | None:
-        shared = self.survey.shared_zones
-
-        def keep(qq: Questionnaire, i: SurveyItem) -> bool:
-            own = {j.zone for j in qq.items if j.zone and j.zone not in shared}
-            return qq.name == q and (i.zone == zone or (i.zone in shared and zone in own))
-
-        return self._items(keep)
-
-    def unit_zone(self, counted: list[str], zone: str) -> np.ndarray | None:
-        return self._mean([self.zone(q, zone) for q in counted])
+def _fittable(spec: Spec) -> None:
+    """The fit needs each published figure as a fixed linear function of item values: a pooled
+    level (weighted by how many rate each item) is refused by name, before any work."""
+    survey = spec.survey
+    assert survey is not None
+    pooled = [name for name, level in survey.levels.items() if level.rule == "pooled"]
+    if pooled:
+        raise CannotRun([Diagnostic(
+            "C105", f"{spec.id}: sapa synth cannot fit a pooled level ({', '.join(pooled)}): "
+            "its value is not a fixed linear function of the item values",
+            hint="synthesise under a variant whose levels are mean or weighted")])
 
 
 def write(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
