@@ -155,7 +155,13 @@ def compare(spec_a: Spec, spec_b: Spec, ratings_a: Mapping[str, pd.DataFrame],
             if rid not in spec.ratings:
                 raise CannotRun([Diagnostic("C100", f"--map {a}={b}: {spec.id} has no rating "
                                             f"'{rid}' (it has: {', '.join(spec.ratings)})")])
-    pairs = [(rid, rid) for rid in spec_a.ratings if rid in spec_b.ratings and rid not in mapped]
+    for a, b in mapped.items():  # a comparison pairs ranks
+        for rid, spec in ((a, spec_a), (b, spec_b)):
+            if not spec.ratings[rid].rank_by:
+                raise CannotRun([Diagnostic("C100", f"--map {a}={b}: {spec.id}'s '{rid}' is "
+                                            "no ranking (it has no rank_by)")])
+    pairs = [(rid, rid) for rid in spec_a.ratings if rid in spec_b.ratings and rid not in mapped
+             and spec_a.ratings[rid].rank_by and spec_b.ratings[rid].rank_by]
     pairs += list(mapped.items())
     if only:
         pairs = [(a, b) for a, b in pairs if a in only or b in only]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -171,20 +172,36 @@ def test_a_misspelt_synthesis_key_is_an_error_with_a_suggestion(tmp_path: Path) 
                      ("S110", "did you mean 'unit'?"), ("S111", None)}
 
 
+def survey_overlay_problems(tmp_path: Path, section: str, lines: list[str]) -> list[Any]:
+    """The problems of survey.yaml with `survey.<section>` given by `lines` (from line 5 on)."""
+    path = tmp_path / f"{section}.yaml"
+    path.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests: null\nsurvey:\n  {section}:\n"
+                    + "".join(f"    {line}\n" for line in lines), encoding="utf-8")
+    spec, diagnostics = load_spec(path)
+    assert spec is None
+    return diagnostics
+
+
 def test_survey_levels_are_checked_in_one_run(tmp_path: Path) -> None:
     """Weights naming no member, a member without a weight, weights not adding up, keys of
     another rule and `of` below the unit: each located, with the hint."""
-    path = tmp_path / "levels.yaml"
-    path.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests: null\n"
-                    "survey:\n  levels:\n"
-                    "    channel: {rule: weighted, weights: {peple: 1, access: 1}, sum_to: 3}\n"
-                    "    criterion: {rule: mean, weights: {polite: 1}}\n"
-                    "    zone: {of: zones}\n", encoding="utf-8")
-    spec, diagnostics = load_spec(path)
-    assert spec is None
+    diagnostics = survey_overlay_problems(tmp_path, "levels", [
+        "channel: {rule: weighted, weights: {peple: 1, access: 1}, sum_to: 3}",
+        "criterion: {rule: mean, weights: {polite: 1}}", "zone: {of: zones}"])
     found = {(d.code, d.span.line, d.span.column) for d in diagnostics if d.span}
     assert found == {("S201", 5, 41), ("S233", 5, 31), ("S230", 5, 40), ("S232", 6, 29),
                      ("S232", 7, 12)}
     messages = " ".join(f"{d.message} {d.hint}" for d in diagnostics)
     assert "did you mean 'people'?" in messages
     assert "no weight to criterion 'complaint', 'cost', 'people'" in messages
+
+
+def test_breakdown_keys_are_checked(tmp_path: Path) -> None:
+    """A key that hides a results column, an unknown column in a list, a formula key that does
+    not compile, and `table:` on two keys."""
+    diagnostics = survey_overlay_problems(tmp_path, "breakdowns", [
+        "a: {by: {score: region}}", "b: {by: [region, contct]}",
+        "c: {by: {owner: service.agensy}}", "d: {by: [region, contact], table: agencies}"])
+    found = {(d.code, d.span.line, d.span.column) for d in diagnostics if d.span}
+    assert found == {("S234", 5, 14), ("S201", 6, 22), ("F301", 7, 21), ("S234", 8, 32)}
+    assert "did you mean 'contact'?" in " ".join(str(d.hint) for d in diagnostics)

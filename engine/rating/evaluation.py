@@ -40,4 +40,5 @@ def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None
         results = run_surveys(survey, frames)
     for name, result in results.items():
         frames.tables[name] = result.table
+        frames.tables[f"{name}_levels"] = result.long
     return results

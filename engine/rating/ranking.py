@@ -21,7 +21,7 @@ def compute_ratings(spec: Spec, frames: Frames) -> dict[str, pd.DataFrame]:
 def _composed(rating: Rating, done: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for row in rating.rows:
-        total = done[row.total_of].iloc[-1].drop(labels=["rank"]).to_dict()
+        total = done[row.total_of].iloc[-1].drop(labels=["rank"], errors="ignore").to_dict()
         total.update(unit=row.total_of, name=row.label, reproducible=row.reproducible)
         rows.append(total)
     return _ranked(pd.DataFrame(rows), rating)
@@ -42,12 +42,15 @@ def compute_rating(rating: Rating, frames: Frames) -> pd.DataFrame:
         out = out[keep]
     out = _ranked(out, rating)
     if rating.total is not None:
-        out = pd.concat([out, _total_row(out, rating.total, rating.total_sums)],
-                        ignore_index=True)
+        out = pd.concat([out, _total_row(out, rating)], ignore_index=True)
     return out
 
 
 def _ranked(out: pd.DataFrame, rating: Rating) -> pd.DataFrame:
+    """Sorted by the rank keys, with a rank column; a table that is no ranking (no rank_by)
+    keeps its order and has none."""
+    if not rating.rank_by:
+        return out.reset_index(drop=True)
     keys = [c for c, _ in rating.rank_by]
     ascending = [not descending for _, descending in rating.rank_by]
     out = out.sort_values(keys, ascending=ascending, na_position="last", kind="stable")
@@ -56,13 +59,23 @@ def _ranked(out: pd.DataFrame, rating: Rating) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _total_row(rows: pd.DataFrame, label: str, sums: tuple[str, ...]) -> pd.DataFrame:
+def _total_row(rows: pd.DataFrame, rating: Rating) -> pd.DataFrame:
     """The closing row: unweighted mean of every numeric column over the rated units (the
-    columns in `sums` are added up)."""
+    columns in `total_sums` are added up); then each of `total_columns` from the row's own
+    values (a pooled figure: marks / raters)."""
+    sums = rating.total_sums
     total = {c: (rows[c].astype(float).agg("sum" if c in sums else "mean")
                  if pd.api.types.is_numeric_dtype(rows[c]) and c != "rank" else None)
              for c in rows.columns}
-    total.update(rank=pd.NA, unit=None, name=label)
+    total.update(unit=None, name=rating.total)
+    if rating.total_columns:
+        row = Frames({rating.total_table: pd.DataFrame([total]).drop(columns="rank",
+                                                                     errors="ignore")})
+        total.update({name: evaluate_rows(plan, row, rating.total_table).iloc[0]
+                      for name, plan in rating.total_columns})
+    if "rank" not in rows.columns:
+        return pd.DataFrame([total])
+    total["rank"] = pd.NA
     return pd.DataFrame([total]).astype({"rank": "Int64"})
 
 

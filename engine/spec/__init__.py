@@ -9,6 +9,7 @@ spec gives (relative to the file that writes them)."""
 from sapa.engine.spec.loading import bundled_names, load_document, resolve_spec, spec_schema
 from sapa.engine.spec.model import (
     TOTALS,
+    Breakdown,
     ColumnSpec,
     Level,
     Questionnaire,
@@ -19,6 +20,7 @@ from sapa.engine.spec.model import (
     TableSpec,
     TestCase,
     count_column,
+    level_columns,
     result_columns,
     text_of,
 )
@@ -27,7 +29,7 @@ from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.validation import load_spec
 
 __all__ = [
-    "TOTALS", "count_column",
+    "TOTALS", "Breakdown", "count_column", "level_columns",
     "PathKey", "declared_in", "default_data", "published_folder", "resolve",
     "ColumnSpec", "Level", "Document", "Questionnaire", "Rating", "Spec", "Survey", "SurveyItem",
     "TableSpec", "TestCase", "bundled_names", "load_document", "load_spec", "resolve_spec",

@@ -118,8 +118,7 @@ class ModelBuilder:
                                                 bool(q.get("counts_in_total", True))))
         exclusions = tuple((code, self.plans[("survey", "exclude", code, "when")])
                            for code in mapping(raw.get("exclude")))
-        breakdowns = tuple(Breakdown(name, b.get("by"), b.get("table"),
-                                     b.get("link", b.get("table")), bool(b.get("pooled")))
+        breakdowns = tuple(self.build_breakdown(name, mapping(b))
                            for name, b in mapping(raw.get("breakdowns")).items())
         return Survey(
             respondents, link, raw.get("results", "survey"),
@@ -132,9 +131,21 @@ class ModelBuilder:
             frozen({name: level_of(name, mapping(mapping(raw.get("levels")).get(name)))
                     for name in LEVEL_MEMBERS}))
 
+    def build_breakdown(self, name: str, raw: dict[str, Any]) -> Breakdown:
+        path = ("survey", "breakdowns", name, "by")
+        by = raw.get("by")
+        places = ([(str(by), path)] if isinstance(by, str) else
+                  [(str(k), (*path, i)) for i, k in enumerate(by)] if isinstance(by, list) else
+                  [(str(k), (*path, k)) for k in mapping(by)])
+        keys = tuple((key, self.plans[where]) for key, where in places)
+        return Breakdown(name, keys[0][0] if keys else None, raw.get("table"),
+                         raw.get("link", raw.get("table")), bool(raw.get("pooled")), keys,
+                         self.plans.get(("survey", "breakdowns", name, "where")))
+
     def build_rating(self, rating_id: str, raw: dict[str, Any]) -> Rating:
         base = ("ratings", rating_id)
-        rank_by = tuple((r["column"], r.get("order", "desc") == "desc") for r in raw["rank_by"])
+        rank_by = tuple((r["column"], r.get("order", "desc") == "desc")
+                        for r in raw.get("rank_by") or [])
         title = text_of(raw.get("title")) or rating_id
         if "rows" in raw:
             rows = tuple(ComposedRow(r["label"], r["total_of"], r.get("reproducible", True),
@@ -156,7 +167,9 @@ class ModelBuilder:
                       tuple(columns), rank_by, raw.get("ties", "min"),
                       mapping(raw.get("total")).get("label"), (),
                       tuple(mapping(raw.get("total")).get("sum", [])),
-                      formula_of(raw.get("where"))[0])
+                      formula_of(raw.get("where"))[0],
+                      tuple((name, self.plans[(*base, "total", "columns", name)])
+                            for name in mapping(mapping(raw.get("total")).get("columns"))))
 
     def catalog_column(self, table: str, column: str) -> Node:
         expr = fa.Name((column,), fa.Range(0, len(column)))

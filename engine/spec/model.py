@@ -81,6 +81,12 @@ class Rating:
     rows: tuple[ComposedRow, ...] = ()
     total_sums: tuple[str, ...] = ()  # columns added up, not averaged, in the closing row
     where_text: str | None = None  # the `where:` formula as written (to say why no row is left)
+    total_columns: tuple[tuple[str, Node], ...] = ()  # closing-row columns from its own values
+
+    @property
+    def total_table(self) -> str:
+        """The name the closing row's formulas read their values under."""
+        return f"ratings.{self.id}.total"
 
 
 @dataclass(frozen=True)
@@ -113,11 +119,15 @@ class Questionnaire:
 
 @dataclass(frozen=True)
 class Breakdown:
+    """A results table per unit (or pooled across units) and per combination of key values."""
+
     name: str  # the results table
-    by: str | None  # the respondent column (None: one group)
-    table: str | None  # the table the values are keys of
+    by: str | None  # the first key's name (None: one group); the column `table` links on
+    table: str | None  # the table the values are keys of (one key only)
     link: str | None  # the link name from the results table to that table
-    pooled: bool = False  # grouped by the value only, across units
+    pooled: bool = False  # grouped by the key values only, across units
+    keys: tuple[tuple[str, Node], ...] = ()  # (column of the results table, respondent formula)
+    where: Node | None = None  # only the respondents this keeps
 
 
 #: Sums over every answer beneath a row of the hierarchy (what a pooled level divides).
@@ -214,6 +224,13 @@ def count_column(value: float) -> str:
     count_5, count_0, count_minus_1, count_2_5."""
     text = f"{value:g}".replace("-", "minus_").replace(".", "_")
     return f"count_{text}"
+
+
+def level_columns(codes: list[float] | None = None) -> list[str]:
+    """The columns of a `<results>_levels` table after its group columns (unit, breakdown keys):
+    one row per level, questionnaire and name (item, criterion, zone, channel total, unit)."""
+    return ["level", "questionnaire", "name", "score", "satisfaction", "asked", "rated",
+            *TOTALS, *(count_column(v) for v in codes or [])]
 
 
 def result_columns(questionnaires: dict[str, list[str]], zones: list[str],

@@ -26,7 +26,7 @@ from sapa.engine.formula import (
 )
 from sapa.engine.spec.building import ModelBuilder
 from sapa.engine.spec.loading import check_structure, load_document
-from sapa.engine.spec.model import LEVEL_MEMBERS, Spec, result_columns
+from sapa.engine.spec.model import LEVEL_MEMBERS, Spec, level_columns, result_columns
 from sapa.engine.spec.paths import folder_of
 from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.tree import formula_of, keys, mapping
@@ -264,20 +264,22 @@ class Checker:
         self.survey_tables.add(results)
         self.catalog.links.setdefault(unit_table, {})[results] = Link(
             results, unit_table, results, unit_key, ("unit",))
+        to_unit = Link(link.name, f"{results}_levels", unit_table, ("unit",), unit_key)
+        self.declare_levels(results, {"unit": "string"}, {link.name: to_unit})
         for name, raw in mapping(survey.get("breakdowns")).items():
             raw = mapping(raw)
-            by = raw.get("by")
             path = ("survey", "breakdowns", name)
-            if by is not None and by not in types:
-                self.unknown(f"column of '{respondents}'", str(by), types, (*path, "by"))
-                continue
-            if by is None and not raw.get("pooled"):
+            if raw.get("by") is None and not raw.get("pooled"):
                 self.report("S111", "a breakdown needs 'by:' (or 'pooled: true' for one group "
                             "of all respondents)", path, key=True)
                 continue
-            label = {str(by): types[by]} if by is not None else {"group": "string"}
+            label = self.breakdown_keys(respondents, raw.get("by"), path, columns)
+            if label is None:
+                continue
+            if isinstance(raw.get("where"), str):
+                self.survey_formula(raw["where"], respondents, (*path, "where"))
             if raw.get("pooled"):
-                self.catalog.columns[name] = {**label, **columns}
+                self.catalog.columns[name] = {**(label or {"group": "string"}), **columns}
                 links = {}
             else:
                 self.catalog.columns[name] = {"unit": "string", **label, **columns}
@@ -287,13 +289,65 @@ class Checker:
             if parent is not None:
                 parent_key = keys(mapping(mapping(self.data.get("tables")).get(parent)).get(
                     "key"))
+                if len(label) != 1:
+                    self.report("S234", "table: links the breakdown to the table of its one "
+                                f"key; this breakdown has {len(label)} keys", (*path, "table"),
+                                key=True)
+                    continue
                 if parent not in self.catalog.columns or len(parent_key) != 1:
                     self.unknown("table with a one-column key", str(parent),
                                  mapping(self.data.get("tables")), (*path, "table"))
                     continue
+                by = next(iter(label))
                 link_name = str(raw.get("link", parent))
-                links[link_name] = Link(link_name, name, parent, (str(by),), parent_key)
+                links[link_name] = Link(link_name, name, parent, (by,), parent_key)
             self.catalog.links[name] = links
+            group = {k: v for k, v in self.catalog.columns[name].items() if k not in columns}
+            self.declare_levels(name, group, {n: dataclasses.replace(lk, child=f"{name}_levels")
+                                              for n, lk in links.items()})
+
+    def declare_levels(self, results: str, group: dict[str, Type], links: dict[str, Link]
+                       ) -> None:
+        """`<results>_levels`: every level of a results table as rows formulas and ratings can
+        read (a rating per unit and criterion is a rating over it)."""
+        name = f"{results}_levels"
+        if name in mapping(self.data.get("tables")):
+            self.report("S203", f"table '{name}' is the levels of the survey results "
+                        f"'{results}'; name the table otherwise", ("tables", name), key=True)
+            return
+        self.catalog.columns[name] = {**group, **dict.fromkeys(
+            ["level", "questionnaire", "name"], "string"), **dict.fromkeys(
+            level_columns(_scale_codes(self.data))[3:], "number")}
+        self.catalog.links[name] = links
+        self.survey_tables.add(name)
+
+    def breakdown_keys(self, respondents: str, by: Any, path: PathKey,
+                       columns: dict[str, Type]) -> dict[str, Type] | None:
+        """A breakdown's key columns and their types (None when one is wrong, reported): a
+        respondent column by name, a list of them, or names with a respondent formula each."""
+        if by is None:
+            return {}
+        named = ({str(by): (str(by), (*path, "by"))} if isinstance(by, str) else
+                 {str(k): (str(k), (*path, "by", i)) for i, k in enumerate(by)}
+                 if isinstance(by, list) else
+                 {str(k): (str(f), (*path, "by", k)) for k, f in mapping(by).items()})
+        types = self.catalog.columns[respondents]
+        out: dict[str, Type] = {}
+        for key, (text, where) in named.items():
+            if key in ("unit", *columns):
+                self.report("S234", f"breakdown key '{key}' would hide the results column of "
+                            "that name", where, key=isinstance(by, dict),
+                            hint="name the key otherwise")
+                return None
+            if text.isidentifier() and text not in types:
+                self.unknown(f"column of '{respondents}'", text, types, where)
+                return None
+            node, reads = self.compile(text, respondents, where)
+            if node is None:
+                return None
+            self.survey_reads |= reads
+            out[key] = node.type
+        return out
 
     def check_bands(self) -> None:
         for name, raw in mapping(self.data.get("bands")).items():
@@ -552,10 +606,31 @@ class Checker:
                 if column not in columns:
                     self.unknown(f"column of rating '{rating_id}'", str(column), columns,
                                  (*base, "total", "sum", i))
+            self.check_total_columns(rating_id, raw, table)
             if "unit" not in raw and table in tables and len(
                     keys(mapping(tables[table]).get("key"))) != 1:
                 self.report("S206", f"rating '{rating_id}' needs 'unit:' because '{table}' has a "
                             "composite key", base, key=True)
+
+    def check_total_columns(self, rating_id: str, raw: dict[str, Any], table: str) -> None:
+        """Closing-row formulas read the closing row's own columns (their means or sums)."""
+        formulas = mapping(mapping(raw.get("total")).get("columns"))
+        if not formulas:
+            return
+        base = ("ratings", rating_id)
+        own: dict[str, Type] = {"unit": "string", "name": "string"}
+        for column, value in mapping(raw.get("columns")).items():
+            _, suffix = formula_of(value)
+            plan = self.plans.get((*base, "columns", column, *suffix))
+            own[column] = plan.type if plan is not None else "number"
+        pseudo = f"ratings.{rating_id}.total"
+        self.catalog.columns[pseudo] = own
+        for column, text in formulas.items():
+            if column not in own:
+                self.unknown(f"column of rating '{rating_id}'", str(column), own,
+                             (*base, "total", "columns", column))
+            elif isinstance(text, str):
+                self.compile(text, pseudo, (*base, "total", "columns", column))
 
     def check_composed(self, rating_id: str, raw: dict[str, Any], ratings: dict[str, Any]
                        ) -> None:
@@ -662,11 +737,16 @@ def _result_columns(data: dict[str, Any]) -> list[str]:
         own = [mapping(i).get("criterion") for i in mapping(q.get("items")).values()]
         return list(dict.fromkeys(c for c in [*inherited, *own] if isinstance(c, str)))
 
-    scale = mapping(data.get("scale"))
-    codes = [float(v) for v in [*(scale.get("ratings") or []), *mapping(scale.get("non_answers"))]
-             if _number(v) is not None]
     return result_columns({name: criteria(mapping(q)) for name, q in questionnaires.items()},
-                          zones, exclusions, codes)
+                          zones, exclusions, _scale_codes(data))
+
+
+def _scale_codes(data: dict[str, Any]) -> list[float]:
+    """The scale's marks and non-answer codes, sorted (each is counted: count_<code>)."""
+    scale = mapping(data.get("scale"))
+    return sorted({float(v) for v in [*(scale.get("ratings") or []),
+                                      *mapping(scale.get("non_answers"))]
+                   if _number(v) is not None})
 
 
 def _number(value: Any) -> float | None:

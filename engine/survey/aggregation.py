@@ -16,11 +16,18 @@ import numpy as np
 import pandas as pd
 
 from sapa.engine.formula import Frames, evaluate_rows
-from sapa.engine.spec import TOTALS, Level, Survey, count_column, result_columns
+from sapa.engine.spec import (
+    TOTALS,
+    Breakdown,
+    Level,
+    Survey,
+    count_column,
+    level_columns,
+    result_columns,
+)
 from sapa.engine.survey.hierarchy import Node, counted, required, zone_targets
 
 POOLED = "all"  # the group label of a pooled breakdown without `by`
-LEVEL_COLUMNS = ["group", "questionnaire", "name", "score", "satisfaction", "asked", "rated"]
 
 
 @dataclass
@@ -46,7 +53,6 @@ class _Grouping:
 
 def run_surveys(survey: Survey, frames: Frames) -> dict[str, SurveyResults]:
     """The results table and every breakdown table, from one pass over the items."""
-    respondents = frames.tables[survey.respondents]
     unit_pos = frames.positions(survey.unit_link)
     units = frames.tables[survey.unit_link.parent][survey.unit_link.key[0]].astype(
         str).to_numpy()
@@ -54,21 +60,21 @@ def run_surveys(survey: Survey, frames: Frames) -> dict[str, SurveyResults]:
     included = (reason < 0) & (unit_pos >= 0)
     groupings = {survey.results: _Grouping(pd.DataFrame({"unit": units}), unit_pos, included)}
     for breakdown in survey.breakdowns:
-        if breakdown.by is None:
-            codes, values = np.zeros(len(respondents), dtype=np.int64), np.array([POOLED])
-        else:
-            codes, values = pd.factorize(respondents[breakdown.by].astype(object))
-        values = np.asarray(values, dtype=object)
-        column = breakdown.by or "group"
+        codes, values = _key_codes(breakdown, frames, survey.respondents)
+        kept = included & (codes >= 0)
+        if breakdown.where is not None:
+            kept &= evaluate_rows(breakdown.where, frames, survey.respondents).fillna(
+                False).to_numpy(dtype=bool)
         if breakdown.pooled:
             position = np.where(unit_pos >= 0, codes, -1)
-            labels = pd.DataFrame({column: values})
+            labels = values
         else:
             position = np.where((unit_pos >= 0) & (codes >= 0),
                                 unit_pos * len(values) + codes, -1)
-            labels = pd.DataFrame({"unit": np.repeat(units, len(values)),
-                                   column: np.tile(values, len(units))})
-        groupings[breakdown.name] = _Grouping(labels, position, included & (codes >= 0))
+            labels = pd.concat([pd.DataFrame({"unit": np.repeat(units, len(values))}),
+                                values.iloc[np.tile(np.arange(len(values)), len(units))]
+                                .reset_index(drop=True)], axis=1)
+        groupings[breakdown.name] = _Grouping(labels, position, kept)
     items, ignored = _item_statistics(survey, frames, groupings)
     out = {}
     for name, grouping in groupings.items():
@@ -80,6 +86,24 @@ def run_surveys(survey: Survey, frames: Frames) -> dict[str, SurveyResults]:
             table = table[table["n"] > 0].reset_index(drop=True)
         out[name] = SurveyResults(table, _labelled(long, grouping.labels), ignored)
     return out
+
+
+def _key_codes(breakdown: Breakdown, frames: Frames, respondents: str
+               ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each respondent's combination of key values as a code (-1 when a key is missing), and
+    the combinations in the order first met, one column per key."""
+    n = frames.length(respondents)
+    if not breakdown.keys:
+        return np.zeros(n, dtype=np.int64), pd.DataFrame({"group": [POOLED]})
+    keys = pd.DataFrame({name: evaluate_rows(plan, frames, respondents).astype(object)
+                         for name, plan in breakdown.keys})
+    if len(keys.columns) == 1:
+        codes, values = pd.factorize(keys.iloc[:, 0])
+        return codes, pd.DataFrame({keys.columns[0]: np.asarray(values, dtype=object)})
+    complete = keys.notna().all(axis=1).to_numpy()
+    codes = np.full(n, -1, dtype=np.int64)
+    codes[complete] = keys[complete].groupby(list(keys.columns), sort=False).ngroup().to_numpy()
+    return codes, keys[complete].drop_duplicates().reset_index(drop=True)
 
 
 def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame
@@ -96,12 +120,14 @@ def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame
     targets = {survey.results: pd.DataFrame({"unit": units})}
     out = {}
     for breakdown in survey.breakdowns:
-        if breakdown.pooled and breakdown.by is None:
+        if breakdown.pooled and not breakdown.keys:
             targets[breakdown.name] = pd.DataFrame({"group": [POOLED]})
         else:  # statistics per breakdown value cannot be given: an empty table
-            label = [breakdown.by] if breakdown.pooled else ["unit", breakdown.by]
+            names = [name for name, _ in breakdown.keys]
+            label = names if breakdown.pooled else ["unit", *names]
             out[breakdown.name] = SurveyResults(
-                pd.DataFrame(columns=[*label, *_columns(survey)]), pd.DataFrame(), {})
+                pd.DataFrame(columns=[*label, *_columns(survey)]),
+                pd.DataFrame(columns=[*label, *level_columns(list(_codes(survey)))]), {})
     for name, labels in targets.items():
         rows = items[items["table"].fillna(survey.results) == name]
         keys = rows["unit"] if name == survey.results else pd.Series(POOLED, index=rows.index)
@@ -135,9 +161,12 @@ def _given_statistics(survey: Survey, items: pd.DataFrame, group: pd.Series
 
 
 def _labelled(long: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """Group numbers replaced by what they stand for (unit, and the breakdown value)."""
+    """Group numbers replaced by what they stand for (unit, and the breakdown value); the
+    statistics as float64, as formulas read them (the `<results>_levels` table)."""
     named = labels.iloc[long["group"].to_numpy(dtype=int)].reset_index(drop=True)
-    return pd.concat([named, long.drop(columns="group").reset_index(drop=True)], axis=1)
+    out = pd.concat([named, long.drop(columns="group").reset_index(drop=True)], axis=1)
+    numbers = out.columns[len(labels.columns) + 3:]
+    return out.astype(dict.fromkeys(numbers, "float64"))
 
 
 def _columns(survey: Survey) -> list[str]:
@@ -208,8 +237,8 @@ def _codes(survey: Survey) -> np.ndarray:
 
 
 def _statistics(survey: Survey) -> list[str]:
-    """The columns of every row of the long table, after `level`."""
-    return [*LEVEL_COLUMNS, *TOTALS, *(count_column(v) for v in _codes(survey))]
+    """The columns of every row of the long table, after `level` (group first)."""
+    return ["group", *level_columns(list(_codes(survey)))[1:]]
 
 
 def _count(grouping: _Grouping, asked: np.ndarray, rated: np.ndarray, top: np.ndarray,

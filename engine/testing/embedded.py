@@ -69,8 +69,7 @@ def run_test(spec: Spec, case: TestCase) -> TestResult:
     rated = rate(spec, frames, survey_items)
     expect = ("tests", case.index, "expect")
     for table, expected in case.expect_tables.items():
-        key = list(spec.tables[table].key) if table in spec.tables else [
-            c for c in rated.tables.tables[table].columns[:2] if c != "n"]
+        key = list(spec.tables[table].key) if table in spec.tables else _survey_key(spec, table)
         _compare_keyed(result, f"{table}", rated.tables.tables[table],
                        _expected(spec, expected, (*expect, "tables", table)), key, case.tolerance)
     if case.expect_levels is not None and spec.survey is not None:
@@ -83,6 +82,17 @@ def run_test(spec: Spec, case: TestCase) -> TestResult:
         _compare_keyed(result, f"rating {rating_id}", rated.ratings[rating_id], rows, ["unit"],
                        case.tolerance)
     return result
+
+
+def _survey_key(spec: Spec, table: str) -> list[str]:
+    """The columns that name a row of a survey results table: the unit, and a breakdown's keys
+    (a pooled breakdown's keys alone; `group` for one without keys)."""
+    assert spec.survey is not None
+    for breakdown in spec.survey.breakdowns:
+        if breakdown.name == table:
+            keys = [name for name, _ in breakdown.keys] or ["group"]
+            return keys if breakdown.pooled else ["unit", *keys]
+    return ["unit"]
 
 
 def _expected(spec: Spec, value: Any, where: PathKey) -> list[dict[str, Any]]:
@@ -106,8 +116,12 @@ def _compare_keyed(result: TestResult, what: str, actual: pd.DataFrame,
                    tolerance: Mapping[str, float]) -> None:
     for i, row in enumerate(expected):
         row = {"questionnaire": "", **row} if "level" in key else row
-        row_key = ["name"] if key == ["unit"] and row.get("unit") is None and "name" in row \
-            else key
+        row_key = key
+        if key == ["unit"] and "name" in row:  # a closing row by its label; a row of a long
+            if row.get("unit") is None:  # rating (a unit on several rows) by unit and name
+                row_key = ["name"]
+            elif (actual["unit"].astype(str).to_numpy() == _key_text(row["unit"])).sum() > 1:
+                row_key = ["unit", "name"]
         missing_keys = [k for k in row_key if k not in row or row[k] is None]
         if missing_keys:
             result.failures.append(f"{what}, expected row {i + 1}: give its key "
