@@ -191,14 +191,14 @@ def _exclusion_reasons(survey: Survey, frames: Frames) -> np.ndarray:
 
 def _item_statistics(survey: Survey, frames: Frames, groupings: dict[str, _Grouping]
                      ) -> tuple[dict[str, pd.DataFrame], dict[str, int]]:
-    """Per item: who was asked, who rated, the sum of ratings, the count of top marks and of
-    each mark and code, counted per group of every grouping (np.bincount). Conditions are
-    evaluated once."""
+    """Per item: how many of each group were asked it and gave each mark or code, counted in
+    one np.bincount per grouping over the respondents asked (every statistic follows from
+    those counts). Conditions are evaluated once."""
     respondents = frames.tables[survey.respondents]
-    ratings = np.asarray(survey.ratings, dtype=float)
-    satisfied = np.asarray(survey.satisfied, dtype=float)
     codes = _codes(survey)
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in groupings}
+    marks = np.isin(codes, survey.ratings)
+    satisfied = np.isin(codes, survey.satisfied)
+    parts: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in groupings}
     ignored: dict[str, int] = {}
     for q in survey.questionnaires:
         member = evaluate_rows(q.when, frames, survey.respondents).fillna(False).to_numpy(
@@ -214,21 +214,21 @@ def _item_statistics(survey: Survey, frames: Frames, groupings: dict[str, _Group
                             .sum())
                 if stray:
                     ignored[f"{q.name}.{item.name}"] = stray
-            asked = applies & present
-            rated = asked & np.isin(values, ratings)
-            top = rated & np.isin(values, satisfied)
-            code = np.searchsorted(codes, values)  # the mark's or code's place in `codes`
-            known = asked & (code < len(codes))
-            known[known] = codes[code[known]] == values[known]
+            asked = np.flatnonzero(applies & present)
+            code = np.minimum(np.searchsorted(codes, values[asked]), len(codes) - 1)
+            known = codes[code] == values[asked]  # the data contract admits no other value
+            asked, code = asked[known], code[known]
+            names = {"questionnaire": q.name, "name": item.name, "criterion": item.criterion,
+                     "zone": item.zone}
             for name, grouping in groupings.items():
-                stats = _count(grouping, asked, rated, top, values, survey.base,
-                               np.where(known, code, -1), codes)
+                stats = _count(grouping, asked, code, codes, marks, satisfied, survey.base)
                 if stats is not None:
-                    parts[name].append(stats.assign(questionnaire=q.name, name=item.name,
-                                                    criterion=item.criterion, zone=item.zone))
+                    size = len(stats["group"])
+                    parts[name].append({**stats, **{k: np.full(size, v, dtype=object)
+                                                    for k, v in names.items()}})
     columns = [*_statistics(survey), "criterion", "zone"]
-    return {name: pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=columns)
-            for name, found in parts.items()}, ignored
+    return {name: pd.DataFrame({c: np.concatenate([p[c] for p in found]) for c in columns})
+            if found else pd.DataFrame(columns=columns) for name, found in parts.items()}, ignored
 
 
 def _codes(survey: Survey) -> np.ndarray:
@@ -241,36 +241,34 @@ def _statistics(survey: Survey) -> list[str]:
     return ["group", *level_columns(list(_codes(survey)))[1:]]
 
 
-def _count(grouping: _Grouping, asked: np.ndarray, rated: np.ndarray, top: np.ndarray,
-           values: np.ndarray, base: str, code: np.ndarray, codes: np.ndarray
-           ) -> pd.DataFrame | None:
-    """One item's statistics per group that was asked it (score missing where nobody rated)."""
-    n_groups = len(grouping.labels)
-    keep = asked & grouping.included
-    position = grouping.position[keep]
-    n_asked_all = np.bincount(position, minlength=n_groups)
-    has = np.flatnonzero(n_asked_all > 0)
+def _count(grouping: _Grouping, asked: np.ndarray, code: np.ndarray, codes: np.ndarray,
+           marks: np.ndarray, satisfied: np.ndarray, base: str
+           ) -> dict[str, np.ndarray] | None:
+    """One item's statistics per group that was asked it (score missing where nobody rated),
+    from the count of each code per group: `asked` are the respondents asked (row numbers),
+    `code` the place of each one's answer in `codes`."""
+    n_groups, k = len(grouping.labels), len(codes)
+    keep = grouping.included[asked]
+    position = grouping.position[asked[keep]]
+    by_code = np.bincount(position * k + code[keep], minlength=n_groups * k).reshape(
+        n_groups, k)
+    has = np.flatnonzero(by_code.any(axis=1))
     if not len(has):
         return None
-    n_rated = np.bincount(position, weights=rated[keep], minlength=n_groups)[has]
-    rated_values = np.where(rated[keep], values[keep], 0.0)
-    n_asked = n_asked_all[has]
-    total = np.bincount(position, weights=rated_values, minlength=n_groups)[has]
-    n_top = np.bincount(position, weights=top[keep], minlength=n_groups)[has]
+    by_code = by_code[has].astype(float)
+    n_asked = by_code.sum(axis=1)
+    n_rated = by_code[:, marks].sum(axis=1)
+    total = by_code[:, marks] @ codes[marks]  # whole marks: the sum is exact
+    n_top = by_code[:, satisfied].sum(axis=1)
     denominator = n_asked if base == "asked" else n_rated
-    kept_code = code[keep]
-    counted_codes = kept_code >= 0
-    by_code = np.bincount(position[counted_codes] * len(codes) + kept_code[counted_codes],
-                          minlength=n_groups * len(codes)).reshape(n_groups, len(codes))[has]
     with np.errstate(invalid="ignore", divide="ignore"):
         stats = {"group": has, "score": np.where(n_rated > 0, total / n_rated, np.nan),
                  "satisfaction": np.where(n_rated > 0, 100.0 * n_top / denominator, np.nan),
-                 "asked": n_asked, "rated": n_rated,
-                 "total_asked": n_asked.astype(float), "total_rated": n_rated,
-                 "total_marks": total, "total_satisfied": n_top,
-                 "total_base": denominator.astype(float)}
-    stats.update({count_column(v): by_code[:, i].astype(float) for i, v in enumerate(codes)})
-    return pd.DataFrame(stats)
+                 "asked": n_asked, "rated": n_rated, "total_asked": n_asked,
+                 "total_rated": n_rated, "total_marks": total, "total_satisfied": n_top,
+                 "total_base": denominator}
+    stats.update({count_column(v): by_code[:, i] for i, v in enumerate(codes)})
+    return stats
 
 
 def _combine(frame: pd.DataFrame, keys: list[str], level: Level, member: str,
@@ -376,31 +374,31 @@ def _zone_rows(survey: Survey, items: pd.DataFrame) -> pd.DataFrame:
 
 def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: np.ndarray,
           included: np.ndarray, reason: np.ndarray, n_groups: int) -> pd.DataFrame:
-    table = labels.copy()
-    table["n"] = np.bincount(group_pos[included], minlength=n_groups).astype(float)
+    """One row per group, one column per level figure formulas read (built in one go)."""
+    columns: dict[str, np.ndarray] = {
+        "n": np.bincount(group_pos[included], minlength=n_groups).astype(float)}
+    rows = long.groupby(["level", "questionnaire", "name"], sort=False).indices
+    groups = long["group"].to_numpy(dtype=int)
 
-    def put(level: str, questionnaire: str | None, name: str | None, prefix: str,
+    def put(node: tuple[str, str, str], prefix: str,
             stats: tuple[str, ...] = ("score", "satisfaction"), empty: float = np.nan) -> None:
-        rows = long[long["level"] == level]
-        if questionnaire is not None:
-            rows = rows[rows["questionnaire"] == questionnaire]
-        if name is not None:
-            rows = rows[rows["name"] == name]
+        at = rows.get(node, np.zeros(0, dtype=int))
         for stat in stats:
             column = np.full(n_groups, empty)
-            column[rows["group"].to_numpy(dtype=int)] = rows[stat].to_numpy(dtype=float)
-            table[f"{prefix}{stat}"] = column
+            column[groups[at]] = long[stat].to_numpy(dtype=float)[at]
+            columns[f"{prefix}{stat}"] = column
 
-    put("unit", None, None, "")
+    put(("unit", "", "total"), "")
     for q, criteria in _criteria_of(survey).items():
-        put("channel", q, None, f"{q}_")
+        put(("channel", q, "total"), f"{q}_")
         for criterion in criteria:
-            put("criterion", q, criterion, f"{q}_{criterion}_")
+            put(("criterion", q, criterion), f"{q}_{criterion}_")
     for zone in survey.zones:
-        put("unit_zone", None, zone, f"{zone}_")
+        put(("unit_zone", "", zone), f"{zone}_")
     for i, (code, _) in enumerate(survey.exclusions):
         hit = (reason == i) & (group_pos >= 0)
-        table[f"excluded_{code}"] = np.bincount(group_pos[hit], minlength=n_groups).astype(float)
+        columns[f"excluded_{code}"] = np.bincount(group_pos[hit],
+                                                  minlength=n_groups).astype(float)
     # counts of a unit nobody answered are 0, not missing
-    put("unit", None, None, "", (*TOTALS, *(count_column(v) for v in _codes(survey))), 0.0)
-    return table
+    put(("unit", "", "total"), "", (*TOTALS, *(count_column(v) for v in _codes(survey))), 0.0)
+    return pd.concat([labels.reset_index(drop=True), pd.DataFrame(columns)], axis=1)
