@@ -150,4 +150,4 @@ def test_synth_refuses_a_pooled_level_by_name(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["synth", str(spec), "--out", str(tmp_path / "out"),
                                        "--published", str(tmp_path)])
     assert result.exit_code == 2, result.output
-    assert "sapa synth cannot fit a pooled level (unit)" in result.output
+    assert "sapa synth cannot fit a pooled level unit" in result.output

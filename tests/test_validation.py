@@ -205,3 +205,11 @@ def test_breakdown_keys_are_checked(tmp_path: Path) -> None:
     found = {(d.code, d.span.line, d.span.column) for d in diagnostics if d.span}
     assert found == {("S234", 5, 14), ("S201", 6, 22), ("F301", 7, 21), ("S234", 8, 32)}
     assert "did you mean 'contact'?" in " ".join(str(d.hint) for d in diagnostics)
+
+
+def test_a_formula_level_needs_both_formulas_over_its_members(tmp_path: Path) -> None:
+    diagnostics = survey_overlay_problems(tmp_path, "levels", [
+        'channel: {rule: formula, score: "min(members.scor)"}', 'unit: {score: "1"}'])
+    found = {(d.code, d.span.line, d.span.column) for d in diagnostics if d.span}
+    assert found == {("S232", 5, 5), ("F301", 5, 42), ("S232", 6, 12)}
+    assert "did you mean 'score'?" in " ".join(str(d.hint) for d in diagnostics)

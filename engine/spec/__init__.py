@@ -8,6 +8,8 @@ spec gives (relative to the file that writes them)."""
 
 from sapa.engine.spec.loading import bundled_names, load_document, resolve_spec, spec_schema
 from sapa.engine.spec.model import (
+    LEVEL_MEMBERS_TABLE,
+    LEVEL_NODE,
     TOTALS,
     Breakdown,
     ColumnSpec,
@@ -29,6 +31,7 @@ from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.validation import load_spec
 
 __all__ = [
+    "LEVEL_MEMBERS_TABLE", "LEVEL_NODE",
     "TOTALS", "Breakdown", "count_column", "level_columns",
     "PathKey", "declared_in", "default_data", "published_folder", "resolve",
     "ColumnSpec", "Level", "Document", "Questionnaire", "Rating", "Spec", "Survey", "SurveyItem",

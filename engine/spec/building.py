@@ -128,8 +128,15 @@ class ModelBuilder:
             raw.get("satisfaction_base", "asked"), exclusions, tuple(questionnaires),
             tuple(z for z, v in zones.items() if not mapping(v).get("shared")),
             frozenset(z for z, v in zones.items() if mapping(v).get("shared")), breakdowns,
-            frozen({name: level_of(name, mapping(mapping(raw.get("levels")).get(name)))
+            frozen({name: self.level_of(name, mapping(mapping(raw.get("levels")).get(name)))
                     for name in LEVEL_MEMBERS}))
+
+    def level_of(self, name: str, raw: dict[str, Any]) -> Level:
+        path = ("survey", "levels", name)
+        return Level(name, raw.get("rule", "mean"),
+                     frozen({str(k): float(v) for k, v in mapping(raw.get("weights")).items()}),
+                     raw.get("missing", "renormalise"), raw.get("of", "channels"),
+                     self.plans.get((*path, "score")), self.plans.get((*path, "satisfaction")))
 
     def build_breakdown(self, name: str, raw: dict[str, Any]) -> Breakdown:
         path = ("survey", "breakdowns", name, "by")
@@ -176,12 +183,6 @@ class ModelBuilder:
         node, _, _ = compile_formula(expr, table, self.catalog)
         assert node is not None
         return node
-
-
-def level_of(name: str, raw: dict[str, Any]) -> Level:
-    return Level(name, raw.get("rule", "mean"),
-                 frozen({str(k): float(v) for k, v in mapping(raw.get("weights")).items()}),
-                 raw.get("missing", "renormalise"), raw.get("of", "channels"))
 
 
 def tolerances(value: Any) -> dict[str, float]:

@@ -143,18 +143,36 @@ class Level:
     """How one level of the survey hierarchy combines its members: `mean` (unweighted, of the
     members with data), `weighted` (declared weights; a member without data renormalises the
     others or, with missing="missing", makes the level missing) or `pooled` (every answer
-    beneath pooled: rater-weighted). `of` (unit only): "channels" or "zones"."""
+    beneath pooled: rater-weighted) or `formula` (score and satisfaction are formulas over the
+    node's members, a table of their statistics; see `level_catalog`). `of` (unit only):
+    "channels" or "zones"."""
 
     name: str
     rule: str = "mean"
     weights: Mapping[str, float] = field(default_factory=dict)
     missing: str = "renormalise"
     of: str = "channels"
+    score: Node | None = None  # formula: over MEMBERS (one row per member, with statistics)
+    satisfaction: Node | None = None
 
     @property
     def members(self) -> str:
         """What this level combines: item, criterion, channel or zone."""
         return "zone" if self.of == "zones" else LEVEL_MEMBERS[self.name]
+
+
+#: The tables a level's formulas run over: one row per node, and its members with statistics.
+LEVEL_NODE, LEVEL_MEMBERS_TABLE = "level", "members"
+MEMBERS_LINK = Link("level", LEVEL_MEMBERS_TABLE, LEVEL_NODE, ("node",), ("node",))
+
+
+def level_catalog(codes: list[float] | None = None) -> Catalog:
+    """What a level's formulas may name: `members.<statistic>` (name, score, satisfaction,
+    asked, rated, the totals and counts), aggregated per node: `min(members.score)`."""
+    members: dict[str, Type] = {"node": "number", "name": "string"}
+    members.update(dict.fromkeys(level_columns(codes)[3:], "number"))
+    return Catalog(columns={LEVEL_NODE: {"node": "number"}, LEVEL_MEMBERS_TABLE: members},
+                   links={LEVEL_MEMBERS_TABLE: {"level": MEMBERS_LINK}})
 
 
 @dataclass(frozen=True)

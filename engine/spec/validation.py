@@ -26,7 +26,14 @@ from sapa.engine.formula import (
 )
 from sapa.engine.spec.building import ModelBuilder
 from sapa.engine.spec.loading import check_structure, load_document
-from sapa.engine.spec.model import LEVEL_MEMBERS, Spec, level_columns, result_columns
+from sapa.engine.spec.model import (
+    LEVEL_MEMBERS,
+    LEVEL_NODE,
+    Spec,
+    level_catalog,
+    level_columns,
+    result_columns,
+)
 from sapa.engine.spec.paths import folder_of
 from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.tree import formula_of, keys, mapping
@@ -105,15 +112,16 @@ class Checker:
                     hint=did_you_mean(name, known) or (
                         f"declared: {', '.join(known)}" if known else f"no {kind} is declared"))
 
-    def compile(self, text: str, table: str, path: PathKey,
-                expect: Type | None = None) -> tuple[Node | None, set[str]]:
-        """Parse and compile one formula; problems are located inside the YAML string."""
+    def compile(self, text: str, table: str, path: PathKey, expect: Type | None = None,
+                catalog: Catalog | None = None) -> tuple[Node | None, set[str]]:
+        """Parse and compile one formula (against the spec's catalogue, or `catalog`); problems
+        are located inside the YAML string."""
         try:
             expr = parse(text)
         except FormulaSyntaxError as exc:
             self.problems.append(self.in_file(exc.problem, path))
             return None, set()
-        node, problems, reads = compile_formula(expr, table, self.catalog, expect)
+        node, problems, reads = compile_formula(expr, table, catalog or self.catalog, expect)
         self.problems += [self.in_file(p, path) for p in problems]
         if node is not None:
             self.plans[path] = node
@@ -531,11 +539,15 @@ class Checker:
                             f"'{name}'", (*path, "of"), key=True)
             kind = "zone" if name == "unit" and raw.get("of") == "zones" else \
                 LEVEL_MEMBERS.get(name, "item")
-            for key in ("weights", "sum_to", "missing"):
-                if key in raw and rule != "weighted":
-                    self.report("S232", f"'{key}' applies to the weighted rule; the {name} level "
+            for key, needs in (("weights", "weighted"), ("sum_to", "weighted"),
+                               ("missing", "weighted"), ("score", "formula"),
+                               ("satisfaction", "formula")):
+                if key in raw and rule != needs:
+                    self.report("S232", f"'{key}' applies to the {needs} rule; the {name} level "
                                 f"is {rule}", (*path, key), key=True,
-                                hint="add rule: weighted, or remove the key")
+                                hint=f"add rule: {needs}, or remove the key")
+            if rule == "formula":
+                self.check_level_formulas(name, raw, path)
             if rule != "weighted":
                 continue
             weights = mapping(raw.get("weights"))
@@ -562,6 +574,17 @@ class Checker:
                 self.report("S230", f"the weights of the {name} level add up to "
                             f"{sum(numbers):g}, not {target:g} as sum_to says",
                             (*path, "weights"))
+
+    def check_level_formulas(self, name: str, raw: dict[str, Any], path: PathKey) -> None:
+        """A formula level's score and satisfaction, over its members' statistics only."""
+        catalog = level_catalog(_scale_codes(self.data))
+        for stat in ("score", "satisfaction"):
+            if not isinstance(raw.get(stat), str):
+                self.report("S232", f"the {name} level's rule is formula: give its {stat} as a "
+                            "formula over its members, e.g. mean(members." + stat + ")", path,
+                            key=True)
+                continue
+            self.compile(raw[stat], LEVEL_NODE, (*path, stat), "number", catalog)
 
     def survey_formula(self, text: str, respondents: str, path: PathKey) -> None:
         _, reads = self.compile(text, respondents, path, expect="bool")

@@ -17,6 +17,8 @@ import pandas as pd
 
 from sapa.engine.formula import Frames, evaluate_rows
 from sapa.engine.spec import (
+    LEVEL_MEMBERS_TABLE,
+    LEVEL_NODE,
     TOTALS,
     Breakdown,
     Level,
@@ -288,6 +290,8 @@ def _combine(frame: pd.DataFrame, keys: list[str], level: Level, member: str,
         with np.errstate(invalid="ignore", divide="ignore"):
             out["score"] = out["total_marks"] / out["total_rated"]
             out["satisfaction"] = 100.0 * out["total_satisfied"] / out["total_base"]
+    elif level.rule == "formula":
+        out = _by_formula(frame, keys, level, member).merge(sums, on=keys, how="left")
     elif level.rule == "weighted":
         rated = frame[frame["score"].notna()]
         weight = rated[member].map(dict(level.weights)).fillna(0.0).to_numpy(dtype=float)
@@ -312,6 +316,25 @@ def _combine(frame: pd.DataFrame, keys: list[str], level: Level, member: str,
     if name is not None:
         out["name"] = name
     return out.reset_index(drop=True)
+
+
+def _by_formula(frame: pd.DataFrame, keys: list[str], level: Level, member: str
+                ) -> pd.DataFrame:
+    """A formula level: its score and satisfaction formulas run over one row per node, each
+    aggregating that node's members (a table of their statistics, spec.level_catalog)."""
+    assert level.score is not None and level.satisfaction is not None
+    grouped = frame.groupby(keys, sort=False, dropna=False)
+    nodes = grouped.agg(asked=("asked", "max"), rated=("rated", "max")).reset_index()
+    members = frame.reindex(columns=level_columns()[3:]).astype(float).assign(
+        node=grouped.ngroup().to_numpy(dtype=float), name=frame[member].to_numpy())
+    for column in frame.columns:
+        if column.startswith("count_"):
+            members[column] = frame[column].to_numpy(dtype=float)
+    tables = Frames({LEVEL_NODE: pd.DataFrame({"node": np.arange(len(nodes), dtype=float)}),
+                     LEVEL_MEMBERS_TABLE: members})
+    for stat, plan in (("score", level.score), ("satisfaction", level.satisfaction)):
+        nodes[stat] = evaluate_rows(plan, tables, LEVEL_NODE).to_numpy(dtype=float)
+    return nodes[nodes["score"].notna()]
 
 
 def _mean(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

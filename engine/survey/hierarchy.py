@@ -70,8 +70,8 @@ class NotLinear(ValueError):
 class ItemWeights:
     """The weight of each item value in each level's value, counting only the items present in
     one view of a unit (all of it, or one region). `slots` are the unit's (questionnaire, item)
-    pairs in the order of the values. Raises NotLinear for a pooled level, whose weights
-    depend on how many rate each item."""
+    pairs in the order of the values. Raises NotLinear for a pooled level (its weights depend
+    on how many rate each item) and for a formula level."""
 
     def __init__(self, survey: Survey, slots: Sequence[tuple[Questionnaire, SurveyItem]],
                  present: np.ndarray) -> None:
@@ -80,8 +80,8 @@ class ItemWeights:
 
     def _combine(self, level: Level, parts: dict[str, np.ndarray | None]
                  ) -> np.ndarray | None:
-        if level.rule == "pooled":
-            raise NotLinear(f"the {level.name} level is pooled")
+        if level.rule in ("pooled", "formula"):
+            raise NotLinear(f"the {level.name} level is {level.rule}")
         found = {m: p for m, p in parts.items() if p is not None}
         if level.rule == "mean":
             return np.mean(list(found.values()), axis=0) if found else None

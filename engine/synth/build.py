@@ -627,14 +627,16 @@ def _asked(spec: Spec, questionnaire: Questionnaire, frame: pd.DataFrame,
 
 def _fittable(spec: Spec) -> None:
     """The fit needs each published figure as a fixed linear function of item values: a pooled
-    level (weighted by how many rate each item) is refused by name, before any work."""
+    level (weighted by how many rate each item) or a formula level is refused by name, before
+    any work."""
     survey = spec.survey
     assert survey is not None
-    pooled = [name for name, level in survey.levels.items() if level.rule == "pooled"]
-    if pooled:
+    refused = [f"{level.rule} level {name}" for name, level in survey.levels.items()
+               if level.rule in ("pooled", "formula")]
+    if refused:
         raise CannotRun([Diagnostic(
-            "C105", f"{spec.id}: sapa synth cannot fit a pooled level ({', '.join(pooled)}): "
-            "its value is not a fixed linear function of the item values",
+            "C105", f"{spec.id}: sapa synth cannot fit a {', '.join(refused)}: its value is "
+            "not a fixed linear function of the item values",
             hint="synthesise under a variant whose levels are mean or weighted")])
 
 
