@@ -42,6 +42,14 @@ def _guard(action: Callable[[], int]) -> None:
     sys.exit(code)
 
 
+def _pairs(given: Sequence[str], form: str = "A_ID=B_ID") -> dict[str, str]:
+    """NAME=VALUE arguments as a mapping; one without '=' is a usage problem (exit 2)."""
+    for text in given:
+        if "=" not in text:
+            raise CannotRun([Diagnostic("C111", f"'{text}': expected {form}")])
+    return dict(text.split("=", 1) for text in given)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sapa")
 def main() -> None:
@@ -138,7 +146,10 @@ def show(spec: str, resolved: bool) -> None:
               help="Write <rating id>.csv per rating and manifest.json here.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
-def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str) -> None:
+@click.option("--force", is_flag=True,
+              help="Replace the contents of an --out folder that holds other files.")
+def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, force: bool
+         ) -> None:
     """Compute the ratings of SPEC (default: the bundled 2020 methodology) over data."""
     def action() -> int:
         loaded, _ = api.check(spec)
@@ -148,6 +159,8 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str) -> N
                        f"{spec}: {loaded.id} declares no ratings; nothing to rate", err=True)
             return 2
         folder = api.data_folder(spec, loaded, data_path)
+        if out_dir:
+            files.check_output(out_dir, [folder], force)
         rated, warnings = api.rate_folder(loaded, folder)
         _echo_problems(warnings)
         for where, count in rated.not_counted.items():
@@ -265,6 +278,7 @@ def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | Non
             fmt: str) -> None:
     """Rate data under SPEC_A and SPEC_B and compare the ratings they share, unit by unit."""
     def action() -> int:
+        mapped = _pairs(maps)
         first, _ = api.check(spec_a)
         second, _ = api.check(spec_b)
         default = api.later(first, second)
@@ -272,7 +286,7 @@ def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | Non
         ratings_b = api.rate_folder(second,
                                     api.data_folder(spec_b, default, data_b or data_path))[0]
         results = api.compare(first, second, ratings_a.ratings, ratings_b.ratings,
-                              dict(m.split("=", 1) for m in maps), only)
+                              mapped, only)
         if out_dir:
             files.write_comparisons(results, out_dir)
         labels = [name if "/" not in name and not name.endswith((".yaml", ".yml")) else side
@@ -330,7 +344,7 @@ def history(periods: tuple[str, ...], rating: str, column: str, fmt: str) -> Non
     """A rating over several periods from earlier results (`sapa rate --out DIR` folders or
     rating CSVs): the value per period, the last change and the mean of the periods present."""
     def action() -> int:
-        table = api.history(dict(given.partition("=")[::2] for given in periods), rating, column)
+        table = api.history(_pairs(periods, "PERIOD=PATH"), rating, column)
         if fmt == "csv":
             click.echo(table.to_csv(index=False), nl=False)
             return 0

@@ -21,7 +21,7 @@ from sapa.engine.analysis import bridge as bridge_frames
 from sapa.engine.analysis import compare as compare_frames
 from sapa.engine.analysis import history as history_frames
 from sapa.engine.data import load_tables, read_source
-from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, has_errors
+from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean, has_errors
 from sapa.engine.published import Conformance, conform
 from sapa.engine.rating import Rated, rate
 from sapa.engine.spec import (
@@ -98,7 +98,15 @@ def conformance(spec: Spec, rated: Rated, published: Path | None = None) -> Conf
     `published` overrides the folder the spec names."""
     if not spec.published:
         raise CannotRun([], f"{spec.id}: the spec maps no published tables (published:)")
-    return conform(spec.published, published or published_folder(spec), rated.ratings)
+    folder = published or published_folder(spec)
+    missing = sorted({str(table["file"]) for table in spec.published["tables"].values()
+                      if not (folder / str(table["file"])).is_file()})
+    if missing:
+        raise CannotRun([Diagnostic("C110", f"{folder} lacks the published tables "
+                                    f"{', '.join(missing)}",
+                                    hint="--published names the folder of the spec's "
+                                         "published tables (published.tables.*.file)")])
+    return conform(spec.published, folder, rated.ratings)
 
 
 def synthesis(spec: Spec, published: Path | None = None, seed: int = 0,
@@ -110,9 +118,18 @@ def synthesis(spec: Spec, published: Path | None = None, seed: int = 0,
                       only=only)
 
 
+def _files_hash(files: Sequence[str]) -> str:
+    """One hash of every file of a spec's `extends:` chain, in order."""
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(Path(file).read_bytes())
+    return digest.hexdigest()
+
+
 def manifest(spec: Spec, data: Path, rated: Rated, out_dir: Path) -> dict[str, Any]:
-    """What a results folder holds and where it came from: engine version, spec and data hashes
-    (files under `out_dir` left out), time, ratings, and for a survey who was counted."""
+    """What a results folder holds and where it came from: engine version, the hash of the spec
+    and every file it extends, the data hash (files under `out_dir` left out), time, ratings,
+    and for a survey who was counted."""
     data_hash = hashlib.sha256()
     for path in sorted(data.rglob("*")) if data.is_dir() else [data]:
         if path.is_file() and out_dir.resolve() not in path.resolve().parents:
@@ -120,7 +137,7 @@ def manifest(spec: Spec, data: Path, rated: Rated, out_dir: Path) -> dict[str, A
     out: dict[str, Any] = {
         "engine_version": __version__,
         "spec_id": spec.id,
-        "spec_sha256": hashlib.sha256(Path(spec.path).read_bytes()).hexdigest(),
+        "spec_sha256": _files_hash(spec.document.files),
         "data_sha256": data_hash.hexdigest(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "ratings": sorted(rated.ratings),
@@ -182,7 +199,16 @@ def bridge(spec_1: Spec, data_1: Path, spec_2: Spec, data_2: Path, rating_1: str
         if rid not in ratings:
             raise CannotRun([Diagnostic("C100", f"{spec.id} has no rating '{rid}' "
                                         f"(it has: {', '.join(ratings)})")])
+        _has_column(ratings[rid], column, f"{spec.id}'s rating '{rid}'")
     return bridge_frames(year1[rating_1], year2_old[rating_1], year2[rating_2], column)
+
+
+def _has_column(table: pd.DataFrame, column: str, what: str) -> None:
+    if column not in table.columns:
+        numbers = [c for c in table.columns if c not in ("rank", "unit", "name")]
+        raise CannotRun([Diagnostic("C109", f"{what} has no column '{column}'",
+                                    hint=did_you_mean(column, numbers)
+                                    or f"its columns: {', '.join(numbers)}")])
 
 
 def history(periods: Mapping[str, str], rating: str, column: str) -> pd.DataFrame:
@@ -194,5 +220,13 @@ def history(periods: Mapping[str, str], rating: str, column: str) -> pd.DataFram
             raise CannotRun([Diagnostic("C102", f"{label}={path}: expected PERIOD=PATH with "
                                         f"PATH a results folder holding {rating}.csv or a "
                                         "rating CSV")])
-        tables[label] = pd.read_csv(file, dtype={"unit": str})
+        try:
+            tables[label] = pd.read_csv(file, dtype={"unit": str})
+        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            raise CannotRun([Diagnostic("C102", f"{label}={path}: cannot read {file.name}: "
+                                        f"{str(exc).strip().splitlines()[0]}")]) from None
+        if "unit" not in tables[label].columns:
+            raise CannotRun([Diagnostic("C102", f"{label}={path}: {file.name} is no rating "
+                                        "CSV of `sapa rate --out` (it has no unit column)")])
+        _has_column(tables[label], column, f"{label}={path}")
     return history_frames(tables, column)

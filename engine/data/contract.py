@@ -183,6 +183,16 @@ def _duplicate_keys(table: TableSpec, frame: pd.DataFrame, locate: Locate, origi
     key = [k for k in table.key if k in frame.columns]
     if not key or frame.empty:
         return []
+    problems = []
+    for column in key:
+        blank = frame[column].isna().to_numpy()
+        if blank.any():
+            problems.append(_grouped("D411", origin, table.name, column,
+                                     list(np.flatnonzero(blank)),
+                                     frame[column].astype(object).fillna(""),
+                                     "given (a key cell is blank)", locate))
+    if problems:
+        return problems
     dup = frame.duplicated(subset=key, keep="first").to_numpy()
     if not dup.any():
         return []

@@ -86,7 +86,10 @@ def read_source(spec: Spec, path: Path) -> tuple[dict[str, pd.DataFrame], dict[s
     with a sheet per table."""
     raw, locators, origins, problems = {}, {}, {}, []
     if path.is_file() and path.suffix.lower() == ".xlsx":
-        sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+        try:
+            sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+        except Exception as exc:  # noqa: BLE001 - whatever the reader says, the file is bad
+            return raw, locators, origins, [_unreadable(path, exc)]
         for name in spec.tables:
             if name not in sheets:
                 problems.append(Diagnostic("D400", f"no sheet '{name}' in {path}",
@@ -101,18 +104,37 @@ def read_source(spec: Spec, path: Path) -> tuple[dict[str, pd.DataFrame], dict[s
             problems.append(Diagnostic("D400", f"no data for table '{name}': none of "
                                        f"{', '.join(name + s for s in READERS)} in {path}"))
             continue
+        if len(found) > 1:
+            problems.append(Diagnostic(
+                "D410", f"table '{name}' is given twice: {', '.join(f.name for f in found)}",
+                Span(str(found[1]), 1, 1), hint=f"keep one; {found[0].name} would be read"))
+            continue
         file = found[0]
-        if file.suffix == ".csv":
-            frame = read_csv(file, spec.tables[name])
-            locate = csv_locator(file, frame)
-        elif file.suffix == ".xlsx":
-            frame = pd.read_excel(file, dtype=str, keep_default_na=False)
-            locate = _grid_locator(str(file), frame)
-        else:
-            frame = pd.read_parquet(file)
-            locate = _grid_locator(str(file), frame, header=False)
+        try:
+            if file.suffix == ".csv":
+                frame = read_csv(file, spec.tables[name])
+                locate = csv_locator(file, frame)
+            elif file.suffix == ".xlsx":
+                frame = pd.read_excel(file, dtype=str, keep_default_na=False)
+                locate = _grid_locator(str(file), frame)
+            else:
+                frame = pd.read_parquet(file)
+                locate = _grid_locator(str(file), frame, header=False)
+        except Exception as exc:  # noqa: BLE001 - whatever the reader says, the file is bad
+            problems.append(_unreadable(file, exc))
+            continue
         raw[name], locators[name], origins[name] = frame, locate, file.name
     return raw, locators, origins, problems
+
+
+def _unreadable(file: Path, exc: Exception) -> Diagnostic:
+    """A data file no reader can read (empty, not the format its name says, broken quoting,
+    bytes in no known encoding)."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return Diagnostic("D409", f"cannot read {file.name} as {file.suffix[1:].upper()}: {reason}",
+                      Span(str(file), 1, 1),
+                      hint="CSV in UTF-8 or Windows-1251 with a header row; .xlsx from a "
+                           "spreadsheet; .parquet")
 
 
 def _grid_locator(where: str, frame: pd.DataFrame, header: bool = True) -> Locate:

@@ -25,6 +25,8 @@ from sapa.engine.formula.plan import (
     Window,
 )
 
+MAX_DIGITS = 15  # a float64 holds about 15 significant decimal digits
+
 
 class _Failed(Exception):
     pass
@@ -356,8 +358,11 @@ class _Compiler:
         digits = Const("number", None, 0.0)
         if len(node.args) == 2:
             digits = self.expr(node.args[1], table)
-            if not isinstance(digits, Const) or float(digits.value or 0) != int(digits.value or 0):
-                self.fail(node.args[1], "F304", "round() needs a whole number of digits")
+            value = digits.value if isinstance(digits, Const) else None
+            if not isinstance(value, int | float) or isinstance(value, bool) \
+                    or not 0 <= value <= MAX_DIGITS or value != int(value):
+                self.fail(node.args[1], "F304", "round() needs a whole number of digits, "
+                          f"0 to {MAX_DIGITS}")
         return Op("number", arg.table, "round", (arg, digits))
 
     def call_clamp(self, node: fa.Call, table: str) -> Node:

@@ -7,6 +7,7 @@ The grammar lives in grammar/formula.lark (shipped as package data). Lark's inte
 from __future__ import annotations
 
 import ast as python_ast
+import re
 from functools import cache
 from importlib.resources import files
 
@@ -64,16 +65,32 @@ def parse(text: str) -> fa.Expr:
     """Parse one formula. Raises FormulaSyntaxError with a located, readable problem."""
     if not text.strip():
         raise FormulaSyntaxError(_problem("the formula is empty", 0, max(1, len(text))))
+    operations = [m for m in _OPERATION.finditer(text) if m.group(1)]
+    if len(operations) > MAX_OPERATIONS:
+        where = operations[MAX_OPERATIONS]
+        raise FormulaSyntaxError(_problem(
+            f"the formula has {len(operations)} operations; at most {MAX_OPERATIONS}",
+            where.start(), where.end(), "split it into variables, each a part of the whole"))
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise FormulaSyntaxError(_explain(text, exc)) from None
+    except RecursionError:
+        raise FormulaSyntaxError(_problem("the formula nests too deeply", 0, len(text))) from None
     try:
         return _ToAst().transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, _LiteralError):
             raise FormulaSyntaxError(exc.orig_exc.problem) from None
         raise
+    except RecursionError:
+        raise FormulaSyntaxError(_problem("the formula nests too deeply", 0, len(text))) from None
+
+
+#: Operators, calls and brackets (outside strings): a bound on how deep a formula's tree goes,
+#: so that parsing, checking and evaluating it stay within Python's recursion limit.
+MAX_OPERATIONS = 200
+_OPERATION = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|([-+*/^(]|\b(?:and|or|not)\b)')
 
 
 def _explain(text: str, exc: UnexpectedInput) -> Diagnostic:

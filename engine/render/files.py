@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +16,69 @@ import pandas as pd
 from ruamel.yaml import YAML
 
 from sapa.engine.analysis import RatingComparison
+from sapa.engine.diagnostics import CannotRun, Diagnostic
 from sapa.engine.published import Conformance
 from sapa.engine.rating import Rated
 
 
+def check_output(out_dir: Path, inputs: Sequence[Path], force: bool = False) -> None:
+    """Refuse, before any work, a results folder that would lose something: a file, a folder
+    holding the inputs, or a folder of other files (unless `force`). An earlier results folder
+    (its manifest.json says so) is replaced whole, so it holds exactly one run."""
+    out = out_dir.resolve()
+    if out_dir.is_file():
+        raise CannotRun([Diagnostic("C106", f"--out {out_dir} is a file, not a folder")])
+    for given in inputs:
+        folder = given.resolve() if given.is_dir() else given.resolve().parent
+        if out == folder or out in folder.parents:
+            raise CannotRun([Diagnostic(
+                "C107", f"--out {out_dir} holds the input data ({given}): the results would "
+                "replace it", hint="write the results to a folder of their own")])
+    if not out_dir.is_dir() or not any(out_dir.iterdir()) or force:
+        return
+    if not _is_results(out_dir):
+        raise CannotRun([Diagnostic(
+            "C108", f"--out {out_dir} holds other files, not an earlier sapa run",
+            hint="choose an empty or new folder, or give --force to replace its contents")])
+
+
+def _is_results(folder: Path) -> bool:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "engine_version" in manifest
+
+
+@contextmanager
+def replacing(out_dir: Path) -> Iterator[Path]:
+    """A fresh folder to write into that takes the place of `out_dir` only once everything is
+    written (an interrupted run leaves the old results as they were)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.writing-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    old = out_dir.parent / f".{out_dir.name}.replaced-{os.getpid()}"
+    if out_dir.exists():
+        os.replace(out_dir, old)
+    os.replace(staging, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path) -> None:
     """`<rating id>.csv` per rating, manifest.json, and for a survey `<results>.results.csv` and
-    `<results>.levels.csv` (every aggregation level) per results table."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    `<results>.levels.csv` (every aggregation level) per results table, written as one run
+    (check_output first)."""
+    with replacing(out_dir) as staging:
+        _write_results(rated, manifest, staging)
+
+
+def _write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path) -> None:
     for rid, frame in rated.ratings.items():
         frame.to_csv(out_dir / f"{rid}.csv", index=False, encoding="utf-8")
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",

@@ -50,6 +50,8 @@ def load_document(path: Path, _chain: tuple[Path, ...] = ()) -> Document:
         return document
     parent_name = data["extends"]
     span = document.place(("extends",))
+    if isinstance(parent_name, int) and not isinstance(parent_name, bool):
+        parent_name = data["extends"] = str(parent_name)  # `extends: 2020`, a bundled year
     if not isinstance(parent_name, str):
         return document  # the schema check reports the wrong type
     try:

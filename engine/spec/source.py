@@ -17,6 +17,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from sapa.engine.diagnostics import CannotRun, Diagnostic, Span
 
@@ -73,16 +74,41 @@ def read_yaml(path: Path) -> Document:
         raise CannotRun([Diagnostic("S100", f"no such file: {name}")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CannotRun([Diagnostic("S100", f"cannot read {name}: {exc}")]) from None
+    if len(text) > MAX_CHARACTERS:
+        raise CannotRun([Diagnostic(
+            "S105", f"{name} has {len(text):,} characters; a spec may have at most "
+            f"{MAX_CHARACTERS:,}", hint="a method is a few thousand lines; is this a data file?")])
     try:
         root = YAML(typ="rt").compose(text)
+        builder = _Builder(name, text)
+        data = builder.build(root, ()) if root is not None else None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(name, mark.line + 1, mark.column + 1) if mark else None
         problem = exc.problem or exc.context or "not valid YAML"
         raise CannotRun([Diagnostic("S101", f"YAML syntax error: {problem}", span)]) from None
-    builder = _Builder(name, text)
-    data = builder.build(root, ()) if root is not None else None
+    except ReaderError as exc:  # a byte YAML does not allow (a NUL, a control character)
+        line = text.count("\n", 0, exc.position)
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1)
+        raise CannotRun([Diagnostic(
+            "S101", "YAML syntax error: character "
+            f"{chr(exc.character) if isinstance(exc.character, int) else exc.character!r} "
+            "is not allowed in YAML",
+            Span(name, line + 1, column + 1))]) from None
+    except (RecursionError, _TooLarge) as exc:
+        raise CannotRun([Diagnostic(
+            "S105", f"{name}: {exc if isinstance(exc, _TooLarge) else 'nested too deeply'}",
+            hint="aliases (*name) that repeat large parts, or very deep nesting, make a spec "
+                 "too large to read")]) from None
     return Document(data=data, places=builder.places, files=[name], diagnostics=builder.problems)
+
+
+MAX_CHARACTERS = 10_000_000  # a spec's text; the bundled ones have about 100,000
+MAX_VALUES = 200_000  # values after aliases are expanded; a bundled spec has a few thousand
+
+
+class _TooLarge(Exception):
+    """The spec expands to more values than MAX_VALUES (an alias bomb)."""
 
 
 class _Builder:
@@ -101,6 +127,8 @@ class _Builder:
         return Span(self.file, start.line + 1, start.column + 1, end_col)
 
     def build(self, node: Node, path: PathKey, key_span: Span | None = None) -> Any:
+        if len(self.places) >= MAX_VALUES:
+            raise _TooLarge(f"the spec expands to more than {MAX_VALUES:,} values")
         text_position = None
         if isinstance(node, ScalarNode) and str(node.tag).endswith(":str"):
             text_position = self._text_positions(node)
@@ -155,11 +183,13 @@ class _Builder:
         if tag.endswith(":float"):
             lowered = value.lower().replace(".inf", "inf").replace(".nan", "nan")
             return float(lowered)
+        if getattr(node, "style", None) == ">":
+            return value.replace("\a", "")  # ruamel marks the folds of a folded block
         return value
 
     def _text_positions(self, node: ScalarNode) -> Callable[[int], Span]:
         """Map each character of the parsed string back to the file (quotes, folds, blocks)."""
-        value: str = node.value
+        value: str = node.value.replace("\a", "") if node.style == ">" else node.value
         start, end = node.start_mark.index, node.end_mark.index
         raw = self.text[start:end]
         j = 0

@@ -260,7 +260,9 @@ class Checker:
         for raw in mapping(self.data.get("questionnaires")).values():
             for item in mapping(mapping(raw).get("items")):
                 types.setdefault(item, "number")
-        columns = dict.fromkeys(_result_columns(self.data), "number")
+        names = _result_columns(self.data)
+        columns = dict.fromkeys(names, "number")
+        self.check_result_names(names)
         survey = mapping(self.data.get("survey"))
         results = survey.get("results", "survey")
         unit_table, unit_key = link.parent, link.key
@@ -328,6 +330,23 @@ class Checker:
             level_columns(_scale_codes(self.data))[3:], "number")}
         self.catalog.links[name] = links
         self.survey_tables.add(name)
+
+    def check_result_names(self, names: list[str]) -> None:
+        """Two results columns of one name (a zone named like a questionnaire, or like a
+        questionnaire and criterion joined) would hide one another."""
+        seen: set[str] = set()
+        for name in names:
+            if name not in seen:
+                seen.add(name)
+                continue
+            zone = next((z for z in mapping(self.data.get("zones"))
+                         if name.startswith(f"{z}_")), None)
+            self.report("S235", f"two results columns would be named '{name}'",
+                        ("zones", zone) if zone else ("questionnaires",), key=True,
+                        hint="rename the zone, questionnaire or criterion: "
+                             "<questionnaire>_<stat>, <questionnaire>_<criterion>_<stat> and "
+                             "<zone>_<stat> share one namespace")
+            return
 
     def breakdown_keys(self, respondents: str, by: Any, path: PathKey,
                        columns: dict[str, Type]) -> dict[str, Type] | None:

@@ -1,0 +1,202 @@
+"""Bad input ends in a located problem and exit 1 or 2: never a traceback, a hang or a lost file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from sapa.cli import main
+from sapa.engine.formula import FormulaSyntaxError, parse
+from tests.conftest import SPECS, problems_of
+
+MINI, MINI_DATA = SPECS / "mini.yaml", SPECS / "mini-data"
+
+
+def sapa(*args: str | Path) -> Result:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return result
+
+
+def data_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    shutil.copytree(MINI_DATA, folder)
+    return folder
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+# ------------------------------------------------------------------------------------ specs
+def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]"
+              for i in range(8)]
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    start = time.perf_counter()
+    result = sapa("validate", bomb)
+    assert time.perf_counter() - start < 10
+    assert result.exit_code == 2 and "S105" in result.output
+
+
+def test_a_nul_byte_and_deep_nesting_are_located_yaml_problems(tmp_path: Path) -> None:
+    nul = tmp_path / "nul.yaml"
+    nul.write_text("methodology: {id: x, title: {en: x}}\nparameters:\n  a: 1\x00\n")
+    result = sapa("validate", nul)
+    assert result.exit_code == 2
+    assert f"{nul}:3:7: error[S101]" in result.output and "'\\x00'" in result.output
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    result = sapa("validate", deep)
+    assert result.exit_code == 2 and "S105" in result.output
+    assert "nested too deeply" in result.output
+
+
+def test_a_folded_block_formula_reads_as_one_line(tmp_path: Path) -> None:
+    text = MINI.read_text(encoding="utf-8").replace(
+        'timeliness: "weights.timeliness * (1 - coalesce(late_share, 0))"',
+        "timeliness: >\n        weights.timeliness *\n        (1 - coalesce(late_share, 0))")
+    assert "timeliness: >" in text
+    spec = tmp_path / "mini.yaml"
+    spec.write_text(text, encoding="utf-8")
+    shutil.copytree(MINI_DATA, tmp_path / "mini-data")
+    assert sapa("test", spec).output.strip().endswith("1 passed, 0 failed")
+
+
+def test_a_variant_of_a_bundled_year_from_any_folder_needs_no_workaround(tmp_path: Path
+                                                                          ) -> None:
+    """`extends: 2020` unquoted; the tests, test files and published tables it inherits are
+    found where 2020.yaml names them."""
+    for year in ("2013", "2020"):
+        variant = tmp_path / f"v{year}.yaml"
+        variant.write_text(f"extends: {year}\nmethodology: {{id: v{year}, title: {{en: v}}}}\n",
+                           encoding="utf-8")
+        assert sapa("validate", variant).exit_code == 0
+        assert sapa("test", variant).exit_code == 0
+    assert sapa("conform", tmp_path / "v2020.yaml", "--show", "0").exit_code == 0
+
+
+@pytest.mark.parametrize("formula", [" + ".join(["x"] * 600), "-" * 500 + "x",
+                                     "abs(" * 300 + "x" + ")" * 300])
+def test_an_overlong_formula_is_a_syntax_problem(formula: str) -> None:
+    with pytest.raises(FormulaSyntaxError) as caught:
+        parse(formula)
+    assert "at most 200" in caught.value.problem.message
+
+
+@pytest.mark.parametrize("digits", ["1e400", "309", "-1", "2.5", "x"])
+def test_round_needs_a_whole_number_of_digits_it_can_hold(digits: str) -> None:
+    assert problems_of(f"round(x, {digits})") == ["F304"]
+
+
+# ------------------------------------------------------------------------------------- data
+@pytest.mark.parametrize(("name", "content", "code"), [
+    ("services.csv", b"", "D409"),
+    ("services.csv", b'body_id,service_id,approved,total,late\nA,s1,1,100,10\n"A,s2,0,3\n',
+     "D409"),
+    ("services.csv", b"body_id,service_id,approved,total,late\nA,s1,1,100,10,5,6\n\x98\x98,s\n",
+     "D409"),
+    ("services.parquet", b"garbage", "D409"),
+    ("services.xlsx", b"garbage", "D410"),
+    ("services.csv", b"body_id,service_id,approved,total,late\n,s1,1,100,10\n", "D411"),
+])
+def test_a_bad_data_file_is_a_located_problem_and_nothing_is_written(
+        tmp_path: Path, name: str, content: bytes, code: str) -> None:
+    data = data_copy(tmp_path)
+    if name.endswith(".parquet"):
+        (data / "services.csv").unlink()
+    (data / name).write_bytes(content)
+    result = sapa("rate", MINI, "--data", data, "--out", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert f"error[{code}]" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------ the results
+def test_out_never_replaces_the_data_or_a_file(tmp_path: Path) -> None:
+    data = data_copy(tmp_path)
+    before = fingerprint(data)
+    for out, code in ((data, "C107"), (tmp_path, "C107"), (data / "bodies.csv", "C106")):
+        result = sapa("rate", MINI, "--data", data, "--out", out)
+        assert result.exit_code == 2 and f"error[{code}]" in result.output
+    assert fingerprint(data) == before
+
+
+def test_a_results_folder_holds_exactly_one_run(tmp_path: Path) -> None:
+    data, out = data_copy(tmp_path), tmp_path / "out"
+    assert sapa("rate", MINI, "--data", data, "--out", out).exit_code == 0
+    (out / "stale_rating.csv").write_text("left from an older run\n", encoding="utf-8")
+    assert sapa("rate", MINI, "--data", data, "--out", out).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["central.csv", "manifest.json"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_a_folder_of_other_files_is_replaced_only_with_force(tmp_path: Path) -> None:
+    data, out = data_copy(tmp_path), tmp_path / "notes"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n", encoding="utf-8")
+    result = sapa("rate", MINI, "--data", data, "--out", out)
+    assert result.exit_code == 2 and "error[C108]" in result.output
+    assert (out / "notes.txt").exists()
+    assert sapa("rate", MINI, "--data", data, "--out", out, "--force").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["central.csv", "manifest.json"]
+
+
+def test_a_zone_named_like_a_questionnaire_is_refused(tmp_path: Path) -> None:
+    spec = tmp_path / "clash.yaml"
+    spec.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests: null\n"
+                    "zones:\n  office: {label: Office zone}\n", encoding="utf-8")
+    result = sapa("validate", spec)
+    assert result.exit_code == 1
+    assert f"{spec}:4:3: error[S235] two results columns would be named 'office_score'" \
+        in result.output
+
+
+def test_the_manifest_hashes_every_file_of_the_extends_chain(tmp_path: Path) -> None:
+    base, variant = tmp_path / "base.yaml", tmp_path / "variant.yaml"
+    shutil.copy(MINI, base)
+    variant.write_text("extends: base.yaml\n", encoding="utf-8")
+    data = data_copy(tmp_path)
+    hashes = []
+    for penalty in ("0.3", "0.4"):
+        base.write_text(MINI.read_text(encoding="utf-8").replace(
+            "penalty_per_violation: {value: 0.3", f"penalty_per_violation: {{value: {penalty}"),
+            encoding="utf-8")
+        out = tmp_path / f"out{penalty}"
+        assert sapa("rate", variant, "--data", data, "--out", out).exit_code == 0
+        hashes.append(json.loads((out / "manifest.json").read_text())["spec_sha256"])
+    assert hashes[0] != hashes[1]
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["compare", SPECS / "survey.yaml", SPECS / "survey-variant.yaml", "--map", "services"],
+     "C111"),
+    (["history", "2019", "--rating", "services"], "C111"),
+    (["bridge", SPECS / "survey.yaml", SPECS / "survey-data", SPECS / "survey-variant.yaml",
+      SPECS / "survey-data", "--rating", "services", "--column", "scor"], "C109"),
+])
+def test_command_line_mistakes_exit_2_with_their_code(args: list[str | Path], code: str) -> None:
+    result = sapa(*args)
+    assert result.exit_code == 2 and f"error[{code}]" in result.output
+
+
+def test_history_over_files_that_are_no_ratings(tmp_path: Path) -> None:
+    garbage, other = tmp_path / "garbage.csv", tmp_path / "other.csv"
+    garbage.write_bytes(b"\x00\x9f\x98garbage")
+    other.write_text("a,b\n1,2\n", encoding="utf-8")
+    for file in (garbage, other):
+        result = sapa("history", f"2019={file}", "--rating", "services")
+        assert result.exit_code == 2 and "error[C102]" in result.output
+
+
+def test_conform_with_a_folder_without_the_published_tables(tmp_path: Path) -> None:
+    result = sapa("conform", "2019", "--published", tmp_path)
+    assert result.exit_code == 2 and "error[C110]" in result.output
