@@ -172,6 +172,12 @@ def compare(spec_a: Spec, spec_b: Spec, ratings_a: Mapping[str, pd.DataFrame],
             if rid not in spec.ratings:
                 raise CannotRun([Diagnostic("C100", f"--map {a}={b}: {spec.id} has no rating "
                                             f"'{rid}' (it has: {', '.join(spec.ratings)})")])
+    for rid in only:
+        if rid not in spec_a.ratings and rid not in spec_b.ratings:
+            known = sorted({*spec_a.ratings, *spec_b.ratings})
+            raise CannotRun([Diagnostic("C100", f"--rating {rid}: neither {spec_a.id} nor "
+                                        f"{spec_b.id} has a rating '{rid}'",
+                                        hint=did_you_mean(rid, known))])
     for a, b in mapped.items():  # a comparison pairs ranks
         for rid, spec in ((a, spec_a), (b, spec_b)):
             if not spec.ratings[rid].rank_by:

@@ -200,3 +200,18 @@ def test_history_over_files_that_are_no_ratings(tmp_path: Path) -> None:
 def test_conform_with_a_folder_without_the_published_tables(tmp_path: Path) -> None:
     result = sapa("conform", "2019", "--published", tmp_path)
     assert result.exit_code == 2 and "error[C110]" in result.output
+
+
+def test_a_data_file_without_rows_is_said(tmp_path: Path) -> None:
+    data = data_copy(tmp_path)
+    (data / "services.csv").write_text("body_id,service_id,approved,total,late\n")
+    result = sapa("rate", MINI, "--data", data)
+    assert result.exit_code == 0 and "warning[D412] services.csv has no rows" in result.output
+
+
+def test_a_number_beyond_float_range_is_no_number(tmp_path: Path) -> None:
+    data = data_copy(tmp_path)
+    (data / "services.csv").write_text("body_id,service_id,approved,total,late\n"
+                                       "A,s1,1,1e999,10\n")
+    result = sapa("rate", MINI, "--data", data)
+    assert result.exit_code == 1 and "not a finite number" in result.output

@@ -143,3 +143,26 @@ questionnaires:
     kinds = {(c.where, c.kind) for c in changes}
     assert ("queue", "moved") in kinds and ("queue", "reassigned") in kinds
     assert ("extra", "added") in kinds
+
+
+def test_diff_sees_a_changed_variable_whole(tmp_path: Path) -> None:
+    """Variables live in tables: a 2013-style change of one is reported, its formula whole."""
+    variant = tmp_path / "v.yaml"
+    variant.write_text("extends: 2013\nmethodology: {id: v, title: {en: v}}\n"
+                       "tables:\n  bodies:\n    variables:\n      sum: K1 + K2\n",
+                       encoding="utf-8")
+    base, _ = load_spec(resolve_spec("2013"))
+    changed, _ = load_spec(variant)
+    assert changed is not None
+    [change] = spec_diff.diff(base, changed)
+    assert (change.where, change.kind, change.after) == (
+        "tables.bodies.variables.sum.formula", "formula", "K1 + K2")
+    assert change.before.endswith("internal_control + timeliness + users)")
+
+
+def test_compare_names_a_rating_neither_spec_has() -> None:
+    result = CliRunner().invoke(main, [
+        "compare", str(SPECS / "survey.yaml"), str(SPECS / "survey-variant.yaml"),
+        "--data", str(SPECS / "survey-data"), "--rating", "servces"])
+    assert result.exit_code == 2
+    assert "neither" in result.output and "did you mean 'services'?" in result.output

@@ -9,6 +9,7 @@ synthesis) are not rules and are left out.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,7 @@ from sapa.engine.spec import Spec
 DOCUMENTATION = frozenset({"source", "note", "notes", "title", "label", "labels",
                            "description", "reproducible"})
 FORMULA_KEYS = frozenset({"formula", "when", "where", "asked_if", "unit", "name", "value"})
-NOT_RULES = frozenset({"tests", "published", "synthesis", "methodology", "id", "extends",
-                       "tables"})
+NOT_RULES = frozenset({"tests", "published", "synthesis", "methodology", "id", "extends"})
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,9 @@ def _without_items(questionnaires: Any) -> Any:
 
 
 def _walk(section: str, path: str, a: Any, b: Any, out: list[Change]) -> None:
+    if isinstance(a, Mapping) != isinstance(b, Mapping):  # `x: "f"` and `x: {formula: "f"}`
+        a, b = _bare(a), _bare(b)
+        path = path if isinstance(a, Mapping) else f"{path}.formula"
     if a is None and b is None:
         return
     if a is None:
@@ -130,10 +133,18 @@ def _formula_change(a: Any, b: Any) -> str | None:
     return "changed"
 
 
-def _short(value: Any, limit: int = 70) -> str:
-    text = value if isinstance(value, str) else repr(_plain(value))
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _bare(value: Any) -> Any:
+    """A formula given as {formula: ..., source: ...} as its text; anything else as it is."""
+    if isinstance(value, Mapping) and isinstance(value.get("formula"), str) and all(
+            k == "formula" or k in DOCUMENTATION or k == "digits" for k in value):
+        return value["formula"]
+    return value
+
+
+def _short(value: Any) -> str:
+    """A value whole, on one line: a formula as written, anything else as JSON."""
+    text = value if isinstance(value, str) else json.dumps(_plain(value), ensure_ascii=False)
+    return " ".join(text.split())
 
 
 def _plain(value: Any) -> Any:

@@ -100,8 +100,13 @@ def _convert(spec: ColumnSpec, cells: pd.Series
     else:
         values, bad = _parse_text(spec, cells)
     if spec.type in ("number", "integer"):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        infinite = np.isinf(numbers)
+        if infinite.any():  # 1e999 or "inf": no rule can rate it
+            bad.append(("D403", list(np.flatnonzero(infinite)), "a finite number"))
         if spec.type == "integer":
-            fraction = values.notna().to_numpy() & (values.to_numpy() % 1 != 0)
+            with np.errstate(invalid="ignore"):
+                fraction = ~np.isnan(numbers) & ~infinite & (numbers % 1 != 0)
             if fraction.any():
                 bad.append(("D403", list(np.flatnonzero(fraction)), "a whole number"))
         bad.extend(_range_problems(spec, values))

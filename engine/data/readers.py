@@ -123,6 +123,9 @@ def read_source(spec: Spec, path: Path) -> tuple[dict[str, pd.DataFrame], dict[s
         except Exception as exc:  # noqa: BLE001 - whatever the reader says, the file is bad
             problems.append(_unreadable(file, exc))
             continue
+        if frame.empty:
+            problems.append(Diagnostic("D412", f"{file.name} has no rows: table '{name}' is "
+                                       "empty", Span(str(file), 1, 1), "warning"))
         raw[name], locators[name], origins[name] = frame, locate, file.name
     return raw, locators, origins, problems
 

@@ -27,3 +27,13 @@ def keys(value: Any) -> tuple[str, ...]:
     if isinstance(value, list):
         return tuple(str(v) for v in value)
     return ()
+
+
+def text(value: Any) -> str | None:
+    """A name or formula as text, or None when the tree holds something else there."""
+    return value if isinstance(value, str) else None
+
+
+def items(value: Any) -> list[Any]:
+    """A list as given, or no items when the tree holds something else there."""
+    return value if isinstance(value, list) else []

@@ -24,6 +24,7 @@ from sapa.engine.formula import (
     compile_formula,
     parse,
 )
+from sapa.engine.spec import tree
 from sapa.engine.spec.building import ModelBuilder
 from sapa.engine.spec.loading import check_structure, load_document
 from sapa.engine.spec.model import (
@@ -50,7 +51,15 @@ def load_spec(path: Path) -> tuple[Spec | None, list[Diagnostic]]:
     """Load, check and build a spec. Raises CannotRun only when it cannot be read at all."""
     document = load_document(path)
     checker = Checker(document, path)
-    diagnostics = document.diagnostics + check_structure(document) + checker.run()
+    structure = document.diagnostics + check_structure(document)
+    try:
+        diagnostics = structure + checker.run()
+    except (TypeError, KeyError, AttributeError, ValueError, IndexError):
+        if not has_errors(structure):
+            raise  # a sound structure that the checks cannot read is a bug of sapa's
+        # a part of the wrong shape, already reported, that a later check could not walk:
+        # the structure problems are the ones to fix first
+        diagnostics = structure + checker.problems
     if has_errors(diagnostics):
         return None, diagnostics
     return ModelBuilder(checker).build(), diagnostics
@@ -189,7 +198,7 @@ class Checker:
         for name, raw in tables.items():
             raw = mapping(raw)
             columns = mapping(raw.get("columns"))
-            types = {c: COLUMN_TYPES.get(mapping(spec).get("type", ""), "number")
+            types = {c: COLUMN_TYPES.get(tree.text(mapping(spec).get("type")) or "", "number")
                      for c, spec in columns.items()}
             variables = list(mapping(raw.get("variables")))
             for clash in set(variables) & set(columns):
@@ -209,7 +218,7 @@ class Checker:
             for link_name, link in mapping(mapping(raw).get("links")).items():
                 path = ("tables", name, "links", link_name)
                 link = mapping(link)
-                parent = link.get("table")
+                parent = tree.text(link.get("table"))
                 if parent not in tables:
                     self.unknown("table", str(parent), tables, path + ("table",))
                     continue
@@ -244,7 +253,7 @@ class Checker:
     def survey_parts(self) -> tuple[str | None, Link | None]:
         """The respondents table and the link to the unit table, when both are valid."""
         survey = mapping(self.data.get("survey"))
-        respondents, unit = survey.get("respondents"), survey.get("unit")
+        respondents, unit = tree.text(survey.get("respondents")), tree.text(survey.get("unit"))
         if respondents not in self.catalog.columns:
             return None, None
         link = self.catalog.links.get(respondents, {}).get(unit) if isinstance(unit, str) else None
@@ -295,7 +304,7 @@ class Checker:
                 self.catalog.columns[name] = {"unit": "string", **label, **columns}
                 links = {link.name: Link(link.name, name, unit_table, ("unit",), unit_key)}
             self.survey_tables.add(name)
-            parent = raw.get("table")
+            parent = tree.text(raw.get("table"))
             if parent is not None:
                 parent_key = keys(mapping(mapping(self.data.get("tables")).get(parent)).get(
                     "key"))
@@ -454,7 +463,7 @@ class Checker:
         data = self.data
         scale = mapping(data.get("scale"))
         ratings = scale.get("ratings") if isinstance(scale.get("ratings"), list) else []
-        for i, value in enumerate(scale.get("satisfied") or []):
+        for i, value in enumerate(tree.items(scale.get("satisfied"))):
             if value not in ratings:
                 self.report("S204", f"satisfied value {value} is not on the scale {ratings}",
                             ("scale", "satisfied", i))
@@ -465,13 +474,13 @@ class Checker:
         items, criteria = mapping(data.get("items")), mapping(data.get("criteria"))
         zones = mapping(data.get("zones"))
         survey = mapping(data.get("survey"))
-        respondents = survey.get("respondents")
+        respondents = tree.text(survey.get("respondents"))
         tables = mapping(data.get("tables"))
         questionnaires = mapping(data.get("questionnaires"))
         if respondents is not None and respondents not in tables:
             self.unknown("table", str(respondents), tables, ("survey", "respondents"))
             respondents = None
-        unit = survey.get("unit")
+        unit = tree.text(survey.get("unit"))
         if respondents and unit is not None and unit not in self.catalog.links.get(respondents, {}):
             self.unknown(f"link of '{respondents}'", str(unit),
                          self.catalog.links.get(respondents, {}), ("survey", "unit"))
@@ -622,7 +631,7 @@ class Checker:
                 if needed not in raw:
                     self.report("S111", f"missing required key '{needed}' (or give 'rows' to "
                                 "compose other ratings' totals)", base)
-            table = raw.get("table")
+            table = tree.text(raw.get("table"))
             if table is None:
                 continue
             if table not in tables and table not in self.survey_tables:
@@ -639,13 +648,13 @@ class Checker:
                 text, suffix = formula_of(value)
                 if text:
                     self.compile(text, table, (*base, "columns", column, *suffix))
-            for i, rank in enumerate(raw.get("rank_by") or []):
-                column = mapping(rank).get("column")
+            for i, rank in enumerate(tree.items(raw.get("rank_by"))):
+                column = tree.text(mapping(rank).get("column"))
                 if column is not None and column not in columns:
                     self.unknown(f"column of rating '{rating_id}'", str(column), columns,
                                  (*base, "rank_by", i, "column"))
-            for i, column in enumerate(mapping(raw.get("total")).get("sum") or []):
-                if column not in columns:
+            for i, column in enumerate(tree.items(mapping(raw.get("total")).get("sum"))):
+                if not isinstance(column, str) or column not in columns:
                     self.unknown(f"column of rating '{rating_id}'", str(column), columns,
                                  (*base, "total", "sum", i))
             self.check_total_columns(rating_id, raw, table)
@@ -786,7 +795,7 @@ def _result_columns(data: dict[str, Any]) -> list[str]:
 def _scale_codes(data: dict[str, Any]) -> list[float]:
     """The scale's marks and non-answer codes, sorted (each is counted: count_<code>)."""
     scale = mapping(data.get("scale"))
-    return sorted({float(v) for v in [*(scale.get("ratings") or []),
+    return sorted({float(v) for v in [*tree.items(scale.get("ratings")),
                                       *mapping(scale.get("non_answers"))]
                    if _number(v) is not None})
 
