@@ -28,6 +28,7 @@ from sapa.engine.spec import (
     Spec,
     bundled_names,
     default_data,
+    is_file,
     load_document,
     load_spec,
     published_folder,
@@ -100,7 +101,7 @@ def conformance(spec: Spec, rated: Rated, published: Path | None = None) -> Conf
         raise CannotRun([], f"{spec.id}: the spec maps no published tables (published:)")
     folder = published or published_folder(spec)
     missing = sorted({str(table["file"]) for table in spec.published["tables"].values()
-                      if not (folder / str(table["file"])).is_file()})
+                      if not is_file(folder / str(table["file"]))})
     if missing:
         raise CannotRun([Diagnostic("C110", f"{folder} lacks the published tables "
                                     f"{', '.join(missing)}",

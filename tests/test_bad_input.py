@@ -215,3 +215,18 @@ def test_a_number_beyond_float_range_is_no_number(tmp_path: Path) -> None:
                                        "A,s1,1,1e999,10\n")
     result = sapa("rate", MINI, "--data", data)
     assert result.exit_code == 1 and "not a finite number" in result.output
+
+
+def test_a_file_name_no_file_can_have_is_a_missing_file(tmp_path: Path) -> None:
+    """300 characters (found by the fuzz run): a located 'not found', not an OSError."""
+    name = "x" * 300
+    spec = tmp_path / "long.yaml"
+    spec.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests:\n  - name: t\n"
+                    f"    given: {{agencies: {{csv: {name}.csv}}}}\n"
+                    "    expect: {tables: {agencies: [{code: A1}]}}\n", encoding="utf-8")
+    result = sapa("validate", spec)
+    assert result.exit_code == 1 and "error[S251]" in result.output
+    extends = tmp_path / "extends.yaml"
+    extends.write_text(f"extends: {name}\n", encoding="utf-8")
+    result = sapa("validate", extends)
+    assert result.exit_code == 1 and "error[S104]" in result.output

@@ -26,14 +26,21 @@ from sapa.engine.spec.model import (
     result_columns,
     text_of,
 )
-from sapa.engine.spec.paths import declared_in, default_data, published_folder, resolve
+from sapa.engine.spec.paths import (
+    declared_in,
+    default_data,
+    exists,
+    is_file,
+    published_folder,
+    resolve,
+)
 from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.validation import load_spec
 
 __all__ = [
     "LEVEL_MEMBERS_TABLE", "LEVEL_NODE",
     "TOTALS", "Breakdown", "count_column", "level_columns",
-    "PathKey", "declared_in", "default_data", "published_folder", "resolve",
+    "PathKey", "declared_in", "default_data", "exists", "is_file", "published_folder", "resolve",
     "ColumnSpec", "Level", "Document", "Questionnaire", "Rating", "Spec", "Survey", "SurveyItem",
     "TableSpec", "TestCase", "bundled_names", "load_document", "load_spec", "resolve_spec",
     "result_columns", "spec_schema", "text_of",

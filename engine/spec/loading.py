@@ -16,6 +16,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from sapa.engine.diagnostics import CannotRun, Diagnostic, did_you_mean
+from sapa.engine.spec.paths import exists
 from sapa.engine.spec.source import Document, NodePlace, PathKey, read_yaml
 
 BUNDLED_SUFFIX = ".yaml"
@@ -31,7 +32,7 @@ def bundled_names() -> list[str]:
 def resolve_spec(name: str, relative_to: Path | None = None) -> Path:
     """A spec argument as a file path: an existing path wins, then a bundled short name."""
     candidate = (relative_to / name) if relative_to and not Path(name).is_absolute() else Path(name)
-    if candidate.exists():
+    if exists(candidate):
         return candidate
     if name in bundled_names():
         with as_file(files("sapa.methodology").joinpath(name + BUNDLED_SUFFIX)) as path:

@@ -12,6 +12,22 @@ from sapa.engine.spec.model import Spec
 from sapa.engine.spec.source import Document, PathKey
 
 
+def is_file(path: Path) -> bool:
+    """Whether `path` is a file; a name no file can have (too long, a NUL) is none."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def exists(path: Path) -> bool:
+    """Whether `path` exists; a name no file can have (too long, a NUL) does not."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def folder_of(document: Document, path: PathKey, fallback: Path) -> Path:
     """The folder of the file that wrote the setting at `path` (`fallback` when none did)."""
     place = document.place(path)

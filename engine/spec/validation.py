@@ -35,7 +35,7 @@ from sapa.engine.spec.model import (
     level_columns,
     result_columns,
 )
-from sapa.engine.spec.paths import folder_of
+from sapa.engine.spec.paths import folder_of, is_file
 from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.tree import formula_of, keys, mapping
 
@@ -731,7 +731,7 @@ class Checker:
                     if column not in known:
                         self.unknown(f"column of rating '{rating}'", column, known,
                                      (*base, "columns", column))
-            if isinstance(raw.get("file"), str) and not (folder / raw["file"]).is_file():
+            if isinstance(raw.get("file"), str) and not is_file(folder / raw["file"]):
                 self.report("S252", f"published table not found: {folder / raw['file']}",
                             (*base, "file"))
 
@@ -758,7 +758,7 @@ class Checker:
                         continue
                     if isinstance(rows, dict) and isinstance(rows.get("csv"), str):
                         folder = folder_of(self.document, (*path, "csv"), self.path.parent)
-                        if not (folder / rows["csv"]).is_file():
+                        if not is_file(folder / rows["csv"]):
                             self.report("S251", f"test data file not found: {rows['csv']} "
                                         f"(looked in {folder})", (*path, "csv"))
                     elif isinstance(rows, list):
