@@ -230,3 +230,13 @@ def test_a_file_name_no_file_can_have_is_a_missing_file(tmp_path: Path) -> None:
     extends.write_text(f"extends: {name}\n", encoding="utf-8")
     result = sapa("validate", extends)
     assert result.exit_code == 1 and "error[S104]" in result.output
+
+
+def test_a_comparison_with_a_value_the_column_does_not_allow(tmp_path: Path) -> None:
+    spec = tmp_path / "case.yaml"
+    spec.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests: null\nquestionnaires:\n"
+                    "  online:\n    when: 'contact == \"Web\"'\n", encoding="utf-8")
+    result = sapa("validate", spec)
+    assert result.exit_code == 1
+    assert f"{spec}:5:23: error[S236] 'Web' is not a value of respondents.contact" \
+        in result.output and "did you mean 'web'?" in result.output

@@ -120,8 +120,8 @@ def conformance_json(result: Conformance) -> str:
 
 def comparisons_json(results: list[RatingComparison]) -> str:
     return to_json([{
-        "rating_a": r.rating_a, "rating_b": r.rating_b, "spearman": r.spearman,
-        "kendall": r.kendall, "common": r.common, "moved": r.moved,
+        "rating_a": r.rating_a, "rating_b": r.rating_b, "spearman": _finite(r.spearman),
+        "kendall": _finite(r.kendall), "common": r.common, "moved": r.moved,
         "units": records(r.units)} for r in results])
 
 
@@ -138,3 +138,8 @@ def yaml_text(data: Any) -> str:
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()
+
+
+def _finite(value: float) -> float | None:
+    """A number for JSON: NaN (too few units to correlate) is null, never the invalid NaN."""
+    return None if value != value else value

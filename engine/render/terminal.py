@@ -98,7 +98,7 @@ def comparisons(results: list[RatingComparison], label_a: str, label_b: str,
     for r in results:
         pair = r.rating_a if r.rating_a == r.rating_b else f"{r.rating_a} → {r.rating_b}"
         out.print(f"[bold]{pair}[/bold]: {r.common} units under both; Spearman "
-                  f"{r.spearman:.3f}, Kendall {r.kendall:.3f}; {r.moved} changed rank")
+                  f"{cell(r.spearman, 3)}, Kendall {cell(r.kendall, 3)}; {r.moved} changed rank")
         for side, label in (("only_a", label_a), ("only_b", label_b)):
             alone = r.units[r.units["present"] == side]
             if len(alone):

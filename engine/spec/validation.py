@@ -24,6 +24,7 @@ from sapa.engine.formula import (
     compile_formula,
     parse,
 )
+from sapa.engine.formula import syntax as fa
 from sapa.engine.spec import tree
 from sapa.engine.spec.building import ModelBuilder
 from sapa.engine.spec.loading import check_structure, load_document
@@ -132,9 +133,26 @@ class Checker:
             return None, set()
         node, problems, reads = compile_formula(expr, table, catalog or self.catalog, expect)
         self.problems += [self.in_file(p, path) for p in problems]
+        if catalog is None:
+            self.check_compared_values(expr, table, path)
         if node is not None:
             self.plans[path] = node
         return node, reads
+
+    def check_compared_values(self, expr: fa.Expr, table: str, path: PathKey) -> None:
+        """A column compared with text its `values:` do not allow: the data contract admits no
+        such value, so the comparison is always false (`channel == "CSC"` for "csc")."""
+        for column, text in _compared_texts(expr):
+            raw = mapping(mapping(mapping(mapping(self.data.get("tables")).get(table))
+                                  .get("columns")).get(column))
+            allowed = raw.get("values")
+            if isinstance(allowed, list) and text.value not in [str(a) for a in allowed]:
+                self.problems.append(Diagnostic(
+                    "S236", f"'{text.value}' is not a value of {table}.{column}, so this "
+                    "comparison never holds", self.document.text_span(path, text.at.start,
+                                                                      text.at.end),
+                    hint=did_you_mean(text.value, [str(a) for a in allowed])
+                    or f"its values: {', '.join(str(a) for a in allowed)}"))
 
     def in_file(self, problem: Diagnostic, path: PathKey) -> Diagnostic:
         """A formula's problem, moved from its place in the formula to its place in the file."""
@@ -790,6 +808,25 @@ def _result_columns(data: dict[str, Any]) -> list[str]:
 
     return result_columns({name: criteria(mapping(q)) for name, q in questionnaires.items()},
                           zones, exclusions, _scale_codes(data))
+
+
+def _compared_texts(expr: Any) -> list[tuple[str, fa.String]]:
+    """(column, text) for every bare column compared with a text (==, !=, in, not in)."""
+    found: list[tuple[str, fa.String]] = []
+    if isinstance(expr, fa.Binary) and expr.op in ("==", "!="):
+        for a, b in ((expr.left, expr.right), (expr.right, expr.left)):
+            if isinstance(a, fa.Name) and len(a.parts) == 1 and isinstance(b, fa.String):
+                found.append((a.parts[0], b))
+    if isinstance(expr, fa.Membership) and isinstance(expr.value, fa.Name) \
+            and len(expr.value.parts) == 1:
+        found += [(expr.value.parts[0], o) for o in expr.options if isinstance(o, fa.String)]
+    for field in dataclasses.fields(expr) if dataclasses.is_dataclass(expr) else ():
+        value = getattr(expr, field.name)
+        for part in value if isinstance(value, tuple) else (value,):
+            if dataclasses.is_dataclass(part):
+                found += _compared_texts(getattr(part, "value", part)
+                                         if isinstance(part, fa.Keyword) else part)
+    return found
 
 
 def _scale_codes(data: dict[str, Any]) -> list[float]:
