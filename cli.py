@@ -22,6 +22,10 @@ from sapa.engine.render import files, terminal
 
 DEFAULT_SPEC = "2020"
 FORMATS = click.Choice(["text", "json"])
+ALLOW_MISSING_ITEMS = click.option(
+    "--allow-missing-items", "allow_missing", is_flag=True,
+    help="Data that lack items of the method's questionnaires (a file of another year or "
+         "method): count those respondents as not asked, each item named, instead of refusing.")
 
 
 def _echo_problems(diagnostics: Sequence[Diagnostic]) -> None:
@@ -148,8 +152,9 @@ def show(spec: str, resolved: bool) -> None:
               show_default=True)
 @click.option("--force", is_flag=True,
               help="Replace the contents of an --out folder that holds other files.")
-def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, force: bool
-         ) -> None:
+@ALLOW_MISSING_ITEMS
+def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, force: bool,
+         allow_missing: bool) -> None:
     """Compute the ratings of SPEC (default: the bundled 2020 methodology) over data."""
     def action() -> int:
         loaded, _ = api.check(spec)
@@ -161,7 +166,7 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, forc
         folder = api.data_folder(spec, loaded, data_path)
         if out_dir:
             files.check_output(out_dir, [folder], force)
-        rated, warnings = api.rate_folder(loaded, folder)
+        rated, warnings = api.rate_folder(loaded, folder, allow_missing)
         _echo_problems(warnings)
         for where, count in rated.not_counted.items():
             click.echo(f"notice: {count} answers to {where} were not counted: the item "
@@ -188,8 +193,9 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, forc
               show_default=True)
 @click.option("--show", "show_off", type=int, default=5, show_default=True,
               help="Mismatched cells listed per table.")
+@ALLOW_MISSING_ITEMS
 def conform(spec: str, data_path: Path | None, published_path: Path | None, fmt: str,
-            show_off: int) -> None:
+            show_off: int, allow_missing: bool) -> None:
     """Compare SPEC's ratings with the published tables, cell by cell.
 
     Exit 1 when a table the spec marks as verified falls below its required match rate.
@@ -199,7 +205,8 @@ def conform(spec: str, data_path: Path | None, published_path: Path | None, fmt:
         if not loaded.published:
             click.echo(f"{spec}: the spec maps no published tables (published:)", err=True)
             return 2
-        rated, _ = api.rate_folder(loaded, api.data_folder(spec, loaded, data_path))
+        rated, _ = api.rate_folder(loaded, api.data_folder(spec, loaded, data_path),
+                                   allow_missing)
         result = api.conformance(loaded, rated, published_path)
         if fmt == "json":
             click.echo(files.conformance_json(result))
@@ -273,18 +280,21 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int,
               help="Write one CSV per compared rating.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@ALLOW_MISSING_ITEMS
 def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | None,
             only: tuple[str, ...], maps: tuple[str, ...], movers: int, out_dir: Path | None,
-            fmt: str) -> None:
+            fmt: str, allow_missing: bool) -> None:
     """Rate data under SPEC_A and SPEC_B and compare the ratings they share, unit by unit."""
     def action() -> int:
         mapped = _pairs(maps)
         first, _ = api.check(spec_a)
         second, _ = api.check(spec_b)
         default = api.later(first, second)
-        ratings_a = api.rate_folder(first, api.data_folder(spec_a, default, data_path))[0]
+        ratings_a = api.rate_folder(first, api.data_folder(spec_a, default, data_path),
+                                    allow_missing)[0]
         ratings_b = api.rate_folder(second,
-                                    api.data_folder(spec_b, default, data_b or data_path))[0]
+                                    api.data_folder(spec_b, default, data_b or data_path),
+                                    allow_missing)[0]
         results = api.compare(first, second, ratings_a.ratings, ratings_b.ratings,
                               mapped, only)
         if out_dir:
@@ -316,15 +326,17 @@ def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | Non
 @click.option("--column", default="score", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@ALLOW_MISSING_ITEMS
 def bridge(spec_1: str, data_1: Path, spec_2: str, data_2: Path, rating: str, column: str,
-           fmt: str) -> None:
+           fmt: str, allow_missing: bool) -> None:
     """Split each unit's change from year 1 (SPEC_1 on DATA_1) to year 2 (SPEC_2 on DATA_2)
     into the part due to the method and the part due to performance."""
     def action() -> int:
         rid_1, _, rid_2 = rating.partition("=")
         first, _ = api.check(spec_1)
         second, _ = api.check(spec_2)
-        table = api.bridge(first, data_1, second, data_2, rid_1, rid_2 or rid_1, column)
+        table = api.bridge(first, data_1, second, data_2, rid_1, rid_2 or rid_1, column,
+                           allow_missing)
         if fmt != "table":
             click.echo(table.to_csv(index=False) if fmt == "csv" else
                        table.to_json(orient="records", force_ascii=False, indent=2))

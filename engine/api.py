@@ -71,21 +71,25 @@ def data_folder(name: str, spec: Spec, given: Path | None) -> Path:
     return folder
 
 
-def read(spec: Spec, folder: Path) -> tuple[dict[str, Any], list[Diagnostic]]:
+def read(spec: Spec, folder: Path, allow_missing_items: bool = False
+         ) -> tuple[dict[str, Any], list[Diagnostic]]:
     """The spec's tables from a folder or workbook, checked under its data contract, and the
     warnings found. Raises SapaError with every problem when any is an error: nothing is
-    computed from bad data."""
+    computed from bad data. Items of the questionnaires the data lack are an error unless
+    `allow_missing_items` (a file of another year or method: their respondents count as not
+    asked, and a warning names each)."""
     raw, locators, origins, problems = read_source(spec, folder)
-    frames, more = load_tables(spec, raw, locators, origins)
+    frames, more = load_tables(spec, raw, locators, origins, allow_missing_items)
     problems += more
     if has_errors(problems):
         raise SapaError(problems, "the data has problems; nothing was computed or written")
     return frames, problems
 
 
-def rate_folder(spec: Spec, folder: Path) -> tuple[Rated, list[Diagnostic]]:
+def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False
+                ) -> tuple[Rated, list[Diagnostic]]:
     """Read, check and rate the data in `folder`: the results and the data's warnings."""
-    frames, warnings = read(spec, folder)
+    frames, warnings = read(spec, folder, allow_missing_items)
     return rate(spec, frames), warnings
 
 
@@ -196,12 +200,12 @@ def compare(spec_a: Spec, spec_b: Spec, ratings_a: Mapping[str, pd.DataFrame],
 
 
 def bridge(spec_1: Spec, data_1: Path, spec_2: Spec, data_2: Path, rating_1: str,
-           rating_2: str, column: str) -> pd.DataFrame:
+           rating_2: str, column: str, allow_missing_items: bool = False) -> pd.DataFrame:
     """Each unit's change from year 1 to year 2, split into the method's part (year 2's data
     under both methods) and the performance part (year 1's method on both years' data)."""
-    year1 = rate_folder(spec_1, data_1)[0].ratings
-    year2_old = rate_folder(spec_1, data_2)[0].ratings
-    year2 = rate_folder(spec_2, data_2)[0].ratings
+    year1 = rate_folder(spec_1, data_1, allow_missing_items)[0].ratings
+    year2_old = rate_folder(spec_1, data_2, allow_missing_items)[0].ratings
+    year2 = rate_folder(spec_2, data_2, allow_missing_items)[0].ratings
     for rid, ratings, spec in ((rating_1, year1, spec_1), (rating_2, year2, spec_2)):
         if rid not in ratings:
             raise CannotRun([Diagnostic("C100", f"{spec.id} has no rating '{rid}' "

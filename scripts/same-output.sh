@@ -21,9 +21,9 @@ for y in 2020 2019 2013; do
   run "test-$y" test "$y"
   run "show-$y" show --resolved "$y"
 done
-run compare compare 2019 2020 --map cgo=cgo_own_zone --rating cgo
+run compare compare 2019 2020 --map cgo=cgo_own_zone --rating cgo --allow-missing-items
 run compare-variant compare 2020 examples/2020-satisfied-4-or-5.yaml --rating cgo_own_zone --out "$OUT/compare-variant"
-run compare-json compare 2019 2020 --format json
+run compare-json compare 2019 2020 --format json --allow-missing-items
 run diff diff 2019 2020
 run list list
 run validate-broken validate tests/specs/broken.yaml

@@ -13,9 +13,9 @@ from sapa.engine.spec import load_spec, resolve_spec
 from tests import synthetic
 
 
-def rate(spec: str, data: Path, out: Path) -> tuple[int, str]:
+def rate(spec: str, data: Path, out: Path, *extra: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["rate", spec, "--data", str(data), "--out", str(out),
-                                       "--format", "csv"])
+                                       "--format", "csv", *extra])
     return result.exit_code, result.output
 
 
@@ -27,9 +27,14 @@ def rate_under_both(written_for: str, n: int, tmp_path: Path) -> str:
     tables["respondents"] = synthetic.respondents(spec, tables, n, seed=n)
     data = synthetic.write(tables, tmp_path / "data", fmt="csv")
     other = "2019" if written_for == "2020" else "2020"
-    for name in (written_for, other):
-        code, output = rate(name, data, tmp_path / f"out{name}")
-        assert code == 0, output
+    code, output = rate(written_for, data, tmp_path / f"out{written_for}")
+    assert code == 0, output
+    # the other year's items the file lacks are refused by name, unless that is intended
+    code, output = rate(other, data, tmp_path / f"out{other}")
+    assert code == 1 and "error[D413]" in output, output
+    assert not (tmp_path / f"out{other}").exists()
+    code, output = rate(other, data, tmp_path / f"out{other}", "--allow-missing-items")
+    assert code == 0, output
     return output
 
 

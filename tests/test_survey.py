@@ -85,7 +85,8 @@ def test_bad_response_data_is_one_report_and_no_output(tmp_path: Path) -> None:
         "respondents.info: 1 value not a number: row 3 ('good')",
         "respondents.id: 1 value not unique (the key is repeated): row 4 ('r1')",
         "required column 'contact' of 'respondents' is missing",
-        "warning[D408] respondents.csv: column 'site' of 'respondents' is not in the data",
+        "error[D413] respondents.csv: 1 item of the questionnaires missing from "
+        "'respondents': site",
     ]:
         assert fragment in output, (fragment, output)
     assert not out.exists()

@@ -31,10 +31,14 @@ def _key_text(frame: pd.DataFrame, rows: np.ndarray) -> pd.Series:
 
 
 def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str,
-                vocabulary: frozenset[str] = frozenset()) -> tuple[pd.DataFrame, list[Diagnostic]]:
+                vocabulary: frozenset[str] = frozenset(), allow_missing: bool = True
+                ) -> tuple[pd.DataFrame, list[Diagnostic]]:
     """Check and convert the cells of one table. Problems are grouped per column and kind.
-    `vocabulary`: item names the methodology knows but does not ask (said as such)."""
+    `vocabulary`: item names the methodology knows but does not ask (said as such). An
+    optional column that says what its absence means (`if_missing`, the questionnaires' items)
+    may be absent only with `allow_missing`; else the absent ones are one error (D413)."""
     problems: list[Diagnostic] = []
+    absent: list[str] = []
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
     unknown = [c for c in raw.columns if c not in table.columns and c not in table.variables]
     for column in unknown:
@@ -56,16 +60,25 @@ def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
                 out[name] = _empty(spec, len(raw))
             else:
                 out[name] = _filled(spec, _empty(spec, len(raw)))
-                if spec.if_missing and len(raw):
+                if spec.if_missing and len(raw) and allow_missing:
                     problems.append(Diagnostic(
                         "D408", f"{origin}: column '{name}' of '{table.name}' is not in the data "
                         f"({spec.if_missing})", locate(-1, None), "warning"))
+                elif spec.if_missing and len(raw):
+                    absent.append(name)
             continue
         values, bad = _convert(spec, raw[name])
         out[name] = _filled(spec, values)
         for code, rows, expected in bad:
             problems.append(_grouped(code, origin, table.name, name, rows, raw[name], expected,
                                      locate))
+    if absent:
+        guesses = [g for g in (did_you_mean(name, raw.columns) for name in absent) if g]
+        problems.append(Diagnostic(
+            "D413", f"{origin}: {len(absent)} item{'s' * (len(absent) > 1)} of the "
+            f"questionnaires missing from '{table.name}': {', '.join(absent)}",
+            locate(-1, None), hint="; ".join(guesses[:3]) or "a file made for another method "
+            "or year? --allow-missing-items counts their respondents as not asked"))
     problems.extend(_duplicate_keys(table, out, locate, origin))
     return out, problems
 
@@ -230,15 +243,18 @@ def check_links(spec: Spec, frames: Mapping[str, pd.DataFrame],
 
 
 def load_tables(spec: Spec, raw: Mapping[str, pd.DataFrame], locators: Mapping[str, Locate],
-                origins: Mapping[str, str]) -> tuple[dict[str, pd.DataFrame], list[Diagnostic]]:
-    """Check and convert every given table; tables not given are empty. Links are checked too."""
+                origins: Mapping[str, str], allow_missing_items: bool = True
+                ) -> tuple[dict[str, pd.DataFrame], list[Diagnostic]]:
+    """Check and convert every given table; tables not given are empty. Links are checked too.
+    Items of the questionnaires absent from the data count as not asked only when
+    `allow_missing_items` (embedded tests give just the items they need)."""
     frames: dict[str, pd.DataFrame] = {}
     problems: list[Diagnostic] = []
     vocabulary = spec.vocabulary
     for name, table in spec.tables.items():
         if name in raw:
             frame, found = build_frame(table, raw[name], locators[name], origins[name],
-                                       vocabulary)
+                                       vocabulary, allow_missing_items)
             problems.extend(found)
         else:
             frame = pd.DataFrame({c: _empty(s, 0) for c, s in table.columns.items()})
