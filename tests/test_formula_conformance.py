@@ -54,7 +54,7 @@ def test_arithmetic_propagates_missing(formula: str, expected: list[object]) -> 
 
 def test_division_by_zero_is_missing_not_infinite() -> None:
     assert run("1 / x") == [1.0, None, pytest.approx(1 / 30), None]
-    assert run("x / 0") == [None, None, None, None]
+    assert problems_of("x / 0") == ["F308"]  # a constant zero divisor: an error at validate
 
 
 def test_precedence_power_binds_tighter_than_unary_minus_and_product() -> None:

@@ -9,6 +9,8 @@ its type (number, bool, string) and the table whose rows it is aligned to (None 
 
 from __future__ import annotations
 
+import math
+
 from sapa.engine.diagnostics import Diagnostic, did_you_mean, formula_span
 from sapa.engine.formula import syntax as fa
 from sapa.engine.formula.plan import (
@@ -91,6 +93,9 @@ class _Compiler:
     # --------------------------------------------------------------------------- expressions
     def expr(self, node: fa.Expr, table: str) -> Node:
         if isinstance(node, fa.Number):
+            if not math.isfinite(node.value):
+                self.fail(node, "F308", "a number beyond float range",
+                          "a number literal must be finite (1e308 at most)")
             return Const("number", None, node.value)
         if isinstance(node, fa.String):
             return Const("string", None, node.value)
@@ -123,6 +128,8 @@ class _Compiler:
         if node.op in fa.ARITHMETIC:
             self.need(node.left, left, "number", f"'{node.op}'")
             self.need(node.right, right, "number", f"'{node.op}'")
+            if node.op == "/" and isinstance(right, Const) and right.value == 0:
+                self.fail(node.right, "F308", "division by zero: the result is always missing")
             result: Type = "number"
         elif node.op in fa.LOGICAL:
             self.need(node.left, left, "bool", f"'{node.op}'")
