@@ -207,7 +207,7 @@ def conform(spec: str, data_path: Path | None, published_path: Path | None, fmt:
             return 2
         rated, _ = api.rate_folder(loaded, api.data_folder(spec, loaded, data_path),
                                    allow_missing)
-        result = api.conformance(loaded, rated, published_path)
+        result = api.conformance(loaded, rated, published_path, reference_data=data_path is None)
         if fmt == "json":
             click.echo(files.conformance_json(result))
         else:

@@ -98,9 +98,11 @@ def tests(spec: Spec) -> list[TestResult]:
     return run_tests(spec)
 
 
-def conformance(spec: Spec, rated: Rated, published: Path | None = None) -> Conformance:
+def conformance(spec: Spec, rated: Rated, published: Path | None = None,
+                reference_data: bool = False) -> Conformance:
     """The ratings against the published tables the spec maps (`published:`), cell by cell;
-    `published` overrides the folder the spec names."""
+    `published` overrides the folder the spec names; `reference_data`: the ratings are of the
+    spec's bundled data (tables marked reference_data: not_fitted do not decide the result)."""
     if not spec.published:
         raise CannotRun([], f"{spec.id}: the spec maps no published tables (published:)")
     folder = published or published_folder(spec)
@@ -111,7 +113,7 @@ def conformance(spec: Spec, rated: Rated, published: Path | None = None) -> Conf
                                     f"{', '.join(missing)}",
                                     hint="--published names the folder of the spec's "
                                          "published tables (published.tables.*.file)")])
-    return conform(spec.published, folder, rated.ratings)
+    return conform(spec.published, folder, rated.ratings, reference_data)
 
 
 def synthesis(spec: Spec, published: Path | None = None, seed: int = 0,
