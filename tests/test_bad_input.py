@@ -245,3 +245,13 @@ def test_a_comparison_with_a_value_the_column_does_not_allow(tmp_path: Path) -> 
     assert result.exit_code == 1
     assert f"{spec}:5:23: error[S236] 'Web' is not a value of respondents.contact" \
         in result.output and "did you mean 'web'?" in result.output
+
+
+def test_a_bad_cell_after_a_quoted_separator_is_located_in_its_own_column(tmp_path: Path
+                                                                          ) -> None:
+    data = data_copy(tmp_path)
+    (data / "bodies.csv").write_text('body_id,name,kind,violations\n'
+                                     'A,"Alpha, ministry",central,two\n', encoding="utf-8")
+    result = sapa("rate", MINI, "--data", data)
+    assert result.exit_code == 1
+    assert f"{data / 'bodies.csv'}:2:29: error[D403]" in result.output

@@ -55,12 +55,25 @@ def csv_locator(path: Path, frame: pd.DataFrame) -> Locate:
         line = row + 2 if row >= 0 else 1  # line 1 is the header
         field = columns.index(column) if column in columns else 0
         text = lines[line - 1] if line <= len(lines) else ""
-        cells = text.split(_separator(lines[0] if lines else ""))
-        offset = sum(len(c) + 1 for c in cells[:field])
-        width = len(cells[field]) if field < len(cells) else 1
-        return Span(str(path), line, offset + 1, offset + 1 + max(width, 1))
+        spans = _field_spans(text, _separator(lines[0] if lines else ""))
+        start, end = spans[field] if field < len(spans) else (len(text), len(text) + 1)
+        return Span(str(path), line, start + 1, start + 1 + max(end - start, 1))
 
     return locate
+
+
+def _field_spans(line: str, separator: str) -> list[tuple[int, int]]:
+    """Where each field of a CSV line starts and ends, quotes honoured (a separator inside
+    quotes belongs to its field)."""
+    spans, start, quoted = [], 0, False
+    for i, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            spans.append((start, i))
+            start = i + 1
+    spans.append((start, len(line)))
+    return spans
 
 
 def _encoding(raw: bytes) -> str:
