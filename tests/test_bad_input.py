@@ -255,3 +255,11 @@ def test_a_bad_cell_after_a_quoted_separator_is_located_in_its_own_column(tmp_pa
     result = sapa("rate", MINI, "--data", data)
     assert result.exit_code == 1
     assert f"{data / 'bodies.csv'}:2:29: error[D403]" in result.output
+
+
+def test_a_number_yaml_reads_and_python_does_not_is_kept_as_text(tmp_path: Path) -> None:
+    """`1__0.5_` matches YAML's float pattern but no Python number (found by the fuzz run)."""
+    spec = tmp_path / "numbers.yaml"
+    spec.write_text("methodology: {id: x, title: {en: x}}\nparameters:\n"
+                    "  a: {value: 1__0.5_}\n  b: {value: 1__0}\n", encoding="utf-8")
+    assert sapa("validate", spec).exit_code == 0

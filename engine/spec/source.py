@@ -176,13 +176,18 @@ class _Builder:
             return value.lower() == "true"
         if tag.endswith(":int"):
             text = value.replace("_", "")
-            try:
-                return int(text)
-            except ValueError:
-                return int(text, 0)
+            for base in (10, 0):
+                try:
+                    return int(text, base)
+                except ValueError:
+                    continue
+            return value  # a number YAML 1.1 knows and Python does not (1:30): kept as text
         if tag.endswith(":float"):
             lowered = value.lower().replace(".inf", "inf").replace(".nan", "nan")
-            return float(lowered)
+            try:
+                return float(lowered)
+            except ValueError:
+                return value
         if getattr(node, "style", None) == ">":
             return value.replace("\a", "")  # ruamel marks the folds of a folded block
         return value
