@@ -141,7 +141,7 @@ class Checker:
 
     def check_compared_values(self, expr: fa.Expr, table: str, path: PathKey) -> None:
         """A column compared with text its `values:` do not allow: the data contract admits no
-        such value, so the comparison is always false (`channel == "CSC"` for "csc")."""
+        such value, so the comparison never holds (a misspelt or wrongly cased value)."""
         for column, text in _compared_texts(expr):
             raw = mapping(mapping(mapping(mapping(self.data.get("tables")).get(table))
                                   .get("columns")).get(column))
