@@ -52,7 +52,7 @@ def load_document(path: Path, _chain: tuple[Path, ...] = ()) -> Document:
     parent_name = data["extends"]
     span = document.place(("extends",))
     if isinstance(parent_name, int) and not isinstance(parent_name, bool):
-        parent_name = data["extends"] = str(parent_name)  # a bundled short name YAML read as a number
+        parent_name = data["extends"] = str(parent_name)  # a short name YAML read as a number
     if not isinstance(parent_name, str):
         return document  # the schema check reports the wrong type
     try:
