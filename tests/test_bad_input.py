@@ -30,6 +30,13 @@ def data_copy(tmp_path: Path) -> Path:
     return folder
 
 
+def survey_variant(tmp_path: Path, overlay: str) -> Path:
+    """tests/specs/survey.yaml with `overlay` (YAML lines) over it, its tests left out."""
+    spec = tmp_path / "variant.yaml"
+    spec.write_text(f"extends: {SPECS / 'survey.yaml'}\n{overlay}", encoding="utf-8")
+    return spec
+
+
 def fingerprint(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
@@ -156,9 +163,7 @@ def test_a_folder_of_other_files_is_replaced_only_with_force(tmp_path: Path) -> 
 
 
 def test_a_zone_named_like_a_questionnaire_is_refused(tmp_path: Path) -> None:
-    spec = tmp_path / "clash.yaml"
-    spec.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests: null\n"
-                    "zones:\n  office: {label: Office zone}\n", encoding="utf-8")
+    spec = survey_variant(tmp_path, "tests: null\nzones:\n  office: {label: Office zone}\n")
     result = sapa("validate", spec)
     assert result.exit_code == 1
     assert f"{spec}:4:3: error[S235] two results columns would be named 'office_score'" \
@@ -225,10 +230,9 @@ def test_a_number_beyond_float_range_is_no_number(tmp_path: Path) -> None:
 def test_a_file_name_no_file_can_have_is_a_missing_file(tmp_path: Path) -> None:
     """300 characters (found by the fuzz run): a located 'not found', not an OSError."""
     name = "x" * 300
-    spec = tmp_path / "long.yaml"
-    spec.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests:\n  - name: t\n"
-                    f"    given: {{agencies: {{csv: {name}.csv}}}}\n"
-                    "    expect: {tables: {agencies: [{code: A1}]}}\n", encoding="utf-8")
+    spec = survey_variant(tmp_path, f"tests:\n  - name: t\n"
+                          f"    given: {{agencies: {{csv: {name}.csv}}}}\n"
+                          "    expect: {tables: {agencies: [{code: A1}]}}\n")
     result = sapa("validate", spec)
     assert result.exit_code == 1 and "error[S251]" in result.output
     extends = tmp_path / "extends.yaml"
@@ -238,9 +242,8 @@ def test_a_file_name_no_file_can_have_is_a_missing_file(tmp_path: Path) -> None:
 
 
 def test_a_comparison_with_a_value_the_column_does_not_allow(tmp_path: Path) -> None:
-    spec = tmp_path / "case.yaml"
-    spec.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests: null\nquestionnaires:\n"
-                    "  online:\n    when: 'contact == \"Web\"'\n", encoding="utf-8")
+    spec = survey_variant(tmp_path, "tests: null\nquestionnaires:\n"
+                          "  online:\n    when: 'contact == \"Web\"'\n")
     result = sapa("validate", spec)
     assert result.exit_code == 1
     assert f"{spec}:5:23: error[S236] 'Web' is not a value of respondents.contact" \

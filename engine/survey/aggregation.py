@@ -325,11 +325,9 @@ def _by_formula(frame: pd.DataFrame, keys: list[str], level: Level, member: str
     assert level.score is not None and level.satisfaction is not None
     grouped = frame.groupby(keys, sort=False, dropna=False)
     nodes = grouped.agg(asked=("asked", "max"), rated=("rated", "max")).reset_index()
-    members = frame.reindex(columns=level_columns()[3:]).astype(float).assign(
+    statistics = [*level_columns()[3:], *(c for c in frame.columns if c.startswith("count_"))]
+    members = frame.reindex(columns=statistics).astype(float).assign(
         node=grouped.ngroup().to_numpy(dtype=float), name=frame[member].to_numpy())
-    for column in frame.columns:
-        if column.startswith("count_"):
-            members[column] = frame[column].to_numpy(dtype=float)
     tables = Frames({LEVEL_NODE: pd.DataFrame({"node": np.arange(len(nodes), dtype=float)}),
                      LEVEL_MEMBERS_TABLE: members})
     for stat, plan in (("score", level.score), ("satisfaction", level.satisfaction)):
@@ -402,13 +400,16 @@ def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: n
         "n": np.bincount(group_pos[included], minlength=n_groups).astype(float)}
     rows = long.groupby(["level", "questionnaire", "name"], sort=False).indices
     groups = long["group"].to_numpy(dtype=int)
+    counts = (*TOTALS, *(count_column(v) for v in _codes(survey)))
+    values = {stat: long[stat].to_numpy(dtype=float)
+              for stat in ("score", "satisfaction", *counts)}  # converted once, read per node
 
     def put(node: tuple[str, str, str], prefix: str,
             stats: tuple[str, ...] = ("score", "satisfaction"), empty: float = np.nan) -> None:
         at = rows.get(node, np.zeros(0, dtype=int))
         for stat in stats:
             column = np.full(n_groups, empty)
-            column[groups[at]] = long[stat].to_numpy(dtype=float)[at]
+            column[groups[at]] = values[stat][at]
             columns[f"{prefix}{stat}"] = column
 
     put(("unit", "", "total"), "")
@@ -423,5 +424,5 @@ def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: n
         columns[f"excluded_{code}"] = np.bincount(group_pos[hit],
                                                   minlength=n_groups).astype(float)
     # counts of a unit nobody answered are 0, not missing
-    put(("unit", "", "total"), "", (*TOTALS, *(count_column(v) for v in _codes(survey))), 0.0)
+    put(("unit", "", "total"), "", counts, 0.0)
     return pd.concat([labels.reset_index(drop=True), pd.DataFrame(columns)], axis=1)

@@ -60,19 +60,26 @@ def yaml_text(tree: Any) -> str:
     return out.getvalue()
 
 
-def mutated_text(text: str, rng: random.Random) -> str:
-    """The spec's text with a few characters inserted, deleted or swapped."""
-    chars = list(text)
-    for _ in range(rng.randint(1, 4)):
-        at = rng.randrange(max(len(chars), 1))
+def _edited(units: Any, rng: random.Random, edits: int, inserts: list[Any],
+            replacements: list[Any]) -> Any:
+    """`units` (a list of characters or a bytearray) with `edits` random insertions (one of
+    `inserts`), deletions and replacements (one of `replacements`)."""
+    for _ in range(edits):
+        at = rng.randrange(max(len(units), 1))
         choice = rng.random()
         if choice < 0.4:
-            chars.insert(at, rng.choice(":-[]{}&*!|>'\"\n\t #%@`,?"))
-        elif choice < 0.7 and chars:
-            del chars[at]
-        elif chars:
-            chars[at] = rng.choice("abc019_.\n ")
-    return "".join(chars)
+            units[at:at] = rng.choice(inserts)
+        elif choice < 0.7 and units:
+            del units[at]
+        elif units:
+            units[at:at + 1] = rng.choice(replacements)
+    return units
+
+
+def mutated_text(text: str, rng: random.Random) -> str:
+    """The spec's text with a few characters inserted, deleted or swapped."""
+    return "".join(_edited(list(text), rng, rng.randint(1, 4),
+                           list(":-[]{}&*!|>'\"\n\t #%@`,?"), list("abc019_.\n ")))
 
 
 def random_formula(rng: random.Random, depth: int = 0) -> str:
@@ -99,23 +106,14 @@ def random_formula(rng: random.Random, depth: int = 0) -> str:
 
 
 def mutated_csv(content: bytes, rng: random.Random) -> bytes:
-    """A data file with bytes inserted, deleted or replaced, lines dropped or doubled."""
-    data = bytearray(content)
-    for _ in range(rng.randint(1, 5)):
-        at = rng.randrange(max(len(data), 1))
-        choice = rng.random()
-        if choice < 0.3:
-            data[at:at] = rng.choice([b",", b";", b'"', b"\n", b"\x00", b"\x98", b"x", b"-1",
-                                      b"1e999", b"\r\n", b" "])
-        elif choice < 0.6 and data:
-            del data[at]
-        elif choice < 0.8:
-            lines = bytes(data).split(b"\n")
-            i = rng.randrange(len(lines))
-            lines.insert(i, lines[i]) if rng.random() < 0.5 else lines.pop(i)
-            data = bytearray(b"\n".join(lines))
-        elif data:
-            data[at] = rng.randrange(256)
+    """A data file with a line dropped or doubled, and bytes inserted, deleted or replaced."""
+    lines = content.split(b"\n")
+    if rng.random() < 0.3:
+        at = rng.randrange(len(lines))
+        lines[at:at + 1] = [lines[at]] * rng.choice([0, 2])
+    data = _edited(bytearray(b"\n".join(lines)), rng, rng.randint(1, 5),
+                   [b",", b";", b'"', b"\n", b"\x00", b"\x98", b"x", b"-1", b"1e999", b"\r\n",
+                    b" "], [bytes([b]) for b in range(256)])
     return bytes(data)
 
 
