@@ -88,9 +88,11 @@ def read(spec: Spec, folder: Path, allow_missing_items: bool = False
 
 def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False
                 ) -> tuple[Rated, list[Diagnostic]]:
-    """Read, check and rate the data in `folder`: the results and the data's warnings."""
+    """Read, check and rate the data in `folder`: the results, and the warnings of the data and
+    of the formulas (values left missing, D414)."""
     frames, warnings = read(spec, folder, allow_missing_items)
-    return rate(spec, frames), warnings
+    rated = rate(spec, frames)
+    return rated, warnings + rated.warnings
 
 
 def tests(spec: Spec) -> list[TestResult]:

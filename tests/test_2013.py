@@ -70,7 +70,7 @@ def test_degenerate_bodies_follow_the_stated_policies() -> None:
                                    {"bodies": lambda r, c: None, "services": lambda r, c: None},
                                    {"bodies": "bodies", "services": "services"})
     assert not [p for p in problems if p.severity == "error"], problems
-    evaluated, _ = evaluate_tables(spec, frames)
+    evaluated, _, _ = evaluate_tables(spec, frames)
     row = evaluated.tables["bodies"].set_index("body_id")
     empty, late = row.loc["E"], row.loc["N"]
     assert empty["P1"] == 15 and empty["timeliness"] == 15  # nothing rendered: P1 = k

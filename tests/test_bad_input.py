@@ -110,6 +110,24 @@ def test_a_constant_division_by_zero_or_an_infinite_literal(formula: str) -> Non
 
 
 # ------------------------------------------------------------------------------------- data
+def test_a_division_by_zero_in_the_data_is_a_warning_naming_the_units(tmp_path: Path) -> None:
+    data = data_copy(tmp_path)
+    services = data / "services.csv"
+    services.write_text(services.read_text().replace("B,s1,1,50,0", "B,s1,1,0,0"))
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"extends: {MINI}\ntests: null\ntables:\n  bodies:\n    variables:\n"
+                    "      guarded: 'if(sum(services.total) > 0, sum(services.late)"
+                    " / sum(services.total), 0)'\n"
+                    "      per_row: 'sum(if(services.total > 0, services.late / services.total,"
+                    " 0))'\n", encoding="utf-8")
+    result = sapa("rate", spec, "--data", data)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "D414" in line]
+    # late_share = 0 / 0 on body B, and nowhere else: the guarded ones took their other branch
+    assert len(warned) == 1, result.output
+    assert "bodies.late_share" in warned[0] and "1 row of bodies (B)" in warned[0]
+
+
 @pytest.mark.parametrize(("name", "content", "code"), [
     ("services.csv", b"", "D409"),
     ("services.csv", b'body_id,service_id,approved,total,late\nA,s1,1,100,10\n"A,s2,0,3\n',

@@ -106,14 +106,38 @@ def round_half_up(x: Value, digits: float) -> Value:
 
 
 def _op(node: Op, frames: Frames) -> Value:
-    """Every operation runs on Series; an all-constant one on one row, unwrapped at the end."""
+    """Every operation runs on Series; an all-constant one on one row, unwrapped at the end.
+    Arithmetic that gives no number from two numbers is flagged on the frames (`if` keeps only
+    the flags of the branch each row takes)."""
     n = frames.length(node.table) if node.table else 1
-    args = [broadcast(evaluate(a, frames), n, a.type) for a in node.args]
+    if node.op == "if":
+        args = _if_arguments(node, frames, n)
+    else:
+        args = [broadcast(evaluate(a, frames), n, a.type) for a in node.args]
     result = _OPERATIONS[node.op](node, args)
+    if node.op in _ARITHMETIC:
+        given = args[0].notna().to_numpy() & args[1].notna().to_numpy()
+        frames.flag_undefined(node.table, given & result.isna().to_numpy())
     if node.table is not None:
         return result
     value = result.iloc[0]
     return None if pd.isna(value) else value
+
+
+def _if_arguments(node: Op, frames: Frames, n: int) -> list[pd.Series]:
+    """The condition and both branches; a branch's flags kept only on the rows that take it."""
+    condition = broadcast(evaluate(node.args[0], frames), n, "bool")
+    earlier = frames.take_undefined()
+    args = [condition]
+    for branch, taken in zip(node.args[1:], (condition == True, condition == False)):  # noqa: E712
+        args.append(broadcast(evaluate(branch, frames), n, branch.type))
+        for table, rows in frames.take_undefined().items():
+            if table == node.table:
+                rows = rows & taken.fillna(False).to_numpy(dtype=bool)
+            earlier[table] = rows if table not in earlier else earlier[table] | rows
+    for table, rows in earlier.items():
+        frames.flag_undefined(table, rows)
+    return args
 
 
 def _membership(node: Op, args: list[pd.Series]) -> pd.Series:

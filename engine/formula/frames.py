@@ -17,6 +17,19 @@ class Frames:
     def __init__(self, tables: Mapping[str, pd.DataFrame]) -> None:
         self.tables = dict(tables)
         self._positions: dict[Link, np.ndarray] = {}
+        self._undefined: dict[str | None, np.ndarray] = {}
+
+    def flag_undefined(self, table: str | None, rows: np.ndarray) -> None:
+        """Note rows of `table` where arithmetic gave no number (a division by zero, a result
+        beyond float range): the caller that knows the formula says so (`take_undefined`)."""
+        if rows.any():
+            seen = self._undefined.get(table)
+            self._undefined[table] = rows if seen is None else seen | rows
+
+    def take_undefined(self) -> dict[str | None, np.ndarray]:
+        """The rows flagged since the last call, per table (None: a constant part)."""
+        taken, self._undefined = self._undefined, {}
+        return taken
 
     def length(self, table: str) -> int:
         return len(self.tables[table])

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
+from sapa.engine.diagnostics import Diagnostic
 from sapa.engine.formula import Frames, evaluate_rows
 from sapa.engine.spec import Spec
 from sapa.engine.survey import SurveyResults, run_survey_from_items, run_surveys
@@ -14,20 +16,68 @@ from sapa.engine.survey import SurveyResults, run_survey_from_items, run_surveys
 
 def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],
                     survey_items: pd.DataFrame | None = None
-                    ) -> tuple[Frames, dict[str, SurveyResults]]:
+                    ) -> tuple[Frames, dict[str, SurveyResults], list[Diagnostic]]:
     """Add every variable as a column of its table and the survey results as tables.
 
     `survey_items` (item statistics per unit) replaces the respondent step: embedded tests use it
     to check the aggregation on published item-level figures."""
     frames = Frames({name: frame.copy() for name, frame in tables.items()})
     surveys: dict[str, SurveyResults] = {}
+    warnings: list[Diagnostic] = []
     for step, variable in enumerate([*spec.variables, None]):
         if spec.survey is not None and step == spec.survey_step:
             surveys = _run_survey(spec, frames, survey_items)
         if variable is not None:
             values = evaluate_rows(variable.plan, frames, variable.table)
             frames.tables[variable.table][variable.name] = values.array
-    return frames, surveys
+            warnings += undefined_values(
+                spec, frames, variable.table, values,
+                f"variable {variable.table}.{variable.name} = {variable.formula.strip()}")
+    return frames, surveys, warnings
+
+
+def undefined_values(spec: Spec, frames: Frames, table: str, values: pd.Series, what: str,
+                     within: np.ndarray | None = None) -> list[Diagnostic]:
+    """D414 for the rows a formula left missing because its arithmetic gave no number (a
+    division by zero, a result beyond float range): the value is missing, never a silent dash.
+    A row whose formula still has a value (an `if` or `coalesce` that chose another) is fine;
+    rows of another table (inside an aggregate) are named by count, as they were skipped.
+    `within`: the rows that count (those a rating keeps)."""
+    out = []
+    for where, rows in frames.take_undefined().items():
+        if where == table:
+            rows = rows & values.isna().to_numpy()
+            if within is not None:
+                rows = rows & within
+        if not rows.any():
+            continue
+        count = int(rows.sum())
+        plural = "s" * (count != 1)
+        if where is None:
+            place = "in a constant part"
+        elif where == table:
+            place = f"on {count} row{plural} of {table} ({_units(spec, frames, table, rows)})"
+        else:
+            place = f"on {count} row{plural} of {where}, which its aggregate skipped"
+        out.append(Diagnostic(
+            "D414", f"{what}: a division by zero or a number beyond float range {place}; "
+            "those values are missing", severity="warning",
+            hint="guard the divisor, e.g. if(n > 0, x / n, 0), if the method gives a value"))
+    return out
+
+
+def _units(spec: Spec, frames: Frames, table: str, rows: np.ndarray) -> str:
+    """The first five flagged rows by their key (row numbers where the table has none)."""
+    picked = np.flatnonzero(rows)[:5]
+    declared = spec.tables.get(table)
+    key = list(declared.key) if declared is not None else []
+    frame = frames.tables[table]
+    if key and all(k in frame.columns for k in key):
+        names = [" ".join(str(v) for v in frame[key].iloc[i]) for i in picked]
+    else:
+        names = [f"row {i + 1}" for i in picked]
+    more = ", …" if rows.sum() > len(picked) else ""
+    return ", ".join(names) + more
 
 
 def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None

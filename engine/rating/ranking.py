@@ -5,17 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sapa.engine.diagnostics import Diagnostic
 from sapa.engine.formula import Frames, evaluate_rows
+from sapa.engine.rating.evaluation import undefined_values
 from sapa.engine.spec import Rating, Spec
 
 
-def compute_ratings(spec: Spec, frames: Frames) -> dict[str, pd.DataFrame]:
-    """Every rating of the spec, in declared order; composed ratings after the ones they use."""
-    done = {rid: compute_rating(r, frames) for rid, r in spec.ratings.items() if not r.rows}
+def compute_ratings(spec: Spec, frames: Frames
+                    ) -> tuple[dict[str, pd.DataFrame], list[Diagnostic]]:
+    """Every rating of the spec, in declared order (composed ratings after the ones they use),
+    and the values their formulas left missing (D414)."""
+    done, warnings = {}, []
+    for rid, rating in spec.ratings.items():
+        if not rating.rows:
+            done[rid], more = compute_rating(spec, rating, frames)
+            warnings += more
     for rid, rating in spec.ratings.items():
         if rating.rows:
             done[rid] = _composed(rating, done)
-    return {rid: done[rid] for rid in spec.ratings}
+    return {rid: done[rid] for rid in spec.ratings}, warnings
 
 
 def _composed(rating: Rating, done: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -27,23 +35,30 @@ def _composed(rating: Rating, done: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return _ranked(pd.DataFrame(rows), rating)
 
 
-def compute_rating(rating: Rating, frames: Frames) -> pd.DataFrame:
+def compute_rating(spec: Spec, rating: Rating, frames: Frames
+                   ) -> tuple[pd.DataFrame, list[Diagnostic]]:
     """One row per unit: rank, unit, name and the rating's columns, best first (full precision;
-    rounding is for display only)."""
+    rounding is for display only), and the values its columns left missing (D414)."""
     table = rating.table
     assert table is not None and rating.unit is not None
     out = pd.DataFrame({"unit": evaluate_rows(rating.unit, frames, table)})
     out["name"] = (evaluate_rows(rating.name, frames, table) if rating.name
                    else pd.Series([None] * len(out), dtype=object))
-    for column in rating.columns:
-        out[column.name] = evaluate_rows(column.plan, frames, table)
+    keep = None
     if rating.where is not None:
         keep = evaluate_rows(rating.where, frames, table).fillna(False).to_numpy(dtype=bool)
+    frames.take_undefined()
+    warnings = []
+    for column in rating.columns:
+        out[column.name] = evaluate_rows(column.plan, frames, table)
+        warnings += undefined_values(spec, frames, table, out[column.name],
+                                     f"rating {rating.id}, column {column.name}", keep)
+    if keep is not None:
         out = out[keep]
     out = _ranked(out, rating)
     if rating.total is not None:
         out = pd.concat([out, _total_row(out, rating)], ignore_index=True)
-    return out
+    return out, warnings
 
 
 def _ranked(out: pd.DataFrame, rating: Rating) -> pd.DataFrame:

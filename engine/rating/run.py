@@ -9,6 +9,7 @@ from functools import cached_property
 
 import pandas as pd
 
+from sapa.engine.diagnostics import Diagnostic
 from sapa.engine.formula import Frames
 from sapa.engine.rating.evaluation import evaluate_tables
 from sapa.engine.rating.ranking import compute_ratings
@@ -24,10 +25,20 @@ class Rated:
     spec: Spec
     tables: Frames  # every table with its variables, and the survey results tables
     surveys: dict[str, SurveyResults]
+    evaluation_warnings: list[Diagnostic]
 
     @cached_property
-    def ratings(self) -> dict[str, pd.DataFrame]:
+    def _computed(self) -> tuple[dict[str, pd.DataFrame], list[Diagnostic]]:
         return compute_ratings(self.spec, self.tables)
+
+    @property
+    def ratings(self) -> dict[str, pd.DataFrame]:
+        return self._computed[0]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """Values the formulas left missing (D414), from the variables and the ratings."""
+        return self.evaluation_warnings + self._computed[1]
 
     @property
     def not_counted(self) -> dict[str, int]:
@@ -40,5 +51,4 @@ def rate(spec: Spec, tables: Mapping[str, pd.DataFrame],
          survey_items: pd.DataFrame | None = None) -> Rated:
     """Evaluate `spec` over checked tables (data.load_tables). `survey_items` (item statistics
     per unit) stands in for the respondents: embedded tests check the aggregation with it."""
-    evaluated, surveys = evaluate_tables(spec, tables, survey_items)
-    return Rated(spec, evaluated, surveys)
+    return Rated(spec, *evaluate_tables(spec, tables, survey_items))
