@@ -46,6 +46,15 @@ def _guard(action: Callable[[], int]) -> None:
     sys.exit(code)
 
 
+def _one_table(names: Sequence[str], what: str, option: str) -> None:
+    """CSV holds one table: several need a choice (exit 2, before any work where possible)."""
+    if len(names) != 1:
+        raise CannotRun([Diagnostic(
+            "C112", f"--format csv writes one table, and there are {len(names)} {what}s: "
+                    f"{', '.join(names)}", hint=f"choose one with {option} ID, or use --out "
+                    "(a CSV per table) or --format json")])
+
+
 def _pairs(given: Sequence[str], form: str = "A_ID=B_ID") -> dict[str, str]:
     """NAME=VALUE arguments as a mapping; one without '=' is a usage problem (exit 2)."""
     for text in given:
@@ -152,9 +161,11 @@ def show(spec: str, resolved: bool) -> None:
               show_default=True)
 @click.option("--force", is_flag=True,
               help="Replace the contents of an --out folder that holds other files.")
+@click.option("--rating", "only", multiple=True,
+              help="Show only this rating (repeatable; --out still writes every rating).")
 @ALLOW_MISSING_ITEMS
 def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, force: bool,
-         allow_missing: bool) -> None:
+         only: tuple[str, ...], allow_missing: bool) -> None:
     """Compute the ratings of SPEC (default: the bundled 2020 methodology) over data."""
     def action() -> int:
         loaded, _ = api.check(spec)
@@ -163,6 +174,9 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, forc
                        "(no --data given)" if data_path is None else
                        f"{spec}: {loaded.id} declares no ratings; nothing to rate", err=True)
             return 2
+        shown = api.chosen_ratings(loaded, only)
+        if fmt == "csv":
+            _one_table(shown, "rating", "--rating")
         folder = api.data_folder(spec, loaded, data_path)
         if out_dir:
             files.check_output(out_dir, [folder], force)
@@ -171,12 +185,13 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, forc
         for where, count in rated.not_counted.items():
             click.echo(f"notice: {count} answers to {where} were not counted: the item "
                        "does not apply to those respondents (asked_if)", err=True)
+        ratings = {rid: rated.ratings[rid] for rid in shown}
         if fmt == "json":
-            click.echo(files.ratings_json(rated.ratings))
+            click.echo(files.ratings_json(ratings))
         elif fmt == "csv":
-            click.echo(files.ratings_csv(rated.ratings), nl=False)
+            click.echo(files.csv_text(ratings[shown[0]]), nl=False)
         else:
-            terminal.ratings(loaded, rated.ratings)
+            terminal.ratings(loaded, ratings)
         if out_dir:
             files.write_results(rated, api.manifest(loaded, folder, rated, out_dir), out_dir)
         return 0
@@ -308,7 +323,8 @@ def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | Non
         if fmt == "json":
             click.echo(files.comparisons_json(results))
         elif fmt == "csv":
-            click.echo(files.comparisons_csv(results), nl=False)
+            _one_table([r.rating_a for r in results], "compared rating", "--rating")
+            click.echo(files.csv_text(results[0].units), nl=False)
         else:
             if legend:
                 click.echo(", ".join(legend))

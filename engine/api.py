@@ -95,6 +95,18 @@ def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False
     return rated, warnings + rated.warnings
 
 
+def chosen_ratings(spec: Spec, only: Sequence[str]) -> list[str]:
+    """The ratings named by `only` (all when empty), in the spec's order; an unknown one is an
+    error with the ids it could be."""
+    unknown = [rid for rid in only if rid not in spec.ratings]
+    if unknown:
+        raise CannotRun([Diagnostic("C100", f"--rating {rid}: {spec.id} has no such rating",
+                                    hint=did_you_mean(rid, spec.ratings)
+                                    or f"its ratings: {', '.join(spec.ratings)}")
+                         for rid in unknown])
+    return [rid for rid in spec.ratings if not only or rid in only]
+
+
 def tests(spec: Spec) -> list[TestResult]:
     """The spec's embedded tests, each run through the same stages as `rate`."""
     return run_tests(spec)

@@ -20,8 +20,11 @@ class Span:
     line: int
     column: int
     end_column: int | None = None
+    cell: str | None = None  # a spreadsheet's name for the place ("G5", "services!G5")
 
     def __str__(self) -> str:
+        if self.cell:
+            return f"{self.file}:{self.cell}"
         return f"{self.file}:{self.line}:{self.column}"
 
 

@@ -8,6 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
@@ -178,6 +179,65 @@ def test_a_folder_of_other_files_is_replaced_only_with_force(tmp_path: Path) -> 
     assert (out / "notes.txt").exists()
     assert sapa("rate", MINI, "--data", data, "--out", out, "--force").exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == ["central.csv", "manifest.json"]
+
+
+def test_result_files_write_counts_whole_and_data_text_inert(tmp_path: Path) -> None:
+    data, out = data_copy(tmp_path), tmp_path / "out"
+    bodies = data / "bodies.csv"
+    bodies.write_text(bodies.read_text().replace("Alpha ministry", "=HYPERLINK(1)")
+                      .replace("Beta agency", "-5"), encoding="utf-8")
+    assert sapa("rate", MINI, "--data", data, "--out", out).exit_code == 0
+    written = (out / "central.csv").read_text(encoding="utf-8")
+    assert ",'=HYPERLINK(1)," in written and ",-5," in written  # a number as text stays
+    survey_out = tmp_path / "survey-out"
+    assert sapa("rate", SPECS / "survey.yaml", "--data", SPECS / "survey-data",
+                "--out", survey_out).exit_code == 0
+    header, first = (survey_out / "services.csv").read_text().splitlines()[:2]
+    n = first.split(",")[header.split(",").index("n")]
+    assert n.isdigit(), first  # a count is 4, not 4.0
+    read_back = pd.read_csv(survey_out / "services.csv")
+    rated = sapa("rate", SPECS / "survey.yaml", "--data", SPECS / "survey-data",
+                 "--format", "json").stdout
+    assert read_back["score"].tolist() == [r["score"] for r in json.loads(rated)["services"]]
+
+
+def test_csv_on_the_terminal_is_one_table_chosen_by_id(tmp_path: Path) -> None:
+    result = sapa("rate", "2020", "--format", "csv")
+    assert result.exit_code == 2 and "error[C112]" in result.output
+    assert "services, cgo_own_zone" in result.output
+    result = sapa("rate", "2020", "--format", "csv", "--rating", "servces")
+    assert result.exit_code == 2 and "did you mean 'services'" in result.output
+    result = sapa("rate", MINI, "--data", MINI_DATA, "--format", "csv", "--rating", "central")
+    assert result.exit_code == 0 and result.stdout.startswith("rank,unit,name,score,grade\n")
+
+
+def test_a_spreadsheet_cell_is_named_as_the_sheet_names_it(tmp_path: Path) -> None:
+    data = data_copy(tmp_path)
+    services = pd.read_csv(data / "services.csv", dtype=str)
+    services.loc[2, "total"] = "many"
+    (data / "services.csv").unlink()
+    services.to_excel(data / "services.xlsx", index=False)
+    result = sapa("rate", MINI, "--data", data)
+    assert result.exit_code == 1
+    assert f"{data / 'services.xlsx'}:D4: error[D403]" in result.output, result.output
+    workbook = tmp_path / "all.xlsx"
+    with pd.ExcelWriter(workbook) as sheets:
+        pd.read_csv(data / "bodies.csv", dtype=str).to_excel(sheets, sheet_name="bodies",
+                                                             index=False)
+        services.to_excel(sheets, sheet_name="services", index=False)
+    result = sapa("rate", MINI, "--data", workbook)
+    assert f"{workbook}:services!D4: error[D403]" in result.output, result.output
+
+
+def test_allowed_values_are_listed_as_the_data_writes_them(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(SPECS / "survey-data", data)
+    respondents = data / "respondents.csv"
+    lines = respondents.read_text().splitlines()
+    lines[1] = lines[1].replace(",5,5,5,", ",9,5,5,", 1)
+    respondents.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = sapa("rate", SPECS / "survey.yaml", "--data", data)
+    assert result.exit_code == 1 and "not one of 1, 2, 3, 4, 5, 0: row 1 ('9')" in result.output
 
 
 def test_a_zone_named_like_a_questionnaire_is_refused(tmp_path: Path) -> None:

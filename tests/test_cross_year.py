@@ -15,7 +15,7 @@ from tests import synthetic
 
 def rate(spec: str, data: Path, out: Path, *extra: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["rate", spec, "--data", str(data), "--out", str(out),
-                                       "--format", "csv", *extra])
+                                       "--format", "csv", "--rating", "services", *extra])
     return result.exit_code, result.output
 
 

@@ -129,8 +129,15 @@ def _convert(spec: ColumnSpec, cells: pd.Series
         outside = values.notna().to_numpy() & ~comparable.isin(allowed).to_numpy()
         if outside.any():
             bad.append(("D404", list(np.flatnonzero(outside)),
-                        "one of " + ", ".join(str(v) for v in spec.values)))
+                        "one of " + ", ".join(_shown(v) for v in spec.values)))
     return values, bad
+
+
+def _shown(value: object) -> str:
+    """A value as the data would write it: 1, not 1.0."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _parse_text(spec: ColumnSpec, cells: pd.Series

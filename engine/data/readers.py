@@ -109,7 +109,7 @@ def read_source(spec: Spec, path: Path) -> tuple[dict[str, pd.DataFrame], dict[s
                                            hint=did_you_mean(name, sheets)))
                 continue
             raw[name], origins[name] = sheets[name], f"{path.name}[{name}]"
-            locators[name] = _grid_locator(f"{path}[{name}]", sheets[name])
+            locators[name] = _grid_locator(str(path), sheets[name], sheet=name)
         return raw, locators, origins, problems
     for name in spec.tables:
         found = [path / f"{name}{s}" for s in READERS if (path / f"{name}{s}").is_file()]
@@ -129,10 +129,10 @@ def read_source(spec: Spec, path: Path) -> tuple[dict[str, pd.DataFrame], dict[s
                 locate = csv_locator(file, frame)
             elif file.suffix == ".xlsx":
                 frame = pd.read_excel(file, dtype=str, keep_default_na=False)
-                locate = _grid_locator(str(file), frame)
+                locate = _grid_locator(str(file), frame, sheet="")
             else:
                 frame = pd.read_parquet(file)
-                locate = _grid_locator(str(file), frame, header=False)
+                locate = _grid_locator(str(file), frame)
         except Exception as exc:  # noqa: BLE001 - whatever the reader says, the file is bad
             problems.append(_unreadable(file, exc))
             continue
@@ -153,12 +153,27 @@ def _unreadable(file: Path, exc: Exception) -> Diagnostic:
                            "spreadsheet; .parquet")
 
 
-def _grid_locator(where: str, frame: pd.DataFrame, header: bool = True) -> Locate:
-    """Spreadsheet places: row number as the sheet shows it, column number."""
+def _grid_locator(where: str, frame: pd.DataFrame, sheet: str | None = None) -> Locate:
+    """Places in a grid: for a spreadsheet (`sheet`: its name in a workbook, "" for a file of
+    one sheet) the cell as the sheet names it (G5, services!G5), its header on row 1; for
+    Parquet the row and column numbers."""
     columns = list(frame.columns)
 
     def locate(row: int, column: str | None) -> Span:
         col = columns.index(column) + 1 if column in columns else 1
-        return Span(where, row + (2 if header else 1) if row >= 0 else 1, col)
+        if sheet is None:
+            return Span(where, row + 1 if row >= 0 else 1, col)
+        line = row + 2 if row >= 0 else 1
+        cell = f"{column_letters(col)}{line}"
+        return Span(where, line, col, cell=f"{sheet}!{cell}" if sheet else cell)
 
     return locate
+
+
+def column_letters(number: int) -> str:
+    """A spreadsheet's column name: 1 -> A, 26 -> Z, 27 -> AA."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters

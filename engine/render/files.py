@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from ruamel.yaml import YAML
 
@@ -80,12 +81,49 @@ def write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path) -> None
 
 def _write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path) -> None:
     for rid, frame in rated.ratings.items():
-        frame.to_csv(out_dir / f"{rid}.csv", index=False, encoding="utf-8")
+        write_csv(frame, out_dir / f"{rid}.csv")
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
                                            encoding="utf-8")
     for name, result in rated.surveys.items():
-        result.table.to_csv(out_dir / f"{name}.results.csv", index=False)
-        result.long.to_csv(out_dir / f"{name}.levels.csv", index=False)
+        write_csv(result.table, out_dir / f"{name}.results.csv")
+        write_csv(result.long, out_dir / f"{name}.levels.csv")
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    path.write_text(csv_text(frame), encoding="utf-8")
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """A results table as CSV a spreadsheet opens safely: text from the data that starts like a
+    formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, so the
+    spreadsheet shows it instead of running it; numbers in full precision, whole ones (counts)
+    without `.0`."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(_inert)
+    return out.to_csv(index=False, float_format=_number)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: Any) -> Any:
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)  # a number written as text (-5, +1.5) stays as it is
+    except ValueError:
+        return "'" + value
+    return value
+
+
+def _number(value: float) -> str:
+    """The shortest text that reads back as the same float; a whole number without `.0`."""
+    value = float(value)  # NumPy's repr would say np.float64(…)
+    if value.is_integer() and abs(value) < 2 ** 53:
+        return str(int(value))
+    return repr(value)
 
 
 def write_comparisons(results: list[RatingComparison], out_dir: Path) -> None:
@@ -94,12 +132,28 @@ def write_comparisons(results: list[RatingComparison], out_dir: Path) -> None:
     for result in results:
         name = result.rating_a if result.rating_a == result.rating_b else \
             f"{result.rating_a}__{result.rating_b}"
-        result.units.to_csv(out_dir / f"{name}.csv", index=False)
+        write_csv(result.units, out_dir / f"{name}.csv")
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A frame as JSON-ready rows (missing values as null)."""
-    return json.loads(frame.to_json(orient="records"))
+    """A frame as JSON-ready rows: missing values as null, numbers in full precision, whole
+    ones (counts) as integers."""
+    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return [{str(key): _plain(value) for key, value in row.items()} for row in rows]
+
+
+def _plain(value: Any) -> Any:
+    """A cell as a JSON value (NumPy scalars to Python ones)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        return int(value) if value.is_integer() and abs(value) < 2 ** 53 else value
+    return value
 
 
 def to_json(value: Any) -> str:
@@ -110,8 +164,6 @@ def ratings_json(frames: dict[str, pd.DataFrame]) -> str:
     return to_json({rid: records(frame) for rid, frame in frames.items()})
 
 
-def ratings_csv(frames: dict[str, pd.DataFrame]) -> str:
-    return "".join(f"# {rid}\n{frame.to_csv(index=False)}" for rid, frame in frames.items())
 
 
 def conformance_json(result: Conformance) -> str:
@@ -120,14 +172,9 @@ def conformance_json(result: Conformance) -> str:
 
 def comparisons_json(results: list[RatingComparison]) -> str:
     return to_json([{
-        "rating_a": r.rating_a, "rating_b": r.rating_b, "spearman": _finite(r.spearman),
-        "kendall": _finite(r.kendall), "common": r.common, "moved": r.moved,
+        "rating_a": r.rating_a, "rating_b": r.rating_b, "spearman": _plain(r.spearman),
+        "kendall": _plain(r.kendall), "common": r.common, "moved": r.moved,
         "units": records(r.units)} for r in results])
-
-
-def comparisons_csv(results: list[RatingComparison]) -> str:
-    return "".join(f"# {r.rating_a} vs {r.rating_b}\n{r.units.to_csv(index=False)}"
-                   for r in results)
 
 
 def yaml_text(data: Any) -> str:
@@ -138,8 +185,3 @@ def yaml_text(data: Any) -> str:
     out = io.StringIO()
     yaml.dump(data, out)
     return out.getvalue()
-
-
-def _finite(value: float) -> float | None:
-    """A number for JSON: NaN (too few units to correlate) is null, never the invalid NaN."""
-    return None if value != value else value

@@ -97,8 +97,11 @@ def comparisons(results: list[RatingComparison], label_a: str, label_b: str,
     out = console(160)
     for r in results:
         pair = r.rating_a if r.rating_a == r.rating_b else f"{r.rating_a} → {r.rating_b}"
-        out.print(f"[bold]{pair}[/bold]: {r.common} units under both; Spearman "
-                  f"{cell(r.spearman, 3)}, Kendall {cell(r.kendall, 3)}; {r.moved} changed rank")
+        agreement = (f"Spearman {cell(r.spearman, 3)}, Kendall {cell(r.kendall, 3)}"
+                     if r.common >= 2 else "no rank correlation (it needs 2 units ranked under "
+                     "both)")
+        out.print(f"[bold]{pair}[/bold]: {r.common} units under both; {agreement}; "
+                  f"{r.moved} changed rank")
         for side, label in (("only_a", label_a), ("only_b", label_b)):
             alone = r.units[r.units["present"] == side]
             if len(alone):
