@@ -401,6 +401,13 @@ def diff_command(spec_a: str, spec_b: str, fmt: str) -> None:
     _guard(action)
 
 
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of spec files for an editor: a whole spec, or an overlay (a file
+    with `extends:`). Save it and point the editor's YAML support at it."""
+    click.echo(files.to_json(api.editor_schema()))
+
+
 @main.command(name="list")
 def list_command() -> None:
     """List the bundled methodologies."""

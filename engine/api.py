@@ -28,6 +28,7 @@ from sapa.engine.spec import (
     Spec,
     bundled_names,
     default_data,
+    editor_schema,
     is_file,
     load_document,
     load_spec,
@@ -38,9 +39,10 @@ from sapa.engine.synth import Synthesis, synthesize, write
 from sapa.engine.testing import TestResult, run_tests
 
 __all__ = [
-    "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "compare",
-    "conformance", "data_folder", "diff", "history", "later", "load", "load_document", "manifest",
-    "rate_folder", "read", "resolve_spec", "synthesis", "tests", "write_synthesis",
+    "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "chosen_ratings",
+    "compare", "conformance", "data_folder", "diff", "editor_schema", "history", "later", "load",
+    "load_document", "manifest", "rate_folder", "read", "resolve_spec", "synthesis", "tests",
+    "write_synthesis",
 ]
 
 

@@ -6,7 +6,7 @@ weight and test checked in one run; the model built when nothing is wrong) -> mo
 typed, frozen description every later stage reads). `paths` holds the one rule for file names a
 spec gives (relative to the file that writes them)."""
 
-from sapa.engine.spec.loading import bundled_names, load_document, resolve_spec, spec_schema
+from sapa.engine.spec.loading import bundled_names, load_document, resolve_spec
 from sapa.engine.spec.model import (
     LEVEL_MEMBERS_TABLE,
     LEVEL_NODE,
@@ -34,6 +34,7 @@ from sapa.engine.spec.paths import (
     published_folder,
     resolve,
 )
+from sapa.engine.spec.schema import editor_schema, spec_schema
 from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.validation import load_spec
 
@@ -43,5 +44,5 @@ __all__ = [
     "PathKey", "declared_in", "default_data", "exists", "is_file", "published_folder", "resolve",
     "ColumnSpec", "Level", "Document", "Questionnaire", "Rating", "Spec", "Survey", "SurveyItem",
     "TableSpec", "TestCase", "bundled_names", "load_document", "load_spec", "resolve_spec",
-    "result_columns", "spec_schema", "text_of",
+    "result_columns", "spec_schema", "editor_schema", "text_of",
 ]

@@ -1,12 +1,11 @@
 """Finding a spec (path or bundled short name), merging `extends:` chains, checking structure.
 
-Structure is checked against engine/schema/spec.schema.json, the single source of truth for what
+Structure is checked against engine/spec/spec.schema.json, the single source of truth for what
 keys a spec may have; every schema error is turned into a located diagnostic.
 """
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from importlib.resources import as_file, files
 from pathlib import Path
@@ -17,6 +16,7 @@ from jsonschema.exceptions import ValidationError
 
 from sapa.engine.diagnostics import CannotRun, Diagnostic, did_you_mean
 from sapa.engine.spec.paths import exists
+from sapa.engine.spec.schema import spec_schema
 from sapa.engine.spec.source import Document, NodePlace, PathKey, read_yaml
 
 BUNDLED_SUFFIX = ".yaml"
@@ -73,10 +73,30 @@ def load_document(path: Path, _chain: tuple[Path, ...] = ()) -> Document:
         raise CannotRun(exc.diagnostics) from None
     overlay = {k: v for k, v in data.items() if k != "extends"}
     merged_places = dict(parent.places)
-    merged = _merge(parent.data if isinstance(parent.data, dict) else {}, overlay, (),
-                    document.places, merged_places)
+    base = parent.data if isinstance(parent.data, dict) else {}
+    merged = _merge(base, overlay, (), document.places, merged_places)
     return Document(merged, merged_places, parent.files + document.files,
-                    parent.diagnostics + document.diagnostics)
+                    parent.diagnostics + document.diagnostics
+                    + _removing_nothing(base, overlay, (), document))
+
+
+def _removing_nothing(base: Any, overlay: Any, path: PathKey, document: Document
+                      ) -> list[Diagnostic]:
+    """S115 for `key: null` where the spec extended has no such key: it removes nothing, so it
+    is a misspelt key or a YAML slip (`{en: a, b}` reads `b` as a key with no value)."""
+    if not (isinstance(base, dict) and isinstance(overlay, dict)):
+        return []
+    found = []
+    for key, value in overlay.items():
+        if value is None and key not in base:
+            found.append(Diagnostic(
+                "S115", f"'{key}: null' removes nothing: the spec extended has no '{key}' here",
+                document.place((*path, key), key=True), "warning",
+                hint=did_you_mean(str(key), [str(k) for k in base])
+                or "a comma in a flow mapping ({en: a, b}) starts a new key; quote the text"))
+        else:
+            found += _removing_nothing(base.get(key), value, (*path, key), document)
+    return found
 
 
 def _merge(base: Any, overlay: Any, path: PathKey, overlay_places: dict[PathKey, NodePlace],
@@ -102,12 +122,6 @@ def _merge(base: Any, overlay: Any, path: PathKey, overlay_places: dict[PathKey,
 
 
 # --------------------------------------------------------------------------------- structure
-@cache
-def spec_schema() -> dict[str, Any]:
-    text = files("sapa.engine.spec").joinpath("spec.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
-
-
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(spec_schema())
