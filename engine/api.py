@@ -35,7 +35,7 @@ from sapa.engine.spec import (
     published_folder,
     resolve_spec,
 )
-from sapa.engine.synth import Synthesis, synthesize, write
+from sapa.engine.synth import Synthesis, fit_limits, synthesize, write
 from sapa.engine.testing import TestResult, run_tests
 
 __all__ = [
@@ -48,8 +48,18 @@ __all__ = [
 
 def load(name: str) -> tuple[Spec | None, list[Diagnostic]]:
     """A spec by path or bundled short name, checked: the model (None when it has errors) and
-    every problem found. Raises CannotRun only when it cannot be read at all."""
-    return load_spec(resolve_spec(name))
+    every problem found, with S237 where `sapa synth` cannot fit its `synthesis:` plan. Raises
+    CannotRun only when it cannot be read at all."""
+    path = resolve_spec(name)
+    spec, diagnostics = load_spec(path)
+    if spec is not None and spec.synthesis is not None:
+        limits = fit_limits(spec)
+        place = load_document(path).place(("synthesis",), key=True) if limits else None
+        diagnostics += [Diagnostic(
+            "S237", f"sapa synth cannot fit this spec's synthesis: plan: {reason}", place,
+            "warning", hint="synthesis: null, if the plan is inherited and not meant for this "
+            "spec") for reason in limits]
+    return spec, diagnostics
 
 
 def check(name: str) -> tuple[Spec, list[Diagnostic]]:
@@ -137,8 +147,24 @@ def synthesis(spec: Spec, published: Path | None = None, seed: int = 0,
     """Respondent-level data fitted to the spec's published tables (its `synthesis:` plan)."""
     if not spec.synthesis or spec.survey is None:
         raise CannotRun([], f"{spec.id}: the spec has no synthesis: section")
-    return synthesize(spec, published or published_folder(spec), seed=seed, progress=progress,
-                      only=only)
+    folder = published or published_folder(spec)
+    missing = sorted({name for name in _files_named(spec.synthesis)
+                      if not is_file(folder / name)})
+    if missing:
+        raise CannotRun([Diagnostic(
+            "C110", f"{folder}: the published tables the synthesis: plan reads are missing: "
+            f"{', '.join(missing)}", hint="give the folder with --published DIR")])
+    return synthesize(spec, folder, seed=seed, progress=progress, only=only)
+
+
+def _files_named(plan: Any) -> set[str]:
+    """Every `file:` a part of a synthesis plan names."""
+    if isinstance(plan, Mapping):
+        found = {plan["file"]} if isinstance(plan.get("file"), str) else set()
+        return found.union(*(_files_named(v) for v in plan.values()))
+    if isinstance(plan, list):
+        return set().union(*(_files_named(v) for v in plan))
+    return set()
 
 
 def _files_hash(files: Sequence[str]) -> str:

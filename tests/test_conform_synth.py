@@ -19,6 +19,7 @@ from sapa.engine.synth import synthesize
 from sapa.engine.synth import targets as synthesis_targets
 from tests.conftest import SPECS
 
+PRINTED = synthesis_skips.Printing({"score": 0.005, "satisfaction": 0.05}, 5, True)
 PUBLISHED = """rank,code,score,grade
 1,B,100.0,high
 2,D,92.49,high
@@ -223,7 +224,7 @@ def test_regional_shares_are_balanced_so_the_regions_average_to_the_unit() -> No
                                 regional={"A": (4.0, 60.0), "B": (4.8, 90.0)})
     unit = synthesis._Unit("u", 100, ["office"], targets, ["A", "B"])
     shares = synthesis._balanced(unit, {"A": 0.5, "B": 0.5, "C": 0.2},
-                                 {"score": 1.0, "satisfaction": 0.5})
+                                 {"score": 1.0, "satisfaction": 0.5}, PRINTED)
     assert set(shares) == {"A", "B"} and sum(shares.values()) == pytest.approx(1.0)
     assert 4.0 * shares["A"] + 4.8 * shares["B"] == pytest.approx(4.5, abs=0.0025 + 1e-9)
 
@@ -243,7 +244,7 @@ def test_items_of_one_criterion_share_its_raters() -> None:
     """5.00 with 94.4 % over two items of 9 asked: 17 of the 18 answers rate (all fives), so
     one item has 9 raters and the other 8; each on its own would round down to 8."""
     items = [synthesis_skips.Item(slot, np.arange(9), 5.0, 94.4) for slot in (0, 1)]
-    synthesis_skips.share_raters(items, non_answers=True)
+    synthesis_skips.share_raters(items, PRINTED)
     assert sorted(item.rated for item in items) == [8, 9]
 
 
@@ -276,9 +277,9 @@ def test_routed_counts_make_the_pooled_2019_feedback_come_out() -> None:
     for unit, flags in routed.items():
         score, share = targets[unit].criteria[("main", "feedback")]
         k = int(flags["complained"])
-        rated = synthesis_skips.raters(2 * k, score, share, True)
+        rated = synthesis_skips.raters(2 * k, score, share, PRINTED)
         assert 2 <= k <= counts[unit]
-        assert synthesis_skips.reachable(score, rated, 1.0)
+        assert synthesis_skips.reachable(score, rated, 1.0, PRINTED)
         total, weight = total + rated * score, weight + rated
     assert total / weight == pytest.approx(3.43, abs=0.005)
 
@@ -304,3 +305,56 @@ def test_item_splits_make_the_pooled_2019_costs_items_come_out() -> None:
         assert np.average(values, weights=[counts[u] for u in units]) == pytest.approx(
             printed, abs=0.01)
     assert len([u for u in splits if "costs_fee_amount" in splits[u]]) < len(splits)  # paid
+
+
+def test_the_channel_split_search_covers_more_than_two_channels() -> None:
+    """Three channels: splits that move respondents between any two of them are tried, ranked
+    by how many printed figures they make reachable."""
+    spec, _ = load_spec(resolve_spec("2020"))
+    units = pd.read_parquet(Path(spec.path).parent / "data" / "2020" / "services.parquet")
+    printed = {("office", "accessibility"): (4.71, 81.3), ("online", "accessibility"): (4.63, 75.0),
+               ("provider_office", "accessibility"): (4.5, 62.5)}
+    targets = synthesis_targets.Targets(criteria=printed, items={}, totals={},
+                                        channel_zones={}, unit_zones={})
+    unit = synthesis._Unit("2.16", 40, ["office", "online", "provider_office"], targets, [])
+    splits = [{name: size for name, (size, _) in split.items()}
+              for split in synthesis._sizes(spec, spec.synthesis, unit, units)]
+    assert len(splits) > 1 and all(sum(split.values()) == 40 for split in splits)
+    assert len({split["provider_office"] for split in splits}) > 1  # the third channel moved
+
+
+def test_printed_digits_decide_what_a_mean_can_print() -> None:
+    """14 marks over 3 raters is 4.667: it prints as 4.7 with one decimal, never as 4.70."""
+    one = synthesis_skips.Printing({"score": 0.05, "satisfaction": 0.5}, 5, True)
+    assert synthesis_skips.reachable(4.7, 3, 1.0, one)
+    assert not synthesis_skips.reachable(4.7, 3, 1.0, PRINTED)
+    spec, _ = load_spec(resolve_spec("2020"))
+    plan = {**spec.synthesis, "digits": {"score": 1, "satisfaction": 0}}
+    assert synthesis_skips.printing(plan, spec.survey) == one
+
+
+def test_synth_refuses_a_spec_it_cannot_fit_and_validate_says_so(tmp_path: Path) -> None:
+    variant = tmp_path / "variant.yaml"
+    variant.write_text("extends: 2020\nmethodology: {id: v}\nscale: {satisfied: [4, 5]}\n"
+                       "tests: null\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["synth", str(variant), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "error[C105]" in result.output
+    assert "counts 4, 5 as satisfied" in result.output and not (tmp_path / "out").exists()
+    result = CliRunner().invoke(main, ["validate", str(variant)])
+    assert result.exit_code == 0 and "warning[S237]" in result.output
+    assert "2020.yaml:" in result.output  # placed where the plan is written
+
+
+def test_a_synthesis_plan_names_the_specs_channels_and_criteria(tmp_path: Path) -> None:
+    variant = tmp_path / "variant.yaml"
+    variant.write_text(
+        "extends: 2020\nmethodology: {id: v}\ntests: null\nsynthesis:\n"
+        "  channel_shares: {ofice: 0.7}\n"
+        "  routing: {complained: {share: 0.05, criteria: [fedback]}}\n"
+        "  channels: {map: {csc: office, portal: onlin}}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(variant)])
+    assert result.exit_code == 1
+    for name, suggestion in (("ofice", "office"), ("fedback", "feedback"), ("onlin", "online")):
+        assert f"unknown questionnaire '{name}'" in result.output or \
+            f"unknown criterion '{name}'" in result.output
+        assert f"did you mean '{suggestion}'" in result.output

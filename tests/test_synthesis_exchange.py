@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from sapa.engine.synth.exchange import Figures, Pooled, exchange
+from sapa.engine.synth.skips import Printing
 
 SURVEY = SimpleNamespace(ratings=(1.0, 2.0, 3.0, 4.0, 5.0), satisfied=(5.0,), base="asked")
+PRINTED = Printing({"score": 0.005, "satisfaction": 0.05}, 5, True)
 
 
 def answers_of(rng: np.random.Generator, n: int, fives: int, fours: int) -> np.ndarray:
@@ -55,7 +57,7 @@ def test_exchanges_bring_the_pool_to_its_print_and_keep_every_unit_on_its_own(se
     owner = np.concatenate([np.zeros(200, dtype=int), np.full(600, -1)])
 
     done = exchange(answers, owner, [(0, np.array([0, 1]))], figures, achieved, pooled,
-                    SURVEY, np.random.default_rng(seed))
+                    SURVEY, PRINTED, np.random.default_rng(seed))
 
     assert done.made > 0
     pool_score, pool_share = values(answers)
@@ -80,7 +82,7 @@ def test_no_exchange_where_the_pool_is_already_printed() -> None:
     achieved = [np.array([score.mean(), share.mean()])]
     done = exchange(answers, np.zeros(100, dtype=int), [(0, np.array([0, 1]))],
                     [criterion_figures(score.mean(), share.mean())], achieved, pooled, SURVEY,
-                    rng)
+                    PRINTED, rng)
     assert done.made == 0
 
 
@@ -101,7 +103,8 @@ def test_an_exchange_that_would_move_a_unit_off_its_print_is_not_made() -> None:
     pooled = Pooled("costs", ["fee", "extra"], np.full((2, 2), np.nan),
                     (round(pool_score.mean(), 2), round(pool_share.mean() - 2.0, 1)))
     done = exchange(answers, np.concatenate([np.zeros(200, dtype=int), np.full(600, -1)]),
-                    [(0, np.array([0, 1]))], [exact], achieved, pooled, SURVEY, rng)
+                    [(0, np.array([0, 1]))], [exact], achieved, pooled, SURVEY, PRINTED,
+                    rng)
     after, _ = values(answers[:200])
     assert done.made > 0 and after.mean() == pytest.approx(score.mean(), abs=1e-9)
     assert ((answers[:200] == 0) == (paid == 0)).all()  # the non-answers stayed put

@@ -23,7 +23,7 @@ def _one_item(score_weight: float, share_weight: float) -> tuple[Cells, list[Goa
 def test_the_heavier_of_two_conflicting_figures_is_reproduced(weights: tuple[float, float],
                                                              kept: int) -> None:
     cells, goals = _one_item(*weights)
-    made = fit(cells, goals)
+    made = fit(cells, goals, 5)
     assert made.reproduced.tolist() == [kept == 0, kept == 1]
     assert 20 <= made.total[0] <= 100 and 0 <= made.top[0] <= 20  # twenty marks of 1..5
 
@@ -31,7 +31,7 @@ def test_the_heavier_of_two_conflicting_figures_is_reproduced(weights: tuple[flo
 def test_figures_that_agree_are_all_reproduced_whatever_their_weights() -> None:
     cells, goals = _one_item(1.0, 0.5)
     goals[1] = Goal("item", "satisfaction", -1, np.array([1.0]), 50.0, 0.05, 0.1, 0.5)
-    assert fit(cells, goals).met.all()
+    assert fit(cells, goals, 5).met.all()
 
 
 def test_a_figure_given_up_shows_the_range_the_kept_figure_allows() -> None:
@@ -39,7 +39,7 @@ def test_a_figure_given_up_shows_the_range_the_kept_figure_allows() -> None:
     15.025 top marks in real counts (the rest at 1), 75.125 %: the 95 % given up is
     contradicted, its range ends below it."""
     cells, goals = _one_item(1.0, 0.5)
-    made = fit(cells, goals)
+    made = fit(cells, goals, 5)
     assert np.isnan(made.possible[0]).all()  # met: no range
     low, high = made.possible[1]
     assert low == pytest.approx(0.0, abs=1e-6) and high == pytest.approx(75.125, abs=1e-4)
@@ -49,7 +49,7 @@ def test_a_figure_missed_only_for_whole_counts_has_its_print_inside_its_range() 
     """Three raters cannot average 4.50 (13/3 or 14/3), real counts can: the range holds it."""
     cells = Cells(slot=np.array([0]), group=np.array([0]), asked=np.array([3]),
                   rated=np.array([3]), score=np.array([4.5]), share=np.array([50.0]))
-    made = fit(cells, [Goal("item", "score", -1, np.array([1.0]), 4.5, 0.005, 0.01)])
+    made = fit(cells, [Goal("item", "score", -1, np.array([1.0]), 4.5, 0.005, 0.01)], 5)
     assert not made.met[0]
     low, high = made.possible[0]
     assert low <= 4.5 <= high

@@ -189,6 +189,7 @@ class Checker:
         self.check_variables()
         self.check_ratings()
         self.check_published()
+        self.check_synthesis()
         self.check_tests()
         return self.problems
 
@@ -752,6 +753,58 @@ class Checker:
             if isinstance(raw.get("file"), str) and not is_file(folder / raw["file"]):
                 self.report("S252", f"published table not found: {folder / raw['file']}",
                             (*base, "file"))
+
+    def check_synthesis(self) -> None:
+        """The names a `synthesis:` plan uses are the spec's: channels are questionnaires (each
+        with its contact value), routed criteria and mapped zones exist, the respondents'
+        columns it fills are declared."""
+        plan = mapping(self.data.get("synthesis"))
+        if not plan:
+            return
+        questionnaires = mapping(self.data.get("questionnaires"))
+        criteria, zones = mapping(self.data.get("criteria")), mapping(self.data.get("zones"))
+        respondents, _ = self.survey_parts()
+        columns = self.catalog.columns.get(respondents or "", {})
+        contact = mapping(plan.get("contact"))
+        contacts = mapping(contact.get("values"))
+
+        def names(part: str, kind: str, known: Mapping[str, Any], keys: bool = False) -> None:
+            *parents, last = part.split(".")
+            node = plan
+            for key in parents:
+                node = mapping(mapping(node).get(key))
+            entries = mapping(mapping(node).get(last))
+            path = ("synthesis", *parents, last)
+            for key, value in entries.items():
+                name = key if keys else value
+                if isinstance(name, str) and name not in known:
+                    self.unknown(kind, name, known, (*path, key))
+
+        names("channels.map", "questionnaire", questionnaires)
+        names("channel_shares", "questionnaire", questionnaires, keys=True)
+        names("contact.values", "questionnaire", questionnaires, keys=True)
+        names("criteria.criterion_map", "criterion", criteria)
+        names("zones.map", "zone", zones)
+        names("zones.questionnaire", "zone", zones, keys=True)
+        names("zones.questionnaire", "questionnaire", questionnaires)
+        for channel, name in mapping(mapping(plan.get("channels")).get("map")).items():
+            if name in questionnaires and name not in contacts:
+                self.report("S201", f"channel '{name}' has no value in synthesis.contact.values",
+                            ("synthesis", "channels", "map", channel),
+                            hint="each questionnaire a channel maps to needs its contact value")
+        for flag, rule in mapping(plan.get("routing")).items():
+            if columns and flag not in columns:
+                self.unknown(f"column of '{respondents}'", flag, columns,
+                             ("synthesis", "routing", flag))
+            for i, criterion in enumerate(tree.items(mapping(rule).get("criteria"))):
+                if isinstance(criterion, str) and criterion not in criteria:
+                    self.unknown("criterion", criterion, criteria,
+                                 ("synthesis", "routing", flag, "criteria", i))
+        for part in ("contact", "regions"):
+            column = mapping(plan.get(part)).get("column")
+            if columns and isinstance(column, str) and column not in columns:
+                self.unknown(f"column of '{respondents}'", column, columns,
+                             ("synthesis", part, "column"))
 
     def check_tests(self) -> None:
         tables = mapping(self.data.get("tables"))

@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ from scipy.optimize import linprog
 from sapa.engine.data import build_frame
 from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
 from sapa.engine.formula import Frames, evaluate_rows
-from sapa.engine.spec import Questionnaire, Spec, Survey
+from sapa.engine.spec import Questionnaire, Spec
 from sapa.engine.survey import ItemWeights
 from sapa.engine.synth import pooled as pooled
 from sapa.engine.synth import skips as skips
@@ -264,7 +265,7 @@ def _unit_respondents(spec: Spec, plan: Mapping[str, Any], unit: _Unit, way: _Wa
     shake = (way.shake, np.random.default_rng([way.shake, int(rng.integers(2**32))])
              ) if way.shake else None
     slots, cells, who = _cells(spec, frames, unit, units, plan["regions"]["column"], shake)
-    goals = _goals(survey, plan, slots, cells, unit)
+    goals = _goals(spec, plan, slots, cells, unit)
     top = int(max(survey.satisfied))
     result = fit(cells, goals, top)
     non_answer = min(survey.non_answers) if survey.non_answers else np.nan
@@ -309,7 +310,7 @@ def _unit_frames(spec: Spec, plan: Mapping[str, Any], unit: _Unit, sizes: Sizes,
     region_weight = dict(zip(regions[0], regions[1], strict=True))
     if unit.groups:
         region_weight = _balanced(unit, region_weight, _weights(
-            (plan.get("regional") or {}).get("weight", 1.0)))
+            (plan.get("regional") or {}).get("weight", 1.0)), skips.printing(plan, survey))
     frames = []
     for name, (size, flagged) in sizes.items():
         if size == 0:
@@ -361,8 +362,8 @@ def _spread(drawn: np.ndarray, order: list[str], count: int) -> np.ndarray:
     return np.array(picked[:count], dtype=int)
 
 
-def _balanced(unit: _Unit, shares: Mapping[str, float], weight: Mapping[str, float]
-              ) -> dict[str, float]:
+def _balanced(unit: _Unit, shares: Mapping[str, float], weight: Mapping[str, float],
+              printed: skips.Printing) -> dict[str, float]:
     """The unit's regional shares, as near the sample's (`regions`) as can be while the regions'
     published figures, weighted by the shares, average to the unit's own (its total is their
     share-weighted mean when every channel splits alike). At the sample's shares they often do
@@ -379,7 +380,7 @@ def _balanced(unit: _Unit, shares: Mapping[str, float], weight: Mapping[str, flo
     if not stats or len(unit.groups) < 2:
         return dict(zip(unit.groups, start.tolist(), strict=True))
     g, m = len(start), len(stats)
-    half = np.array([skips.HALF_WIDTH[("score", "satisfaction")[k]] for k in stats])
+    half = np.array([printed.half[skips.STATISTICS[k]] for k in stats])
     heavier = np.array([weight[("score", "satisfaction")[k]] for k in stats])
     price = 1000.0 ** np.searchsorted(np.unique(heavier), heavier) / half
     # variables: shares w | rise above the start | fall below it | miss of each average
@@ -421,7 +422,7 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
     default = skips.shared_out(unit.n, unit.channels, plan.get("channel_shares", {}))
 
     shared = survey.shared_zones
-    non_answers = bool(survey.non_answers)
+    printed = skips.printing(plan, survey)
     weight = {part: _weights((plan.get(part) or {}).get("weight", 1.0))["score"]
               for part in ("criteria", "zones")}
 
@@ -451,7 +452,7 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
             value = known.get((name, key))
             if not m or value is None or (only is not None and key not in only):
                 continue
-            found += weight[part] * sum(skips.printable(*value, m, size, non_answers))
+            found += weight[part] * sum(skips.printable(*value, m, size, printed))
         return found
 
     always = {name: items_per_figure(name, dict.fromkeys(routing, False))
@@ -476,13 +477,22 @@ def _sizes(spec: Spec, plan: Mapping[str, Any], unit: _Unit, units: pd.DataFrame
             out[name] = (size, chosen)
         return out
 
-    splits = [default]
-    if len(unit.channels) == 2 and unit.n > 2:
-        first, second = unit.channels
-        ranked = sorted(range(1, unit.n), key=lambda k: (
-            -reachable(first, k, always[first]) - reachable(second, unit.n - k, always[second]),
-            abs(k - default[first])))
-        splits = [{first: k, second: unit.n - k} for k in ranked[:SPLITS]]
+    @cache
+    def reach(name: str, size: int) -> float:
+        return reachable(name, size, always[name]) if size > 0 else 0.0
+
+    # candidates: the default split with respondents moved between two of the channels (every
+    # split, for two channels), ranked by what they make reachable, then by nearness
+    ranks: dict[tuple[int, ...], tuple[float, int, int]] = {}
+    for first, second in itertools.combinations(unit.channels, 2) if unit.n > 2 else ():
+        pair = default[first] + default[second]
+        for k in range(1, pair):
+            split = {**default, first: k, second: pair - k}
+            sizes = tuple(split[c] for c in unit.channels)
+            ranks.setdefault(sizes, (-sum(reach(c, split[c]) for c in unit.channels),
+                                     abs(k - default[first]), len(ranks)))
+    ranked = sorted(ranks, key=ranks.__getitem__)[:SPLITS]
+    splits = [dict(zip(unit.channels, sizes, strict=True)) for sizes in ranked] or [default]
     return [flagged(split) for split in splits]
 
 
@@ -497,6 +507,7 @@ def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _
     (where the published figures are), then shared out over the groups by size."""
     survey = spec.survey
     assert survey is not None
+    printed = skips.printing(spec.synthesis or {}, survey)
     slots: list[Slot] = []
     items: list[skips.Item] = []
     groups = []
@@ -510,7 +521,7 @@ def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _
                 continue
             slots.append((questionnaire, item))
             score, share = start[item.name]
-            score = float(np.clip(score, 1.0, 5.0))
+            score = float(np.clip(score, 1.0, printed.top))
             share = (score - 1) / 4 * 100 if np.isnan(share) else share
             members = np.flatnonzero(asked[item.name])
             items.append(skips.Item(len(slots) - 1, members, score, share))
@@ -518,13 +529,13 @@ def _cells(spec: Spec, frames: list[tuple[Questionnaire, pd.DataFrame]], unit: _
     skips.answering(slots, items, unit.answering)
     if shake is not None:  # before the skips, which are decided on who is left
         skips.leave_out(slots, items, shake[0] % 3, shake[1])
-    skips.skip_some(slots, items, bool(survey.non_answers))
+    skips.skip_some(slots, items, printed)
     if shake is not None and shake[0] > 2:
-        skips.shake(items, shake[1], bool(survey.non_answers))
+        skips.shake(items, shake[1], printed)
     for item in items:  # after the counts, which are decided on the printed values
         move = unit.splits.get(slots[item.slot][1].name)
         if move is not None:
-            item.score = float(np.clip(item.score + move[0], 1.0, 5.0))
+            item.score = float(np.clip(item.score + move[0], 1.0, printed.top))
             item.share = float(np.clip(item.share + move[1], 0.0, 100.0))
     rows, who = [], []
     for item, group in zip(items, groups, strict=True):
@@ -559,13 +570,15 @@ def _start_values(targets: Targets, questionnaire: Questionnaire
     return out
 
 
-def _goals(survey: Survey, plan: Mapping[str, Any], slots: list[Slot], cells: Cells,
+def _goals(spec: Spec, plan: Mapping[str, Any], slots: list[Slot], cells: Cells,
            unit: _Unit) -> list[Goal]:
     """Every published figure of the unit as a linear function of its item values."""
+    survey = spec.survey
+    assert survey is not None
     targets = unit.targets
     weight = {part: _weights((plan.get(part) or {}).get("weight", 1.0))
               for part in ("criteria", "zones", "unit_totals", "regional")}
-    half = skips.HALF_WIDTH
+    half = skips.printing(plan, survey).half
     tolerance = plan["tolerance"]
     goals: list[Goal] = []
 
@@ -625,19 +638,39 @@ def _asked(spec: Spec, questionnaire: Questionnaire, frame: pd.DataFrame,
     return out
 
 
-def _fittable(spec: Spec) -> None:
-    """The fit needs each published figure as a fixed linear function of item values: a pooled
-    level (weighted by how many rate each item) or a formula level is refused by name, before
-    any work."""
+def fit_limits(spec: Spec) -> list[str]:
+    """What keeps `sapa synth` from fitting this spec, in words (nothing: it can). The fit makes
+    marks 1..top and fits each figure as a fixed linear function of item values, with the share
+    of the top mark as the satisfaction."""
     survey = spec.survey
-    assert survey is not None
-    refused = [f"{level.rule} level {name}" for name, level in survey.levels.items()
-               if level.rule in ("pooled", "formula")]
-    if refused:
+    if survey is None:
+        return ["it has no survey"]
+    out = [f"a {level.rule} level ({name}): its value is not a fixed linear function of the "
+           "item values" for name, level in survey.levels.items()
+           if level.rule in ("pooled", "formula")]
+    scale = sorted(survey.ratings)
+    top = scale[-1] if scale else None
+    if scale != [float(k) for k in range(1, len(scale) + 1)]:
+        out.append(f"its scale is {_listed(scale)}: the fit makes whole marks 1, 2, … up to the "
+                   "top one")
+    if sorted(survey.satisfied) != [top]:
+        out.append(f"it counts {_listed(survey.satisfied)} as satisfied: the fit makes the "
+                   "satisfaction the share of the top mark only")
+    return out
+
+
+def _listed(values: Collection[float]) -> str:
+    return ", ".join(f"{v:g}" for v in sorted(values))
+
+
+def _fittable(spec: Spec) -> None:
+    """Refuse, by name and before any work, a spec the fit cannot reproduce."""
+    limits = fit_limits(spec)
+    if limits:
         raise CannotRun([Diagnostic(
-            "C105", f"{spec.id}: sapa synth cannot fit a {', '.join(refused)}: its value is "
-            "not a fixed linear function of the item values",
-            hint="synthesise under a variant whose levels are mean or weighted")])
+            "C105", f"{spec.id}: sapa synth cannot fit this spec: {reason}",
+            hint="synthesise under a variant the fit can reproduce, then rate that data under "
+                 "this spec") for reason in limits])
 
 
 def write(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from sapa.engine.spec import Survey
 from sapa.engine.synth.fit import within
-from sapa.engine.synth.skips import HALF_WIDTH
+from sapa.engine.synth.skips import Printing
 
 AIM = 0.5  # inside this fraction of a print's half-width, a pool needs no exchange
 ITEM_WEIGHT = 0.005  # an item's pool, against its criterion's, in what an exchange should improve
@@ -79,7 +79,7 @@ def _values(counts: np.ndarray, rated_base: bool) -> tuple[np.ndarray, np.ndarra
 
 def exchange(answers: np.ndarray, owner: np.ndarray, owners: list[tuple[int, np.ndarray]],
              figures: list[Figures], achieved: list[np.ndarray], pooled: Pooled, survey: Survey,
-             rng: np.random.Generator) -> Exchanged:
+             printed: Printing, rng: np.random.Generator) -> Exchanged:
     """Exchange answers in `answers` (respondents x the criterion's items, NaN: not asked) in
     place, and move the units' `achieved` figures with them.
     `owner[r]` indexes respondent r's owner, a questionnaire of a unit that may exchange:
@@ -95,7 +95,7 @@ def exchange(answers: np.ndarray, owner: np.ndarray, owners: list[tuple[int, np.
     code[~np.isnan(answers)] = np.searchsorted(values, answers[~np.isnan(answers)])
     rated_base = survey.base == "rated"
     differ = np.arange(k * k) // k != np.arange(k * k) % k  # an exchange of unequal answers
-    half = np.array([HALF_WIDTH["score"], HALF_WIDTH["satisfaction"]])
+    half = np.array([printed.half["score"], printed.half["satisfaction"]])
     aim, aim_items = np.array(pooled.printed, dtype=float), pooled.printed_items
 
     def counts(rows: np.ndarray, groups: int, index: np.ndarray) -> np.ndarray:

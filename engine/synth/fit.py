@@ -101,7 +101,7 @@ class Sums:
                                  shape=(len(self.total), n))
 
 
-def fit(cells: Cells, goals: list[Goal], top_mark: int = 5) -> Fit:
+def fit(cells: Cells, goals: list[Goal], top_mark: int) -> Fit:
     """Integer totals and top counts per cell meeting `goals` (see the module docstring).
 
     With respondent groups, the whole-unit figures are fitted first on the items' totals over
@@ -434,7 +434,7 @@ def within(distance: Any, width: Any) -> Any:
     return distance <= width + 1e-9
 
 
-def marks(total: int, top: int, rated: int, top_mark: int = 5) -> np.ndarray:
+def marks(total: int, top: int, rated: int, top_mark: int) -> np.ndarray:
     """`rated` marks with `top` top marks adding up to `total`, the others as even as can be."""
     others = rated - top
     if others <= 0:

@@ -40,6 +40,7 @@ def answering_shares(folder: Path, plan: Mapping[str, Any], survey: Survey,
     raw = plan.get("pooled")
     if not raw:
         return {}
+    printed = skips.printing(plan, survey)
     items = [(q.name, i.criterion) for q in survey.questionnaires for i in q.items]
     routed = {(q.name, i.criterion) for q in survey.questionnaires for i in q.items
               if i.asked_if is not None} | {key for key in items if items.count(key) == 1}
@@ -57,7 +58,7 @@ def answering_shares(folder: Path, plan: Mapping[str, Any], survey: Survey,
         for k, stat in enumerate(("score", "satisfaction")):
             if np.isnan(values[:, k]).any():
                 continue
-            slack = skips.HALF_WIDTH[stat] / 2  # sum n x (value - pooled) within +- slack * sum n x
+            slack = printed.half[stat] / 2  # sum n x (value - pooled) within +- slack * sum n x
             gap = values[:, k] - pooled[k]
             rows += [n * (gap - slack), -n * (gap + slack)]
             bound += [0.0, 0.0]
@@ -82,6 +83,7 @@ def item_splits(folder: Path, plan: Mapping[str, Any], survey: Survey,
     raw = plan.get("pooled")
     if not raw or "items" not in raw:
         return {}
+    top = float(skips.printing(plan, survey).top)
     printed = {row[raw["items"]["key"]]: (number(row[raw["score"]]),
                                           number(row[raw["satisfaction"]]))
                for _, row in read(folder, {"file": raw["file"], **raw["items"]}).iterrows()}
@@ -96,7 +98,7 @@ def item_splits(folder: Path, plan: Mapping[str, Any], survey: Survey,
                 continue
             columns = [(u, i) for u in units for i in members if i in asked[u]]
             moves = np.zeros((len(columns), 2))
-            for k, (low, high) in enumerate(((1.0, 5.0), (0.0, 100.0))):
+            for k, (low, high) in enumerate(((1.0, top), (0.0, 100.0))):
                 value = {u: targets[u].criteria[(q.name, criterion)][k] for u in units}
                 if any(np.isnan(v) for v in value.values()):
                     continue
@@ -143,7 +145,7 @@ def routed_counts(folder: Path, plan: Mapping[str, Any], survey: Survey,
     flags = {c: flag for flag, rule in plan.get("routing", {}).items() if isinstance(rule, Mapping)
              for c in rule.get("criteria", ())}
     items = [(q.name, i.criterion) for q in survey.questionnaires for i in q.items]
-    non_answers = bool(survey.non_answers)
+    printed = skips.printing(plan, survey)
     out: dict[str, dict[str, float]] = {}
     for _, row in read(folder, raw).iterrows():
         criterion, flag = row[raw["criterion"]], flags.get(row[raw["criterion"]])
@@ -158,13 +160,14 @@ def routed_counts(folder: Path, plan: Mapping[str, Any], survey: Survey,
             s, p = targets[u].criteria[key]
             m = items.count(key)
             fits = [k for k in range(2, counts[u] + 1)
-                    if (ok := skips.printable(s, p, m, k, non_answers))[0]
+                    if (ok := skips.printable(s, p, m, k, printed))[0]
                     and (ok[1] or np.isnan(p))]
             ks = [k for k in fits if k <= max(2, counts[u] // 10)] or fits[:1] or [2]
-            choices.append([(k, skips.raters(m * k, s, p, non_answers) / m) for k in ks])
+            choices.append([(k, skips.raters(m * k, s, p, printed) / m) for k in ks])
         columns = [(j, k, rated) for j, options in enumerate(choices) for k, rated in options]
         values = np.array([targets[u].criteria[key] for u, key in units])
-        values[:, 1] = np.where(np.isnan(values[:, 1]), np.maximum(values[:, 0] - 4, 0) * 100,
+        values[:, 1] = np.where(np.isnan(values[:, 1]),
+                                np.maximum(values[:, 0] - (printed.top - 1), 0) * 100,
                                 values[:, 1])  # no % printed: the fewest top marks the score
         #                                        allows (what the fit, with no % to meet, gives)
         rows, lower, upper = [], [], []
@@ -173,7 +176,7 @@ def routed_counts(folder: Path, plan: Mapping[str, Any], survey: Survey,
             lower.append(1.0)
             upper.append(1.0)
         for k, stat in enumerate(("score", "satisfaction")):
-            slack = skips.HALF_WIDTH[stat] / 2
+            slack = printed.half[stat] / 2
             for sign in (1.0, -1.0):  # sign * sum w (value - pooled) <= slack * sum w
                 weights = [0.0 if np.isnan(values[j, k]) else (rated if k == 0 else count)
                            for j, count, rated in columns]
@@ -239,7 +242,7 @@ def exchanged(spec: Spec, plan: Mapping[str, Any], criteria: list[Pooled],
                                              for i in pooled.items])) for u, q in keys]
         answers = respondents[pooled.items].to_numpy(dtype=float, copy=True)
         done = exchange(answers, owner, owners, [figures[u] for u in units], achieved, pooled,
-                        survey, rng)
+                        survey, skips.printing(plan, survey), rng)
         if done.made:
             respondents[pooled.items] = answers
         made += done.made
@@ -259,6 +262,6 @@ def exchanged(spec: Spec, plan: Mapping[str, Any], criteria: list[Pooled],
     out = pd.DataFrame(pooled_rows, columns=["figure", "statistic", "published", "synthesized"])
     off = (out["synthesized"] - out["published"]).abs()
     stat = out["statistic"]
-    out["met"] = within(off, stat.map(skips.HALF_WIDTH))
+    out["met"] = within(off, stat.map(skips.printing(plan, survey).half))
     out["reproduced"] = within(off, stat.map(plan["tolerance"]))
     return out, made

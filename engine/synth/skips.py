@@ -14,10 +14,28 @@ from typing import Any
 
 import numpy as np
 
-from sapa.engine.spec import Questionnaire, SurveyItem
+from sapa.engine.spec import Questionnaire, Survey, SurveyItem
 
-HALF_WIDTH = {"score": 0.005, "satisfaction": 0.05}  # the printed rounding: 2 and 1 decimals
 Slot = tuple[Questionnaire, SurveyItem]
+STATISTICS = ("score", "satisfaction")
+
+
+@dataclass(frozen=True)
+class Printing:
+    """What decides whether a figure can be printed: the half-width of each statistic's printed
+    rounding (synthesis.digits: 2 decimals -> 0.005), the top mark of the 1..top scale, and
+    whether a respondent may give a non-answer."""
+
+    half: Mapping[str, float]
+    top: int
+    non_answers: bool
+
+
+def printing(plan: Mapping[str, Any], survey: Survey) -> Printing:
+    """From a synthesis plan (its `digits:`) and the survey's scale."""
+    digits = plan["digits"]
+    return Printing({stat: 0.5 * 10.0 ** -int(digits[stat]) for stat in STATISTICS},
+                    int(max(survey.ratings)), bool(survey.non_answers))
 
 
 def shared_out(n: int, names: list[Any], shares: Mapping[Any, float]) -> dict[Any, int]:
@@ -29,12 +47,12 @@ def shared_out(n: int, names: list[Any], shares: Mapping[Any, float]) -> dict[An
     return dict(zip(names, counts.tolist(), strict=True))
 
 
-def reachable(figure: float, denominator: int, scale: float) -> bool:
+def reachable(figure: float, denominator: int, scale: float, printed: Printing) -> bool:
     """Whether a mean of fractions over `denominator` answers can print as `figure`
-    (a score over 1..5 marks when scale is 1, a share in % when it is 100)."""
+    (a score over whole marks when scale is 1, a share in % when it is 100)."""
     if np.isnan(figure) or denominator <= 0:
         return False
-    half = HALF_WIDTH["score" if scale == 1.0 else "satisfaction"]
+    half = printed.half["score" if scale == 1.0 else "satisfaction"]
     j = round(figure * denominator / scale)
     return abs(j * scale / denominator - figure) <= half + 1e-9
 
@@ -50,7 +68,7 @@ class Item:
     rated: int = 0
 
 
-def skip_some(slots: list[Slot], items: list[Item], non_answers: bool) -> None:
+def skip_some(slots: list[Slot], items: list[Item], printed: Printing) -> None:
     """Let a few respondents skip an item (not asked) and a few give a non-answer, so that
     printed figures become reachable. With every item over the same n respondents a criterion's
     share moves in steps of 1/(items x n), too coarse for a 0.1 pp print: in each criterion the
@@ -62,49 +80,51 @@ def skip_some(slots: list[Slot], items: list[Item], non_answers: bool) -> None:
         questionnaire, survey_item = slots[item.slot]
         last.setdefault((questionnaire.name, survey_item.criterion), []).append(item)
     for members in last.values():
-        share_raters(members, non_answers)
+        share_raters(members, printed)
         item = members[-1]
         asked = len(item.who)
         equal = all(len(m.who) == asked for m in members)
-        if asked < 3 or (equal and reachable(item.score, sum(m.rated for m in members), 1.0)
-                         and reachable(item.share, asked * len(members), 100.0)):
+        if asked < 3 or (equal and reachable(item.score, sum(m.rated for m in members), 1.0,
+                                             printed)
+                         and reachable(item.share, asked * len(members), 100.0, printed)):
             continue  # already reachable with every item over the same respondents
         if len(members) > 1:
-            keep, rated = asked - 1, raters(asked - 1, item.score, item.share, non_answers)
+            keep, rated = asked - 1, raters(asked - 1, item.score, item.share, printed)
         else:
             keep, rated = max(((a, r) for a in range(int(np.ceil(asked * 0.85)), asked + 1)
-                               for r in rater_counts(a, item.score, item.share, non_answers)),
-                              key=lambda pair: (reachable(item.score, pair[1], 1.0)
-                                                + reachable(item.share, pair[0], 100.0), pair))
+                               for r in rater_counts(a, item.score, item.share, printed)),
+                              key=lambda pair: (reachable(item.score, pair[1], 1.0, printed)
+                                                + reachable(item.share, pair[0], 100.0, printed),
+                                                pair))
         # the skipping respondents are spread over the item's respondents (and so its groups)
         dropped = np.round(np.linspace(0, asked - 1, asked - keep + 2)[1:-1]).astype(int)
         item.who = np.delete(item.who, dropped)
         item.rated = rated
 
 
-def share_raters(members: list[Item], non_answers: bool) -> None:
+def share_raters(members: list[Item], printed: Printing) -> None:
     """How many rate each item of a criterion. Items starting from the same printed figure share
     the criterion's raters out between them (a share over 9 + 9 asked of 94.4 % with 5.00 is
     17 raters: 9 and 8), others each have their own (`raters`)."""
     starts = {(m.score, m.share) for m in members}
     if len(starts) > 1 or len(members) == 1:
         for item in members:
-            item.rated = raters(len(item.who), item.score, item.share, non_answers)
+            item.rated = raters(len(item.who), item.score, item.share, printed)
         return
     asked = np.array([len(m.who) for m in members])
     first = members[0]
-    counts = shared_out(raters(int(asked.sum()), first.score, first.share, non_answers),
+    counts = shared_out(raters(int(asked.sum()), first.score, first.share, printed),
                         list(range(len(members))), dict(enumerate(asked.tolist())))
     for k, item in enumerate(members):
         item.rated = int(np.clip(counts[k], min(1, asked[k]), asked[k]))
 
 
-def rater_counts(asked: int, score: float, share: float, non_answers: bool) -> range:
+def rater_counts(asked: int, score: float, share: float, printed: Printing) -> range:
     """How many of `asked` may rate an item alone in its criterion: as many as `raters`
     allows, or a few less (a non-answer leaves the % over those asked and moves the score's
     denominator alone: 83.9 % and 4.73 of 31 asked need 30 raters)."""
-    most = raters(asked, score, share, non_answers)
-    return range(max(1, int(np.ceil(most * 0.85))) if non_answers else most, most + 1)
+    most = raters(asked, score, share, printed)
+    return range(max(1, int(np.ceil(most * 0.85))) if printed.non_answers else most, most + 1)
 
 
 def answering(slots: list[Slot], items: list[Item], shares: Mapping[str, float]) -> None:
@@ -135,33 +155,35 @@ def leave_out(slots: list[Slot], items: list[Item], count: int, rng: np.random.G
                 item.who = kept
 
 
-def shake(items: list[Item], rng: np.random.Generator, non_answers: bool) -> None:
+def shake(items: list[Item], rng: np.random.Generator, printed: Printing) -> None:
     """A random variation of the skips: about one item in four loses one more respondent, one
     in eight one more rater (a non-answer), never below three asked or two raters."""
     for item in items:
         if len(item.who) > 3 and rng.random() < 0.25:
             item.who = np.delete(item.who, rng.integers(len(item.who)))
             item.rated = min(item.rated, len(item.who))
-        if non_answers and item.rated > 2 and rng.random() < 0.125:
+        if printed.non_answers and item.rated > 2 and rng.random() < 0.125:
             item.rated -= 1
 
 
-def printable(score: float, share: float, items: int, size: int, non_answers: bool
+def printable(score: float, share: float, items: int, size: int, printed: Printing
               ) -> tuple[bool, bool]:
     """Whether a criterion of `items` items asked of `size` respondents can print its score
     (over its raters, at least one per item) and its % (over everyone asked)."""
-    rated = raters(items * size, score, share, non_answers)
-    return (rated >= items and reachable(score, rated, 1.0),
-            reachable(share, items * size, 100.0))
+    rated = raters(items * size, score, share, printed)
+    return (rated >= items and reachable(score, rated, 1.0, printed),
+            reachable(share, items * size, 100.0, printed))
 
 
-def raters(asked: int, score: float, share: float, non_answers: bool) -> int:
+def raters(asked: int, score: float, share: float, printed: Printing) -> int:
     """How many of `asked` rate: all, unless a high score with few top marks needs non-answers
-    (marks of r raters with n top marks average at most 4 + n / r). Both figures are read at
-    the edge of their printed rounding: 4,94 with 93,8 % is 15 top marks and a 4 of 16 raters
+    (marks of r raters with n top marks average at most top - 1 + n / r). Both figures are read
+    at the edge of their printed rounding: 4,94 with 93,8 % is 15 top marks and a 4 of 16 raters
     (4,9375 and 93,75 %), no non-answer needed."""
-    lowest_score = score - HALF_WIDTH["score"]
-    highest_share = (share + HALF_WIDTH["satisfaction"]) / 100
-    if not non_answers or lowest_score <= 4 or not highest_share < lowest_score - 4:
+    below = printed.top - 1
+    lowest_score = score - printed.half["score"]
+    highest_share = (share + printed.half["satisfaction"]) / 100
+    if not printed.non_answers or lowest_score <= below or \
+            not highest_share < lowest_score - below:
         return asked  # (also where no % is printed)
-    return int(np.clip(np.floor(asked * highest_share / (lowest_score - 4)), 1, asked))
+    return int(np.clip(np.floor(asked * highest_share / (lowest_score - below)), 1, asked))
