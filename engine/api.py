@@ -35,7 +35,7 @@ from sapa.engine.spec import (
     published_folder,
     resolve_spec,
 )
-from sapa.engine.synth import Synthesis, fit_limits, synthesize, write
+from sapa.engine.synth import Synthesis, check_fittable, fit_limits, synthesize, write
 from sapa.engine.testing import TestResult, run_tests
 
 __all__ = [
@@ -147,6 +147,7 @@ def synthesis(spec: Spec, published: Path | None = None, seed: int = 0,
     """Respondent-level data fitted to the spec's published tables (its `synthesis:` plan)."""
     if not spec.synthesis or spec.survey is None:
         raise CannotRun([], f"{spec.id}: the spec has no synthesis: section")
+    check_fittable(spec)
     folder = published or published_folder(spec)
     missing = sorted({name for name in _files_named(spec.synthesis)
                       if not is_file(folder / name)})

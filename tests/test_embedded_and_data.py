@@ -95,7 +95,7 @@ def test_rate_writes_one_csv_per_rating_and_a_manifest(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = (out / "central.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "rank,unit,name,score,grade"
-    assert lines[1].startswith("1,B,Beta,100.0,high")
+    assert lines[1].startswith("1,B,Beta,100,high")
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["spec_id"] == "mini-efficiency" and manifest["ratings"] == ["central"]
 

@@ -20,7 +20,7 @@ def test_all_2020_ratings_on_synthetic_respondents(tmp_path: Path) -> None:
     data = synthetic.write(tables, tmp_path / "data", fmt="csv")
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["rate", "2020", "--data", str(data), "--out", str(out),
-                                       "--format", "csv"])
+                                       "--format", "json"])
     assert result.exit_code == 0, result.output
     services = pd.read_csv(out / "services.csv")
     assert len(services) == 62 + 1  # 62 surveyed services and the ИТОГО row

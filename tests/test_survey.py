@@ -80,7 +80,7 @@ def test_bad_response_data_is_one_report_and_no_output(tmp_path: Path) -> None:
     code, output, out = rate(tmp_path, data)
     assert code == 1
     for fragment in [
-        "respondents.polite: 1 value not one of 1.0, 2.0, 3.0, 4.0, 5.0, 0.0: row 1 ('7')",
+        "respondents.polite: 1 value not one of 1, 2, 3, 4, 5, 0: row 1 ('7')",
         "respondents.service_code: 1 value not a known services key: row 2 ('S9')",
         "respondents.info: 1 value not a number: row 3 ('good')",
         "respondents.id: 1 value not unique (the key is repeated): row 4 ('r1')",
@@ -151,4 +151,4 @@ def test_synth_refuses_a_pooled_level_by_name(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["synth", str(spec), "--out", str(tmp_path / "out"),
                                        "--published", str(tmp_path)])
     assert result.exit_code == 2, result.output
-    assert "sapa synth cannot fit a pooled level unit" in result.output
+    assert "sapa synth cannot fit this spec: a pooled level (unit)" in result.output

@@ -3,8 +3,8 @@ them out. build (units, channels, regions, skips) -> fit (linear and integer pro
 answer cells) -> pooled and exchange (figures pooled over every unit); targets reads what the
 published tables say; skips decides who answers which item."""
 
-from sapa.engine.synth.build import Synthesis, fit_limits, synthesize, write
+from sapa.engine.synth.build import Synthesis, check_fittable, fit_limits, synthesize, write
 
 __all__ = [
-    "Synthesis", "fit_limits", "synthesize", "write",
+    "Synthesis", "check_fittable", "fit_limits", "synthesize", "write",
 ]

@@ -91,7 +91,7 @@ def synthesize(spec: Spec, published: Path, seed: int = 0, progress: Progress | 
     items (its random stream is its own; the exchanges need every unit, and are not made)."""
     plan = spec.synthesis
     assert plan is not None, "synthesize needs a spec with a synthesis: section"
-    _fittable(spec)
+    check_fittable(spec)
     survey = spec.survey
     assert survey is not None
     unit_table = survey.unit_link.parent
@@ -663,7 +663,7 @@ def _listed(values: Collection[float]) -> str:
     return ", ".join(f"{v:g}" for v in sorted(values))
 
 
-def _fittable(spec: Spec) -> None:
+def check_fittable(spec: Spec) -> None:
     """Refuse, by name and before any work, a spec the fit cannot reproduce."""
     limits = fit_limits(spec)
     if limits:
