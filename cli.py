@@ -46,6 +46,11 @@ def _guard(action: Callable[[], int]) -> None:
     sys.exit(code)
 
 
+CROSSWALK = click.option(
+    "--crosswalk", type=click.Path(path_type=Path),
+    help="A crosswalk CSV pairing the first side's units with the second's (from, to, kind).")
+
+
 def _one_table(names: Sequence[str], what: str, option: str) -> None:
     """CSV holds one table: several need a choice (exit 2, before any work where possible)."""
     if len(names) != 1:
@@ -86,7 +91,7 @@ def validate(specs: tuple[str, ...], fmt: str) -> None:
     summaries = []
     for name in specs:
         try:
-            spec, diagnostics = api.load(name)
+            spec, diagnostics = api.validate(name)
         except CannotRun as exc:
             diagnostics, worst = list(exc.diagnostics), 2
             spec = None
@@ -291,17 +296,19 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int,
 @click.option("--map", "maps", multiple=True, metavar="A_ID=B_ID",
               help="Pair ratings with different ids (repeatable).")
 @click.option("--movers", type=int, default=5, show_default=True)
+@CROSSWALK
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Write one CSV per compared rating.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
 @ALLOW_MISSING_ITEMS
 def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | None,
-            only: tuple[str, ...], maps: tuple[str, ...], movers: int, out_dir: Path | None,
-            fmt: str, allow_missing: bool) -> None:
+            only: tuple[str, ...], maps: tuple[str, ...], movers: int,
+            crosswalk: Path | None, out_dir: Path | None, fmt: str, allow_missing: bool) -> None:
     """Rate data under SPEC_A and SPEC_B and compare the ratings they share, unit by unit."""
     def action() -> int:
         mapped = _pairs(maps)
+        pairing = api.crosswalk(crosswalk)
         first, _ = api.check(spec_a)
         second, _ = api.check(spec_b)
         default = api.later(first, second)
@@ -311,7 +318,7 @@ def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | Non
                                     api.data_folder(spec_b, default, data_b or data_path),
                                     allow_missing)[0]
         results = api.compare(first, second, ratings_a.ratings, ratings_b.ratings,
-                              mapped, only)
+                              mapped, only, pairing)
         if out_dir:
             files.write_comparisons(results, out_dir)
         labels = [name if "/" not in name and not name.endswith((".yaml", ".yml")) else side
@@ -340,43 +347,55 @@ def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | Non
 @click.argument("data_2", type=click.Path(path_type=Path))
 @click.option("--rating", "rating", required=True, metavar="ID or ID_1=ID_2")
 @click.option("--column", default="score", show_default=True)
+@CROSSWALK
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
 @ALLOW_MISSING_ITEMS
 def bridge(spec_1: str, data_1: Path, spec_2: str, data_2: Path, rating: str, column: str,
-           fmt: str, allow_missing: bool) -> None:
+           crosswalk: Path | None, fmt: str, allow_missing: bool) -> None:
     """Split each unit's change from year 1 (SPEC_1 on DATA_1) to year 2 (SPEC_2 on DATA_2)
     into the part due to the method and the part due to performance."""
     def action() -> int:
         rid_1, _, rid_2 = rating.partition("=")
+        pairing = api.crosswalk(crosswalk)
         first, _ = api.check(spec_1)
         second, _ = api.check(spec_2)
-        table = api.bridge(first, data_1, second, data_2, rid_1, rid_2 or rid_1, column,
-                           allow_missing)
+        table, unpaired = api.bridge(first, data_1, second, data_2, rid_1, rid_2 or rid_1,
+                                     column, allow_missing, pairing)
         if fmt != "table":
-            click.echo(table.to_csv(index=False) if fmt == "csv" else
-                       table.to_json(orient="records", force_ascii=False, indent=2))
+            click.echo(files.csv_text(table) if fmt == "csv" else
+                       files.to_json({"units": files.records(table),
+                                      "unpaired": None if unpaired is None
+                                      else files.records(unpaired)}), nl=fmt != "csv")
             return 0
         terminal.frame(table, f"{column}: change = method + performance", digits=3)
+        terminal.unpaired(unpaired)
         return 0
     _guard(action)
 
 
 @main.command()
 @click.argument("periods", nargs=-1, required=True, metavar="PERIOD=PATH...")
-@click.option("--rating", required=True, help="The rating id (the CSV `sapa rate --out` wrote).")
+@click.option("--rating", required=True, metavar="ID or PERIOD:ID,...",
+              help="The rating id (the CSV `sapa rate --out` wrote), or one per period.")
 @click.option("--column", default="score", show_default=True)
+@click.option("--crosswalk", "crosswalks", multiple=True, type=click.Path(path_type=Path),
+              help="A crosswalk CSV per step between periods, in order: pairs each period's "
+                   "units with the next one's.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table",
               show_default=True)
-def history(periods: tuple[str, ...], rating: str, column: str, fmt: str) -> None:
+def history(periods: tuple[str, ...], rating: str, column: str, crosswalks: tuple[Path, ...],
+            fmt: str) -> None:
     """A rating over several periods from earlier results (`sapa rate --out DIR` folders or
     rating CSVs): the value per period, the last change and the mean of the periods present."""
     def action() -> int:
-        table = api.history(_pairs(periods, "PERIOD=PATH"), rating, column)
+        pairings = [api.read_crosswalk(path) for path in crosswalks]
+        table, unpaired = api.history(_pairs(periods, "PERIOD=PATH"), rating, column, pairings)
         if fmt == "csv":
-            click.echo(table.to_csv(index=False), nl=False)
+            click.echo(files.csv_text(table), nl=False)
             return 0
         terminal.frame(table, f"{rating}: {column} by period", digits=2)
+        terminal.unpaired(unpaired)
         return 0
     _guard(action)
 

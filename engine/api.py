@@ -8,7 +8,8 @@ Every function either returns its result or raises a SapaError that carries ever
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,14 @@ from typing import Any
 import pandas as pd
 
 from sapa.engine import __version__
-from sapa.engine.analysis import Change, RatingComparison, diff
+from sapa.engine.analysis import (
+    Change,
+    Crosswalk,
+    RatingComparison,
+    check_codes,
+    diff,
+    read_crosswalk,
+)
 from sapa.engine.analysis import bridge as bridge_frames
 from sapa.engine.analysis import compare as compare_frames
 from sapa.engine.analysis import history as history_frames
@@ -27,12 +35,14 @@ from sapa.engine.rating import Rated, rate
 from sapa.engine.spec import (
     Spec,
     bundled_names,
+    declared_in,
     default_data,
     editor_schema,
     is_file,
     load_document,
     load_spec,
     published_folder,
+    resolve,
     resolve_spec,
 )
 from sapa.engine.synth import Synthesis, check_fittable, fit_limits, synthesize, write
@@ -40,26 +50,97 @@ from sapa.engine.testing import TestResult, run_tests
 
 __all__ = [
     "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "chosen_ratings",
-    "compare", "conformance", "data_folder", "diff", "editor_schema", "history", "later", "load",
-    "load_document", "manifest", "rate_folder", "read", "resolve_spec", "synthesis", "tests",
-    "write_synthesis",
+    "compare", "conformance", "crosswalk", "data_folder", "diff", "editor_schema", "history",
+    "later", "load", "load_document", "manifest", "rate_folder", "rating_ids", "read",
+    "read_crosswalk", "resolve_spec", "synthesis", "tests", "validate", "write_synthesis",
 ]
 
 
 def load(name: str) -> tuple[Spec | None, list[Diagnostic]]:
     """A spec by path or bundled short name, checked: the model (None when it has errors) and
-    every problem found, with S237 where `sapa synth` cannot fit its `synthesis:` plan. Raises
-    CannotRun only when it cannot be read at all."""
-    path = resolve_spec(name)
-    spec, diagnostics = load_spec(path)
-    if spec is not None and spec.synthesis is not None:
+    every problem found. Raises CannotRun only when it cannot be read at all."""
+    return load_spec(resolve_spec(name))
+
+
+def validate(name: str) -> tuple[Spec | None, list[Diagnostic]]:
+    """What `load` finds, and what only a full check reads: S237 where `sapa synth` cannot fit
+    the spec's `synthesis:` plan, and every crosswalk's codes against both specs' bundled
+    catalogues (X6xx)."""
+    spec, diagnostics = load(name)
+    if spec is None:
+        return spec, diagnostics
+    if spec.synthesis is not None:
         limits = fit_limits(spec)
-        place = load_document(path).place(("synthesis",), key=True) if limits else None
+        place = spec.document.place(("synthesis",), key=True)
         diagnostics += [Diagnostic(
             "S237", f"sapa synth cannot fit this spec's synthesis: plan: {reason}", place,
             "warning", hint="synthesis: null, if the plan is inherited and not meant for this "
             "spec") for reason in limits]
+    for key in declared_crosswalks(spec):
+        diagnostics += _crosswalk_problems(spec, key)
     return spec, diagnostics
+
+
+@dataclass(frozen=True)
+class DeclaredCrosswalk:
+    """A crosswalk a spec declares: from the `earlier` spec's `from_table` to its `table`."""
+
+    path: Path
+    earlier: str  # the earlier spec, as `resolve_spec` takes it
+    relative_to: Path
+    table: str
+    from_table: str
+
+
+def declared_crosswalks(spec: Spec) -> dict[str, DeclaredCrosswalk]:
+    out = {}
+    for key, raw in (spec.data.get("crosswalks") or {}).items():
+        base = ("crosswalks", key)
+        out[key] = DeclaredCrosswalk(resolve(spec, (*base, "file"), raw["file"]),
+                                     str(raw["from"]), declared_in(spec, (*base, "from")),
+                                     raw["table"], raw.get("from_table", raw["table"]))
+    return out
+
+
+def _crosswalk_problems(spec: Spec, key: str) -> list[Diagnostic]:
+    """A declared crosswalk read, and its codes checked against both bundled catalogues."""
+    declared = declared_crosswalks(spec)[key]
+    try:
+        crosswalk = read_crosswalk(declared.path)
+        earlier, _ = check(str(resolve_spec(declared.earlier, declared.relative_to)))
+    except SapaError as exc:
+        return exc.diagnostics
+    codes = []
+    for side, table in ((earlier, declared.from_table), (spec, declared.table)):
+        folder = default_data(side)
+        if table not in side.tables or folder is None or not folder.exists():
+            return [Diagnostic("X605", f"crosswalk {key}: {side.id} has no table '{table}' "
+                               "with bundled data to check its codes against",
+                               spec.document.place(("crosswalks", key), key=True), "warning")]
+        frames, _, _, problems = read_source(side, folder, only=[table])
+        if table not in frames:
+            return problems
+        codes.append(set(frames[table][side.tables[table].key[0]].astype(str)))
+    return check_codes(crosswalk, codes[0], codes[1])
+
+
+def declared_pairing(spec_a: Spec, spec_b: Spec) -> Callable[[str, str], Crosswalk | None]:
+    """For two ratings (an id of A, an id of B): the crosswalk B declares from A for their
+    tables, if any."""
+    found: dict[tuple[str, str], Path] = {}
+    for declared in declared_crosswalks(spec_b).values():
+        try:
+            earlier = resolve_spec(declared.earlier, declared.relative_to).resolve()
+        except CannotRun:
+            continue
+        if earlier == Path(spec_a.path).resolve():
+            found[(declared.from_table, declared.table)] = declared.path
+
+    def pairing(rating_a: str, rating_b: str) -> Crosswalk | None:
+        tables = (spec_a.ratings[rating_a].table, spec_b.ratings[rating_b].table)
+        path = found.get(tables)  # type: ignore[arg-type]
+        return read_crosswalk(path) if path is not None else None
+    return pairing
 
 
 def check(name: str) -> tuple[Spec, list[Diagnostic]]:
@@ -214,9 +295,11 @@ def later(spec_a: Spec, spec_b: Spec) -> Spec:
 
 def compare(spec_a: Spec, spec_b: Spec, ratings_a: Mapping[str, pd.DataFrame],
             ratings_b: Mapping[str, pd.DataFrame], mapped: Mapping[str, str],
-            only: Sequence[str] = ()) -> list[RatingComparison]:
+            only: Sequence[str] = (), crosswalk: Crosswalk | None = None
+            ) -> list[RatingComparison]:
     """The ratings both specs have (same id) and the `mapped` pairs (a -> b), unit by unit;
-    `only` narrows to the pairs naming one of its ids."""
+    `only` narrows to the pairs naming one of its ids. A's units are paired with B's through
+    `crosswalk`, else through the crosswalk B declares from A for the ratings' tables."""
     for a, b in mapped.items():
         for rid, spec in ((a, spec_a), (b, spec_b)):
             if rid not in spec.ratings:
@@ -241,13 +324,17 @@ def compare(spec_a: Spec, spec_b: Spec, ratings_a: Mapping[str, pd.DataFrame],
     if not pairs:
         raise CannotRun([Diagnostic("C101", f"{spec_a.id} and {spec_b.id} share no rating; "
                                     "pair two with --map A_ID=B_ID")])
-    return [compare_frames(ratings_a[a], ratings_b[b], a, b) for a, b in pairs]
+    pairing = declared_pairing(spec_a, spec_b)
+    return [compare_frames(ratings_a[a], ratings_b[b], a, b, crosswalk or pairing(a, b))
+            for a, b in pairs]
 
 
 def bridge(spec_1: Spec, data_1: Path, spec_2: Spec, data_2: Path, rating_1: str,
-           rating_2: str, column: str, allow_missing_items: bool = False) -> pd.DataFrame:
+           rating_2: str, column: str, allow_missing_items: bool = False,
+           crosswalk: Crosswalk | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Each unit's change from year 1 to year 2, split into the method's part (year 2's data
-    under both methods) and the performance part (year 1's method on both years' data)."""
+    under both methods) and the performance part (year 1's method on both years' data); with
+    a crosswalk, year 1's units paired with year 2's, and those it could not pair."""
     year1 = rate_folder(spec_1, data_1, allow_missing_items)[0].ratings
     year2_old = rate_folder(spec_1, data_2, allow_missing_items)[0].ratings
     year2 = rate_folder(spec_2, data_2, allow_missing_items)[0].ratings
@@ -256,7 +343,8 @@ def bridge(spec_1: Spec, data_1: Path, spec_2: Spec, data_2: Path, rating_1: str
             raise CannotRun([Diagnostic("C100", f"{spec.id} has no rating '{rid}' "
                                         f"(it has: {', '.join(ratings)})")])
         _has_column(ratings[rid], column, f"{spec.id}'s rating '{rid}'")
-    return bridge_frames(year1[rating_1], year2_old[rating_1], year2[rating_2], column)
+    pairing = crosswalk or declared_pairing(spec_1, spec_2)(rating_1, rating_2)
+    return bridge_frames(year1[rating_1], year2_old[rating_1], year2[rating_2], column, pairing)
 
 
 def _has_column(table: pd.DataFrame, column: str, what: str) -> None:
@@ -267,10 +355,19 @@ def _has_column(table: pd.DataFrame, column: str, what: str) -> None:
                                     or f"its columns: {', '.join(numbers)}")])
 
 
-def history(periods: Mapping[str, str], rating: str, column: str) -> pd.DataFrame:
-    """A rating over periods, from `sapa rate --out` folders (or rating CSVs), by period label."""
+def history(periods: Mapping[str, str], rating: str, column: str,
+            crosswalks: Sequence[Crosswalk] = ()) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A rating over periods, from `sapa rate --out` folders (or rating CSVs), by period label.
+    `rating` is one id, or one per period (`2019:cgo,2020:cgo_own_zone`); `crosswalks` pair
+    each period's units with the next one's (one per step), and the unpaired come back."""
+    ids = rating_ids(rating, list(periods))
+    if crosswalks and len(crosswalks) != len(periods) - 1:
+        raise CannotRun([Diagnostic(
+            "C113", f"{len(periods)} periods need {len(periods) - 1} crosswalks (one per step, "
+            f"in order), not {len(crosswalks)}")])
     tables = {}
     for label, path in periods.items():
+        rating = ids[label]
         file = Path(path) / f"{rating}.csv" if Path(path).is_dir() else Path(path)
         if not path or not file.exists():
             raise CannotRun([Diagnostic("C102", f"{label}={path}: expected PERIOD=PATH with "
@@ -285,4 +382,24 @@ def history(periods: Mapping[str, str], rating: str, column: str) -> pd.DataFram
             raise CannotRun([Diagnostic("C102", f"{label}={path}: {file.name} is no rating "
                                         "CSV of `sapa rate --out` (it has no unit column)")])
         _has_column(tables[label], column, f"{label}={path}")
-    return history_frames(tables, column)
+    return history_frames(tables, column, crosswalks)
+
+
+def rating_ids(given: str, periods: Sequence[str]) -> dict[str, str]:
+    """`services` for every period, or `2019:cgo,2020:cgo_own_zone` one per period."""
+    if ":" not in given:
+        return dict.fromkeys(periods, given)
+    pairs = dict(part.split(":", 1) for part in given.split(",") if ":" in part)
+    unknown = [p for p in pairs if p not in periods]
+    missing = [p for p in periods if p not in pairs]
+    if unknown or missing or given.count(":") != len(pairs):
+        raise CannotRun([Diagnostic(
+            "C111", f"--rating {given}: expected ID or PERIOD:ID,… naming each period once "
+            f"({', '.join(periods)})", hint=did_you_mean(unknown[0], periods) if unknown
+            else None)])
+    return pairs
+
+
+def crosswalk(path: Path | None) -> Crosswalk | None:
+    """A crosswalk file, read and checked (None when none is given)."""
+    return read_crosswalk(path) if path is not None else None

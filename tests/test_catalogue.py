@@ -61,6 +61,7 @@ class Case:
     command: str = "validate {spec}"
     base: str | None = "mini"
     edits: tuple[Callable[[Path], None], ...] = field(default=())
+    files: tuple[tuple[str, str], ...] = ()  # more files in {tmp}: name, text
 
 
 SPEC_CASES = [
@@ -210,7 +211,30 @@ COMMAND_CASES = [
          command="conform 2019 --published {tmp}/notes"),
 ]
 
-CASES = SPEC_CASES + DATA_CASES + COMMAND_CASES
+WALK = "from,to,kind,rule\n"
+DECLARED = ("extends: 2020\nmethodology: {id: v}\ntests: null\npublished: null\n"
+            "crosswalks:\n  regions: {file: walk.csv}\n")
+HISTORY = "history 2019={tmp}/a.csv 2020={tmp}/b.csv --rating r"
+RATING = "rank,unit,name,score\n1,A,A,4.5\n"
+
+CROSSWALK_CASES = [
+    Case("a crosswalk file missing", "S253", 1,
+         "extends: 2020\nmethodology: {id: v}\ntests: null\npublished: null\n"
+         "crosswalks:\n  regions: {file: nowhere.csv}\n", base=None),
+    Case("a crosswalk without its kind column", "X601", 1, command=HISTORY + " --crosswalk "
+         "{tmp}/walk.csv", files=(("walk.csv", "from,to\nA,A\n"), ("a.csv", RATING),
+                                   ("b.csv", RATING))),
+    Case("a crosswalk row of an unknown kind", "X602", 1, DECLARED, base=None,
+         files=(("walk.csv", WALK + "Алматы,г. Алматы,same-ish,\n"),)),
+    Case("a crosswalk code no catalogue has", "X603", 1, DECLARED, base=None,
+         files=(("walk.csv", WALK + "Алматы,г. Алмата,renamed,\n"),)),
+    Case("history with a crosswalk missing for a step", "C113", 2,
+         command="history 2018={tmp}/a.csv 2019={tmp}/a.csv 2020={tmp}/b.csv --rating r "
+                 "--crosswalk {tmp}/walk.csv",
+         files=(("walk.csv", WALK + "A,A,same,\n"), ("a.csv", RATING), ("b.csv", RATING))),
+]
+
+CASES = SPEC_CASES + DATA_CASES + COMMAND_CASES + CROSSWALK_CASES
 
 
 def run(case: Case, tmp_path: Path) -> tuple[int, str]:
@@ -218,6 +242,8 @@ def run(case: Case, tmp_path: Path) -> tuple[int, str]:
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "notes.txt").write_text("mine\n", encoding="utf-8")
+    for name, text in case.files:
+        (tmp_path / name).write_text(text, encoding="utf-8")
     if case.base is None:
         spec.write_text(case.spec.replace("{spec}", str(spec)), encoding="utf-8")
     else:

@@ -60,7 +60,8 @@ def test_the_bridge_adds_up_on_every_unit() -> None:
         return rating([(u, float(s), 50.0) for u, s in zip(units, rng.uniform(3, 5, 30),
                                                             strict=True)])
 
-    table = comparison.bridge(year(), year(), year())
+    table, unpaired = comparison.bridge(year(), year(), year())
+    assert unpaired is None  # no crosswalk: units pair by code
     assert len(table) == 30
     assert np.abs(table["method"] + table["performance"] - table["total_change"]).max() < 1e-12
 
@@ -68,7 +69,7 @@ def test_the_bridge_adds_up_on_every_unit() -> None:
 def test_history_gives_values_per_period_the_last_change_and_the_mean() -> None:
     earlier = rating([("u1", 4.0, 70), ("u2", 4.5, 80)])
     later = rating([("u1", 4.4, 75), ("u3", 4.9, 90)])
-    table = comparison.history({"2019": earlier, "2020": later}).set_index("unit")
+    table = comparison.history({"2019": earlier, "2020": later})[0].set_index("unit")
     assert table.loc["u1", "change"] == pytest.approx(0.4)
     assert table.loc["u1", "mean"] == pytest.approx(4.2)
     assert table.loc["u2", "periods"] == 1 and np.isnan(table.loc["u2", "change"])

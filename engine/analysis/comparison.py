@@ -7,12 +7,14 @@ the rating's columns, the closing total row last with no unit), so it knows no m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from sapa.engine.analysis.crosswalk import Crosswalk, chain, pair_units
 
 VALUES = ("score", "satisfaction")  # the columns compared when both ratings have them
 
@@ -30,6 +32,7 @@ class RatingComparison:
     kendall: float
     common: int
     moved: int
+    unpaired: pd.DataFrame | None = None  # with a crosswalk: A's units it pairs with none, why
 
     def movers(self, count: int = 5) -> pd.DataFrame:
         both = self.units[self.units["present"] == "both"]
@@ -42,8 +45,14 @@ def rated_units(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["unit"].notna()].reset_index(drop=True)
 
 
-def compare(a: pd.DataFrame, b: pd.DataFrame, rating_a: str, rating_b: str) -> RatingComparison:
-    """Unit by unit comparison of two rating tables, matched by unit code."""
+def compare(a: pd.DataFrame, b: pd.DataFrame, rating_a: str, rating_b: str,
+            crosswalk: Crosswalk | None = None) -> RatingComparison:
+    """Unit by unit comparison of two rating tables, matched by unit code (A's codes paired
+    with B's through `crosswalk` first, when given)."""
+    unpaired = None
+    if crosswalk is not None:
+        paired = pair_units(a, crosswalk, rated_units(b)["unit"], list(VALUES))
+        a, unpaired = paired.table, paired.unpaired
     a, b = rated_units(a), rated_units(b)
     values = [c for c in VALUES if c in a.columns and c in b.columns]
     left = a[["unit", "name", "rank", *values]].rename(
@@ -69,34 +78,48 @@ def compare(a: pd.DataFrame, b: pd.DataFrame, rating_a: str, rating_b: str) -> R
         spearman = float(stats.spearmanr(both["rank_a"], both["rank_b"]).statistic)
         kendall = float(stats.kendalltau(both["rank_a"], both["rank_b"]).statistic)
     return RatingComparison(rating_a, rating_b, units, spearman, kendall, len(both),
-                      int((both["rank_change"] != 0).sum()))
+                            int((both["rank_change"] != 0).sum()), unpaired)
 
 
 def bridge(first: pd.DataFrame, second_old_method: pd.DataFrame, second: pd.DataFrame,
-           column: str = "score") -> pd.DataFrame:
+           column: str = "score", crosswalk: Crosswalk | None = None
+           ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Each unit's change from year 1 (method 1) to year 2 (method 2), split in two:
     performance = method 1 on year 2 minus method 1 on year 1, method = method 2 minus method 1
-    on year 2's data. The two add up to the total change (up to float rounding, < 1e-12)."""
+    on year 2's data. The two add up to the total change (up to float rounding, < 1e-12).
+    With a crosswalk, year 1's units are paired with year 2's first; the units it could not
+    pair come back with the reason."""
+    unpaired = None
+    if crosswalk is not None:
+        paired = pair_units(first, crosswalk, rated_units(second)["unit"], [column])
+        first, unpaired = paired.table, paired.unpaired
     out = _side_by_side({"year1_method1": first, "year2_method1": second_old_method,
                          "year2_method2": second}, column)
     out["total_change"] = out["year2_method2"] - out["year1_method1"]
     out["performance"] = out["year2_method1"] - out["year1_method1"]
     out["method"] = out["year2_method2"] - out["year2_method1"]
     return out.sort_values("total_change", ascending=False, kind="stable",
-                           na_position="last").reset_index(drop=True)
+                           na_position="last").reset_index(drop=True), unpaired
 
 
-def history(tables: Mapping[str, pd.DataFrame], column: str = "score") -> pd.DataFrame:
+def history(tables: Mapping[str, pd.DataFrame], column: str = "score",
+            crosswalks: Sequence[Crosswalk] = ()) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """A rating's values per period (in the given order), the change between the last two
-    periods and the mean of the periods each unit has (like the reports' dynamics tables)."""
+    periods and the mean of the periods each unit has (like the reports' dynamics tables),
+    best first by the last period (the lowest first for ranks).
+    With crosswalks (one per step between periods), every period is paired into the last
+    period's units; the units a step could not pair come back with the reason."""
+    unpaired = None
+    if crosswalks:
+        tables, unpaired = chain(tables, list(crosswalks), [column])
     periods = list(tables)
     out = _side_by_side(tables, column)
     if len(periods) >= 2:
         out["change"] = out[periods[-1]] - out[periods[-2]]
     out["mean"] = out[periods].mean(axis=1, skipna=True)
     out["periods"] = out[periods].notna().sum(axis=1)
-    return out.sort_values(periods[-1], ascending=False, kind="stable",
-                           na_position="last").reset_index(drop=True)
+    return out.sort_values(periods[-1], ascending=column == "rank", kind="stable",
+                           na_position="last").reset_index(drop=True), unpaired
 
 
 def _side_by_side(tables: Mapping[str, pd.DataFrame], column: str) -> pd.DataFrame:

@@ -4,7 +4,7 @@ Two views: the survey seen item by item across questionnaires (an item is asked 
 under which criterion and zone), and every other rule of the resolved specs key by key. A
 formula is compared as a parsed expression, so reformatting is not a change; documentation
 keys (source, note, title, label ...) and the tooling sections (tests, published tables,
-synthesis) are not rules and are left out.
+synthesis, crosswalks) are not rules and are left out.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from sapa.engine.spec import Spec
 DOCUMENTATION = frozenset({"source", "note", "notes", "title", "label", "labels",
                            "description", "reproducible"})
 FORMULA_KEYS = frozenset({"formula", "when", "where", "asked_if", "unit", "name", "value"})
-NOT_RULES = frozenset({"tests", "published", "synthesis", "methodology", "id", "extends"})
+NOT_RULES = frozenset({"tests", "published", "synthesis", "crosswalks", "methodology", "id",
+                       "extends"})
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ the data contract (contract.py) checks what these readers return."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,17 +93,19 @@ def rows_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 READERS = (".csv", ".xlsx", ".parquet")
 
 
-def read_source(spec: Spec, path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Locate],
-                                                dict[str, str], list[Diagnostic]]:
-    """The tables of a spec from a folder (<table>.csv, .xlsx or .parquet) or from one workbook
-    with a sheet per table."""
+def read_source(spec: Spec, path: Path, only: Collection[str] | None = None
+                ) -> tuple[dict[str, pd.DataFrame], dict[str, Locate], dict[str, str],
+                           list[Diagnostic]]:
+    """The tables of a spec (`only` these, when given) from a folder (<table>.csv, .xlsx or
+    .parquet) or from one workbook with a sheet per table."""
     raw, locators, origins, problems = {}, {}, {}, []
+    names = [name for name in spec.tables if only is None or name in only]
     if path.is_file() and path.suffix.lower() == ".xlsx":
         try:
             sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
         except Exception as exc:  # noqa: BLE001 - whatever the reader says, the file is bad
             return raw, locators, origins, [_unreadable(path, exc)]
-        for name in spec.tables:
+        for name in names:
             if name not in sheets:
                 problems.append(Diagnostic("D400", f"no sheet '{name}' in {path}",
                                            hint=did_you_mean(name, sheets)))
@@ -111,7 +113,7 @@ def read_source(spec: Spec, path: Path) -> tuple[dict[str, pd.DataFrame], dict[s
             raw[name], origins[name] = sheets[name], f"{path.name}[{name}]"
             locators[name] = _grid_locator(str(path), sheets[name], sheet=name)
         return raw, locators, origins, problems
-    for name in spec.tables:
+    for name in names:
         found = [path / f"{name}{s}" for s in READERS if (path / f"{name}{s}").is_file()]
         if not found:
             problems.append(Diagnostic("D400", f"no data for table '{name}': none of "

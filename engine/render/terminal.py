@@ -102,7 +102,9 @@ def comparisons(results: list[RatingComparison], label_a: str, label_b: str,
                      "both)")
         out.print(f"[bold]{pair}[/bold]: {r.common} units under both; {agreement}; "
                   f"{r.moved} changed rank")
-        for side, label in (("only_a", label_a), ("only_b", label_b)):
+        if r.unpaired is not None:
+            unpaired(r.unpaired)
+        for side, label in (("only_a", label_a), ("only_b", label_b)) * (r.unpaired is None):
             alone = r.units[r.units["present"] == side]
             if len(alone):
                 names = ", ".join(str(n) for n in alone["name"].fillna(alone["unit"]))
@@ -131,13 +133,33 @@ def comparisons(results: list[RatingComparison], label_a: str, label_b: str,
 
 
 def frame(table: pd.DataFrame, title: str, digits: int) -> None:
-    """A plain frame as a table (bridge, history)."""
+    """A plain frame as a table (bridge, history); a column of whole numbers (ranks, counts)
+    without decimals."""
     out = Table(title=title, title_justify="left")
     for c in table.columns:
         out.add_column(str(c), justify="left" if c in ("unit", "name") else "right")
+    whole = {c for c in table.columns if table[c].dtype.kind == "f"
+             and (table[c].dropna() % 1 == 0).all()}
+    shown = [0 if c in whole else digits for c in table.columns]
     for row in table.itertuples(index=False):
-        out.add_row(*(cell(v, digits) if isinstance(v, float) else str(v) for v in row))
+        out.add_row(*(cell(v, d) if isinstance(v, float) else str(v)
+                      for v, d in zip(row, shown, strict=True)))
     console(160).print(out)
+
+
+def unpaired(units: pd.DataFrame | None) -> None:
+    """The units a crosswalk paired with none, by kind and reason, each by its code (the
+    names are in the JSON and CSV forms and in the crosswalk)."""
+    if units is None or units.empty:
+        return
+    out = console(160)
+    out.print(f"  not paired by the crosswalk: {len(units)} unit{'s' * (len(units) != 1)}")
+    keys = [c for c in ("step", "kind", "reason") if c in units.columns]
+    for key, group in units.fillna("").groupby(keys, sort=False):
+        step, kind, reason = key if len(keys) == 3 else ("", *key)
+        codes = ", ".join(str(u) for u in group["unit"])
+        out.print(f"    {step + ': ' if step else ''}{kind} ({len(group)}"
+                  f"{', ' + reason if reason else ''}): {codes}")
 
 
 def changes(found: list[Change], first: Spec, second: Spec, label_a: str, label_b: str) -> None:

@@ -190,6 +190,7 @@ class Checker:
         self.check_ratings()
         self.check_published()
         self.check_synthesis()
+        self.check_crosswalks()
         self.check_tests()
         return self.problems
 
@@ -805,6 +806,20 @@ class Checker:
             if columns and isinstance(column, str) and column not in columns:
                 self.unknown(f"column of '{respondents}'", column, columns,
                              ("synthesis", part, "column"))
+
+    def check_crosswalks(self) -> None:
+        """Each crosswalk names a table of this spec and a file that is there (its codes are
+        checked against the data by `sapa validate`)."""
+        tables = mapping(self.data.get("tables"))
+        for name, raw in mapping(self.data.get("crosswalks")).items():
+            raw, base = mapping(raw), ("crosswalks", name)
+            table = raw.get("table")
+            if isinstance(table, str) and table not in tables:
+                self.unknown("table", table, tables, (*base, "table"))
+            file = raw.get("file")
+            folder = folder_of(self.document, (*base, "file"), self.path.parent)
+            if isinstance(file, str) and not is_file(folder / file):
+                self.report("S253", f"crosswalk file not found: {folder / file}", (*base, "file"))
 
     def check_tests(self) -> None:
         tables = mapping(self.data.get("tables"))
