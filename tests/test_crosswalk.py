@@ -144,15 +144,19 @@ def test_the_bundled_crosswalks_name_every_unit_of_both_years(table: str) -> Non
     assert ((pairs["evidence"] != "") | (pairs["note"] != "")).all()  # every row says why
 
 
-def test_compare_2019_with_2020_pairs_services_through_the_declared_crosswalk() -> None:
+def test_compare_2019_with_2020_pairs_services_through_the_declared_crosswalk(
+        tmp_path: Path) -> None:
     root = Path(__file__).parent.parent / "methodology"
     result = sapa("compare", "2019", "2020", "--data", root / "data" / "2019", "--data-b",
-                  root / "data" / "2020", "--rating", "services", "--format", "json")
+                  root / "data" / "2020", "--rating", "services", "--format", "json",
+                  "--out", tmp_path)
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)[0]
     both = [u for u in found["units"] if u["present"] == "both"]
     assert len(both) == 19 and found["common"] == 19
     assert all(u["unit"].startswith("2.") for u in both)
+    kinds = pd.read_csv(tmp_path / "services.unpaired.csv")["kind"].value_counts().to_dict()
+    assert kinds == {"new": 50, "discontinued": 45, "same": 1}  # same: 2.29, not surveyed
 
 
 def test_validate_checks_a_declared_crosswalk_against_both_catalogues(tmp_path: Path) -> None:

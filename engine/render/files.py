@@ -127,12 +127,15 @@ def _number(value: float) -> str:
 
 
 def write_comparisons(results: list[RatingComparison], out_dir: Path) -> None:
-    """One CSV per compared pair, named after the rating (or `a__b` when the ids differ)."""
+    """One CSV per compared pair, named after the rating (or `a__b` when the ids differ), and
+    beside it `<name>.unpaired.csv`: the units a crosswalk paired with none, with why."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for result in results:
         name = result.rating_a if result.rating_a == result.rating_b else \
             f"{result.rating_a}__{result.rating_b}"
         write_csv(result.units, out_dir / f"{name}.csv")
+        if result.unpaired is not None:
+            write_csv(result.unpaired, out_dir / f"{name}.unpaired.csv")
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -174,7 +177,8 @@ def comparisons_json(results: list[RatingComparison]) -> str:
     return to_json([{
         "rating_a": r.rating_a, "rating_b": r.rating_b, "spearman": _plain(r.spearman),
         "kendall": _plain(r.kendall), "common": r.common, "moved": r.moved,
-        "units": records(r.units)} for r in results])
+        "units": records(r.units),
+        "unpaired": None if r.unpaired is None else records(r.unpaired)} for r in results])
 
 
 def yaml_text(data: Any) -> str:
