@@ -100,10 +100,12 @@ def validate(specs: tuple[str, ...], fmt: str) -> None:
         warnings = len(diagnostics) - errors
         if errors and worst < 2:
             worst = 1
+        coverage = api.label_coverage(spec) if spec else ""
         summaries.append(f"{name}: {'valid' if not errors else 'INVALID'} "
                          f"({errors} error{'s' * (errors != 1)}, "
                          f"{warnings} warning{'s' * (warnings != 1)})"
-                         + (f" — {spec.id}" if spec else ""))
+                         + (f" — {spec.id}" if spec else "")
+                         + (f"; labels {coverage}" if coverage else ""))
     if fmt == "json":
         click.echo(render_json(everything))
     else:

@@ -39,6 +39,7 @@ from sapa.engine.spec import (
     default_data,
     editor_schema,
     is_file,
+    labels,
     load_document,
     load_spec,
     published_folder,
@@ -51,8 +52,9 @@ from sapa.engine.testing import TestResult, run_tests
 __all__ = [
     "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "chosen_ratings",
     "compare", "conformance", "crosswalk", "data_folder", "diff", "editor_schema", "history",
-    "later", "load", "load_document", "manifest", "rate_folder", "rating_ids", "read",
-    "read_crosswalk", "resolve_spec", "synthesis", "tests", "validate", "write_synthesis",
+    "label_coverage", "later", "load", "load_document", "manifest", "rate_folder", "rating_ids",
+    "read", "read_crosswalk", "resolve_spec", "synthesis", "tests", "validate",
+    "write_synthesis",
 ]
 
 
@@ -198,6 +200,14 @@ def chosen_ratings(spec: Spec, only: Sequence[str]) -> list[str]:
                                     or f"its ratings: {', '.join(spec.ratings)}")
                          for rid in unknown])
     return [rid for rid in spec.ratings if not only or rid in only]
+
+
+def label_coverage(spec: Spec) -> str:
+    """`ru 212/212, kk 198/212` for a spec that declares its languages ("" otherwise)."""
+    if not (spec.data.get("methodology") or {}).get("languages"):
+        return ""
+    return ", ".join(f"{lang} {have}/{total}" for lang, (have, total)
+                     in labels.coverage(spec.data).items())
 
 
 def tests(spec: Spec) -> list[TestResult]:

@@ -6,6 +6,7 @@ weight and test checked in one run; the model built when nothing is wrong) -> mo
 typed, frozen description every later stage reads). `paths` holds the one rule for file names a
 spec gives (relative to the file that writes them)."""
 
+from sapa.engine.spec import labels
 from sapa.engine.spec.loading import bundled_names, load_document, resolve_spec
 from sapa.engine.spec.model import (
     LEVEL_MEMBERS_TABLE,
@@ -39,7 +40,7 @@ from sapa.engine.spec.source import Document, PathKey
 from sapa.engine.spec.validation import load_spec
 
 __all__ = [
-    "LEVEL_MEMBERS_TABLE", "LEVEL_NODE",
+    "LEVEL_MEMBERS_TABLE", "LEVEL_NODE", "labels",
     "TOTALS", "Breakdown", "count_column", "level_columns",
     "PathKey", "declared_in", "default_data", "exists", "is_file", "published_folder", "resolve",
     "ColumnSpec", "Level", "Document", "Questionnaire", "Rating", "Spec", "Survey", "SurveyItem",

@@ -25,7 +25,7 @@ from sapa.engine.formula import (
     parse,
 )
 from sapa.engine.formula import syntax as fa
-from sapa.engine.spec import tree
+from sapa.engine.spec import labels, tree
 from sapa.engine.spec.building import ModelBuilder
 from sapa.engine.spec.loading import check_structure, load_document
 from sapa.engine.spec.model import (
@@ -191,6 +191,7 @@ class Checker:
         self.check_published()
         self.check_synthesis()
         self.check_crosswalks()
+        self.check_labels()
         self.check_tests()
         return self.problems
 
@@ -806,6 +807,24 @@ class Checker:
             if columns and isinstance(column, str) and column not in columns:
                 self.unknown(f"column of '{respondents}'", column, columns,
                              ("synthesis", part, "column"))
+
+    def check_labels(self) -> None:
+        """A spec that declares its languages has every user-facing name in each (S240)."""
+        if not mapping(self.data.get("methodology")).get("languages"):
+            return
+        wanted = labels.languages(self.data)
+        for path, label in labels.user_facing(self.data):
+            missing = labels.missing_languages(label, wanted)
+            if not missing:
+                continue
+            where = path
+            while where and self.document.place(where) is None:
+                where = where[:-1]
+            what = ".".join(str(p) for p in path)
+            self.report("S240", f"{what} has no label in {', '.join(missing)}", where,
+                        key=where == path, severity="warning",
+                        hint="give it {" + ", ".join(f"{lang}: …" for lang in missing) + "}"
+                        + (" (or in the glossary, labels:)" if path[0] == "labels" else ""))
 
     def check_crosswalks(self) -> None:
         """Each crosswalk names a table of this spec and a file that is there (its codes are
