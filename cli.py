@@ -18,7 +18,7 @@ from sapa.engine.diagnostics import (
     render_json,
     render_text,
 )
-from sapa.engine.render import files, terminal
+from sapa.engine.render import documents, files, terminal
 
 DEFAULT_SPEC = "2020"
 FORMATS = click.Choice(["text", "json"])
@@ -45,6 +45,9 @@ def _guard(action: Callable[[], int]) -> None:
         code = exc.exit_code
     sys.exit(code)
 
+
+LANG = click.option("--lang", type=click.Choice(["ru", "kk", "en"]),
+                    help="The language of titles and headers (default: the spec's first).")
 
 CROSSWALK = click.option(
     "--crosswalk", type=click.Path(path_type=Path),
@@ -164,18 +167,24 @@ def show(spec: str, resolved: bool) -> None:
                    "with a sheet per table. Default: the bundled data.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Write <rating id>.csv per rating and manifest.json here.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "xlsx"]),
+              default="table", show_default=True,
+              help="xlsx: also write ratings.xlsx into --out (a sheet per rating, as printed).")
 @click.option("--force", is_flag=True,
               help="Replace the contents of an --out folder that holds other files.")
 @click.option("--rating", "only", multiple=True,
               help="Show only this rating (repeatable; --out still writes every rating).")
+@LANG
 @ALLOW_MISSING_ITEMS
 def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, force: bool,
-         only: tuple[str, ...], allow_missing: bool) -> None:
+         only: tuple[str, ...], lang: str | None, allow_missing: bool) -> None:
     """Compute the ratings of SPEC (default: the bundled 2020 methodology) over data."""
     def action() -> int:
         loaded, _ = api.check(spec)
+        if fmt == "xlsx" and not out_dir:
+            raise CannotRun([Diagnostic("C114", "--format xlsx writes ratings.xlsx into the "
+                                        "--out folder", hint="add --out DIR")])
+        language = api.output_language(loaded, lang)
         if not loaded.ratings:
             click.echo(f"{spec}: {loaded.id} declares no ratings yet; nothing to rate "
                        "(no --data given)" if data_path is None else
@@ -197,10 +206,17 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, forc
             click.echo(files.ratings_json(ratings))
         elif fmt == "csv":
             click.echo(files.csv_text(ratings[shown[0]]), nl=False)
-        else:
-            terminal.ratings(loaded, ratings)
+        elif fmt == "table":
+            terminal.ratings(loaded, ratings, language)
         if out_dir:
-            files.write_results(rated, api.manifest(loaded, folder, rated, out_dir), out_dir)
+            manifest = api.manifest(loaded, folder, rated, out_dir)
+            workbook = (lambda staging: documents.write_workbook(
+                loaded, rated, manifest, language, staging / "ratings.xlsx")) \
+                if fmt == "xlsx" else None
+            files.write_results(rated, manifest, out_dir, workbook)
+            if workbook:
+                click.echo(f"wrote {out_dir / 'ratings.xlsx'} ({len(loaded.ratings)} ratings, "
+                           f"{language}) and the CSV files")
         return 0
     _guard(action)
 
@@ -398,6 +414,39 @@ def history(periods: tuple[str, ...], rating: str, column: str, crosswalks: tupl
             return 0
         terminal.frame(table, f"{rating}: {column} by period", digits=2)
         terminal.unpaired(unpaired)
+        return 0
+    _guard(action)
+
+
+@main.command()
+@click.argument("spec", required=False, default=DEFAULT_SPEC)
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
+              help="The data to rate (as for rate). Default: the bundled data.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
+              help="report.html (one self-contained page) or report.xlsx (a workbook).")
+@click.option("--rating", "only", multiple=True, help="Only this rating (repeatable).")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@LANG
+@ALLOW_MISSING_ITEMS
+def report(spec: str, data_path: Path | None, out_path: Path, only: tuple[str, ...],
+           force: bool, lang: str | None, allow_missing: bool) -> None:
+    """Rate SPEC over data and write a report people read: each rating as a table (and, in
+    HTML, a chart), titles and headers in one language, figures as the report prints them."""
+    def action() -> int:
+        if out_path.suffix.lower() not in (".html", ".xlsx"):
+            raise CannotRun([Diagnostic("C114", f"--out {out_path}: a report is .html or .xlsx")])
+        loaded, _ = api.check(spec)
+        shown = api.chosen_ratings(loaded, only)
+        folder = api.data_folder(spec, loaded, data_path)
+        rated, warnings = api.rate_folder(loaded, folder, allow_missing)
+        _echo_problems(warnings)
+        language = api.output_language(loaded, lang)
+        manifest = api.manifest(loaded, folder, rated, out_path)
+        files.write_file(out_path, lambda path: documents.write_report(
+            loaded, rated, manifest, language, path, shown), [folder], force)
+        size = out_path.stat().st_size
+        click.echo(f"wrote {out_path} ({len(shown)} ratings, {language}, "
+                   + (f"{size / 1e6:.1f} MB)" if size >= 1e6 else f"{size / 1e3:.0f} kB)"))
         return 0
     _guard(action)
 

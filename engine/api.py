@@ -202,6 +202,11 @@ def chosen_ratings(spec: Spec, only: Sequence[str]) -> list[str]:
     return [rid for rid in spec.ratings if not only or rid in only]
 
 
+def output_language(spec: Spec, given: str | None) -> str:
+    """The language of titles and headers: `given`, else the spec's first."""
+    return labels.output_language(spec, given)
+
+
 def label_coverage(spec: Spec) -> str:
     """`ru 212/212, kk 198/212` for a spec that declares its languages ("" otherwise)."""
     if not (spec.data.get("methodology") or {}).get("languages"):

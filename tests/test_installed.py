@@ -39,7 +39,7 @@ def test_rate_without_arguments_rates_the_bundled_2020_data(tmp_path: Path) -> N
 
 def test_a_rating_without_rows_says_why_instead_of_an_empty_table(tmp_path: Path) -> None:
     """The bundled 2020 data have no call-centre answers (synth fits none)."""
-    result = sapa("rate", cwd=tmp_path)
+    result = sapa("rate", "--lang", "en", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert ("Call centres by service (call_centres): no rows, no row of 'service_centres' meets "
             "`not is_missing(call_centre_score)` in these data") in result.stdout

@@ -1,6 +1,7 @@
-"""Output: results for people at a terminal (terminal) and as files or JSON/CSV text (files).
-Rendering only: nothing here computes a figure."""
+"""Output: results for people at a terminal (terminal), as files or JSON/CSV text (files), and
+as documents for a report (documents: the Excel workbook, the HTML page; present says how a
+rating is shown in one language). Rendering only: nothing here computes a figure."""
 
-from sapa.engine.render import files, terminal
+from sapa.engine.render import documents, files, present, terminal
 
-__all__ = ["files", "terminal"]
+__all__ = ["documents", "files", "present", "terminal"]

@@ -7,7 +7,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -71,12 +71,37 @@ def replacing(out_dir: Path) -> Iterator[Path]:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path) -> None:
+def write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path,
+                  also: Callable[[Path], None] | None = None) -> None:
     """`<rating id>.csv` per rating, manifest.json, and for a survey `<results>.results.csv` and
     `<results>.levels.csv` (every aggregation level) per results table, written as one run
-    (check_output first)."""
+    (check_output first); `also` writes more into the same run (a workbook)."""
     with replacing(out_dir) as staging:
         _write_results(rated, manifest, staging)
+        if also is not None:
+            also(staging)
+
+
+def write_file(path: Path, write: Callable[[Path], None], inputs: Sequence[Path],
+               force: bool = False) -> None:
+    """One output file, written aside and moved in place whole; never over an input, nor
+    over an existing file unless `force`."""
+    target = path.resolve()
+    if path.is_dir():
+        raise CannotRun([Diagnostic("C106", f"--out {path} is a folder; give a file name")])
+    if any(target == given.resolve() or given.resolve() in target.parents for given in inputs):
+        raise CannotRun([Diagnostic("C107", f"--out {path} is in the input data ({target})",
+                                    hint="write the report somewhere else")])
+    if path.exists() and not force:
+        raise CannotRun([Diagnostic("C108", f"--out {path} exists",
+                                    hint="give --force to replace it")])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.parent / f".{path.name}.writing-{os.getpid()}{path.suffix}"
+    try:
+        write(staging)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 def _write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path) -> None:
@@ -101,14 +126,14 @@ def csv_text(frame: pd.DataFrame) -> str:
     out = frame.copy()
     for column in out.columns:
         if out[column].dtype == object:
-            out[column] = out[column].map(_inert)
+            out[column] = out[column].map(inert)
     return out.to_csv(index=False, float_format=_number)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _inert(value: Any) -> Any:
+def inert(value: Any) -> Any:
     if not isinstance(value, str) or not value.startswith(_FORMULA_START):
         return value
     try:

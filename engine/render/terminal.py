@@ -16,6 +16,7 @@ from rich.table import Table
 from sapa.engine.analysis import Change, RatingComparison
 from sapa.engine.formula import round_half_up
 from sapa.engine.published import Conformance
+from sapa.engine.render.present import shown
 from sapa.engine.spec import Spec
 
 
@@ -35,22 +36,24 @@ def cell(value: Any, digits: int | None) -> str:
     return str(value)
 
 
-def ratings(spec: Spec, frames: dict[str, pd.DataFrame]) -> None:
-    """Every rating as a table, in the digits its columns declare."""
+def ratings(spec: Spec, frames: dict[str, pd.DataFrame], language: str) -> None:
+    """Every rating as a table in `language`, in the digits its columns declare; a long name
+    is cut to one line (the files keep it whole)."""
     out = console(200)
-    for rid, frame in frames.items():
-        rating = spec.ratings[rid]
-        if frame.empty:  # say why, rather than print an empty table
-            out.print(f"{rating.title} ({rid}): no rows, {why_empty(spec, rid)}", markup=False)
+    for rating in shown(spec, frames, language):
+        if rating.frame.empty:  # say why, rather than print an empty table
+            out.print(f"{rating.title} ({rating.id}): no rows, {why_empty(spec, rating.id)}",
+                      markup=False)
             continue
-        used = [rating, *(spec.ratings[row.total_of] for row in rating.rows)]
-        digits = {c.name: c.digits for r in used for c in r.columns}
-        table = Table(title=f"{rating.title} ({rid})", title_justify="left")
-        for column in frame.columns:
-            table.add_column(str(column), justify="right" if column != "name" else "left")
-        for row in frame.itertuples(index=False):
-            table.add_row(*(cell(v, digits.get(c)) for c, v in zip(frame.columns, row,
-                                                                     strict=True)))
+        table = Table(title=f"{rating.title} ({rating.id})", title_justify="left")
+        for column in rating.frame.columns:
+            text = column == "name"
+            table.add_column(rating.headers[column], justify="left" if text else "right",
+                             no_wrap=text, overflow="ellipsis", max_width=60 if text else None)
+        digits = {c: 0 if rating.whole(c) else rating.digits[c] for c in rating.frame.columns}
+        for row in rating.frame.itertuples(index=False):
+            table.add_row(*(cell(v, digits[c]) for c, v in zip(rating.frame.columns, row,
+                                                                 strict=True)))
         out.print(table)
 
 

@@ -1,0 +1,114 @@
+"""Reports people read: labels in the spec's languages, the Excel workbook read back, and the
+HTML report opened in headless Chromium (no console error, no network request)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner, Result
+from openpyxl import load_workbook
+
+from sapa.cli import main
+from sapa.engine.formula import round_half_up
+from tests.conftest import SPECS
+
+MINI, MINI_DATA = SPECS / "mini.yaml", SPECS / "mini-data"
+
+
+def sapa(*args: str | Path) -> Result:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return result
+
+
+def test_a_name_without_a_declared_language_is_said_with_the_coverage(tmp_path: Path) -> None:
+    spec = tmp_path / "variant.yaml"
+    spec.write_text("extends: 2020\nmethodology: {id: v}\ntests: null\npublished: null\n"
+                    "criteria:\n  staff: {label: {kk: null}}\n",
+                    encoding="utf-8")
+    result = sapa("validate", spec)
+    assert result.exit_code == 0
+    assert f"{spec}:6:11: warning[S240] criteria.staff.label has no label in kk" in result.output
+    assert "labels ru 97/97, kk 96/97, en 97/97" in result.output
+
+
+def test_the_workbook_reads_back_as_the_report_prints_it(tmp_path: Path) -> None:
+    data, out = tmp_path / "data", tmp_path / "out"
+    shutil.copytree(MINI_DATA, data)
+    bodies = data / "bodies.csv"
+    bodies.write_text(bodies.read_text().replace("Alpha ministry", "=HYPERLINK(1)"),
+                      encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"extends: {MINI}\ntests: null\nmethodology: {{languages: [ru, en]}}\n"
+                    "labels:\n  score: {ru: Балл, en: Score}\n  grade: {ru: Оценка, en: Grade}\n"
+                    "ratings:\n  central: {title: {ru: Центральные органы, en: Central}}\n",
+                    encoding="utf-8")
+    result = sapa("rate", spec, "--data", data, "--out", out, "--format", "xlsx")
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out / "ratings.xlsx")
+    assert book.sheetnames == ["central", "method"]
+    sheet = book["central"]
+    assert sheet["A1"].value == "Центральные органы"  # the spec's first language
+    assert [c.value for c in sheet[3]] == ["Место", "Код", "Наименование", "Балл", "Оценка"]
+    full = pd.read_csv(out / "central.csv")
+    for row, value in enumerate(full["score"], start=4):
+        cell = sheet.cell(row, 4)
+        assert cell.value == float(round_half_up(value, 2)) and cell.number_format == "0.00"
+    ranks = [sheet.cell(row, 1).value for row in range(4, 4 + len(full))]
+    assert all(isinstance(r, int) for r in ranks[:-1])  # the closing row has no rank
+    names = [sheet.cell(row, 3).value for row in range(4, 4 + len(full))]
+    assert "'=HYPERLINK(1)" in names  # a formula from the data is shown, not run
+    method = {r[0].value: r[1].value for r in book["method"].iter_rows()}
+    assert method["spec_id"] == "mini-efficiency" and len(method["data_sha256"]) == 64
+
+
+def chromium() -> object:
+    """Debian's Chromium through its ChromeDriver, headless, logging the console and network."""
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-sync",
+                 "--disable-component-update", "--window-size=1300,2000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    service = webdriver.ChromeService(shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    return webdriver.Chrome(options=options, service=service)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+def test_the_html_report_opens_offline_with_every_table_and_chart(tmp_path: Path,
+                                                                    lang: str) -> None:
+    page = tmp_path / f"report-{lang}.html"
+    result = sapa("report", "2020", "--lang", lang, "--out", page)
+    assert result.exit_code == 0, result.output
+    runs = tmp_path / "run"
+    assert sapa("rate", "2020", "--out", runs, "--format", "json").exit_code == 0
+    driver = chromium()
+    try:
+        driver.get(page.as_uri())
+        driver.execute_async_script("var done = arguments[0]; window.setTimeout(done, 500);")
+        assert driver.find_element("tag name", "html").get_attribute("lang") == lang
+        for rating in json.loads((runs / "manifest.json").read_text())["ratings"]:
+            rows = len(pd.read_csv(runs / f"{rating}.csv"))
+            table = driver.find_elements("css selector", f'table[data-rating="{rating}"] tbody tr')
+            assert len(table) == rows, rating
+            if rows:  # a rating with rows has its chart, drawn
+                drawn = driver.find_elements("css selector",
+                                             f'div[data-rating="{rating}"] .main-svg')
+                assert drawn, rating
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+        requests = [json.loads(e["message"])["message"] for e in driver.get_log("performance")]
+        urls = [m["params"]["request"]["url"] for m in requests
+                if m["method"] == "Network.requestWillBeSent"]
+        assert [u for u in urls if not u.startswith(("file:", "data:", "blob:"))] == []
+        driver.save_screenshot(str(tmp_path / f"report-{lang}.png"))
+    finally:
+        driver.quit()
+    assert (tmp_path / f"report-{lang}.png").stat().st_size > 10_000
