@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -18,7 +19,7 @@ from sapa.engine.diagnostics import (
     render_json,
     render_text,
 )
-from sapa.engine.render import documents, files, terminal
+from sapa.engine.render import documents, files, present, terminal
 
 DEFAULT_SPEC = "2020"
 FORMATS = click.Choice(["text", "json"])
@@ -52,6 +53,23 @@ LANG = click.option("--lang", type=click.Choice(["ru", "kk", "en"]),
 CROSSWALK = click.option(
     "--crosswalk", type=click.Path(path_type=Path),
     help="A crosswalk CSV pairing the first side's units with the second's (from, to, kind).")
+
+
+REPORT = click.option("--report", "report_path", type=click.Path(path_type=Path),
+                      help="Also write a report: FILE.html (tables and charts) or FILE.xlsx.")
+
+
+def _write_report(path: Path, title: str, sections: list[present.Shown], language: str,
+                  about: dict[str, str]) -> None:
+    """An analysis written as a report people read (an existing file is replaced: the report
+    is an output of this command, not an input)."""
+    if path.suffix.lower() not in (".html", ".xlsx"):
+        raise CannotRun([Diagnostic("C114", f"--report {path}: a report is .html or .xlsx")])
+    method = {**about, "engine_version": __version__,
+              "created": datetime.now(UTC).isoformat(timespec="seconds")}
+    files.write_file(path, lambda staging: documents.write_sections(
+        title, sections, language, method, staging), [], force=True)
+    click.echo(f"wrote {path}", err=True)
 
 
 def _one_table(names: Sequence[str], what: str, option: str) -> None:
@@ -315,6 +333,8 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int,
               help="Pair ratings with different ids (repeatable).")
 @click.option("--movers", type=int, default=5, show_default=True)
 @CROSSWALK
+@REPORT
+@LANG
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Write one CSV per compared rating.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
@@ -322,7 +342,8 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int,
 @ALLOW_MISSING_ITEMS
 def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | None,
             only: tuple[str, ...], maps: tuple[str, ...], movers: int,
-            crosswalk: Path | None, out_dir: Path | None, fmt: str, allow_missing: bool) -> None:
+            crosswalk: Path | None, report_path: Path | None, lang: str | None,
+            out_dir: Path | None, fmt: str, allow_missing: bool) -> None:
     """Rate data under SPEC_A and SPEC_B and compare the ratings they share, unit by unit."""
     def action() -> int:
         mapped = _pairs(maps)
@@ -343,6 +364,12 @@ def compare(spec_a: str, spec_b: str, data_path: Path | None, data_b: Path | Non
                   for name, side in ((spec_a, "A"), (spec_b, "B"))]
         if labels[0] == labels[1]:
             labels = ["A", "B"]
+        if report_path:
+            language = api.output_language(second, lang)
+            sections = [present.comparison_shown(second, r, labels[0], labels[1], language)
+                        for r in results]
+            _write_report(report_path, f"{first.id} → {second.id}", sections, language,
+                          {"spec_a": first.id, "spec_b": second.id})
         legend = [f"{label} = {name} ({spec.id})" for label, name, spec in
                   zip(labels, (spec_a, spec_b), (first, second), strict=True) if label != name]
         if fmt == "json":
@@ -402,13 +429,20 @@ def bridge(spec_1: str, data_1: Path, spec_2: str, data_2: Path, rating: str, co
                    "units with the next one's.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table",
               show_default=True)
+@REPORT
+@LANG
 def history(periods: tuple[str, ...], rating: str, column: str, crosswalks: tuple[Path, ...],
-            fmt: str) -> None:
+            fmt: str, report_path: Path | None, lang: str | None) -> None:
     """A rating over several periods from earlier results (`sapa rate --out DIR` folders or
     rating CSVs): the value per period, the last change and the mean of the periods present."""
     def action() -> int:
         pairings = [api.read_crosswalk(path) for path in crosswalks]
-        table, unpaired = api.history(_pairs(periods, "PERIOD=PATH"), rating, column, pairings)
+        given = _pairs(periods, "PERIOD=PATH")
+        table, unpaired = api.history(given, rating, column, pairings)
+        if report_path:
+            _write_report(report_path, f"{rating}: {column}", [present.history_shown(
+                table, rating, column, list(given), lang or "en")], lang or "en",
+                {"periods": ", ".join(f"{k}={v}" for k, v in given.items())})
         if fmt == "csv":
             click.echo(files.csv_text(table), nl=False)
             return 0

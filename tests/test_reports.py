@@ -112,3 +112,25 @@ def test_the_html_report_opens_offline_with_every_table_and_chart(tmp_path: Path
     finally:
         driver.quit()
     assert (tmp_path / f"report-{lang}.png").stat().st_size > 10_000
+
+
+def test_compare_and_history_write_reports(tmp_path: Path) -> None:
+    data = SPECS / "survey-data"
+    book = tmp_path / "compare.xlsx"
+    result = sapa("compare", SPECS / "survey.yaml", SPECS / "survey-variant.yaml", "--data",
+                  data, "--report", book, "--format", "json")
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(book)["services"]
+    assert [c.value for c in sheet[3]][:4] == ["Code", "Name", "Rank A", "Rank B"]
+    runs = {}
+    for period in ("2019", "2020"):
+        runs[period] = tmp_path / period
+        assert sapa("rate", SPECS / "survey.yaml", "--data", data, "--out",
+                    runs[period]).exit_code == 0
+    page = tmp_path / "history.html"
+    result = sapa("history", *(f"{p}={f}" for p, f in runs.items()), "--rating", "services",
+                  "--report", page, "--lang", "ru")
+    assert result.exit_code == 0, result.output
+    text = page.read_text(encoding="utf-8")
+    assert 'id="chart-services"' in text and "<th>Изменение</th>" in text
+    assert "<script src=" not in text and "<link" not in text  # nothing loaded from elsewhere

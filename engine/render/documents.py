@@ -30,8 +30,19 @@ def write_report(spec: Spec, rated: Rated, manifest: Mapping[str, Any], language
         write_workbook(spec, rated, manifest, language, path, only)
         return
     chosen = {rid: rated.ratings[rid] for rid in (only or spec.ratings)}
-    page = html_report(spec, present.shown(spec, chosen, language), language, _method(manifest))
-    path.write_text(page, encoding="utf-8")
+    title = text_of((spec.data.get("methodology") or {}).get("title"), language) or spec.id
+    path.write_text(html_report(title, present.shown(spec, chosen, language), language, spec,
+                                _method(manifest)), encoding="utf-8")
+
+
+def write_sections(title: str, sections: list[present.Shown], language: str,
+                   method: Mapping[str, Any], path: Path) -> None:
+    """Analyses (compared ratings, a history) as a report: HTML, or a workbook for .xlsx."""
+    if path.suffix.lower() == ".xlsx" or path.name.endswith(".xlsx"):
+        workbook.write_workbook(sections, method, [], path, text_of(SOURCE, language))
+    else:
+        path.write_text(html_report(title, sections, language, None, method),
+                        encoding="utf-8")
 
 
 def _method(manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from sapa.engine.analysis import RatingComparison
 from sapa.engine.spec import Spec, labels
 
 
@@ -20,6 +21,9 @@ class Shown:
     headers: dict[str, str]
     digits: dict[str, int | None]
     source: str | None
+    chart: str = "bars"  # bars of the first printed figure; "slope": rank under A and B;
+    #                      "lines": a value over periods (columns `periods`)
+    periods: tuple[str, ...] = ()
 
     def whole(self, column: str) -> bool:
         """A column of whole numbers (ranks, counts): shown without decimals."""
@@ -43,3 +47,39 @@ def shown(spec: Spec, frames: dict[str, pd.DataFrame], language: str) -> list[Sh
                          {str(c): digits.get(str(c)) for c in frame.columns},
                          str(source) if source else None))
     return out
+
+
+COMPARED = ("rank_a", "rank_b", "rank_change", "score_a", "score_b", "score_change",
+            "satisfaction_a", "satisfaction_b", "satisfaction_change")
+
+
+def comparison_shown(spec: Spec, result: RatingComparison, side_a: str, side_b: str,
+                     language: str) -> Shown:
+    """One compared rating: the units side by side, headers as `Score 2019`, `Score Δ`."""
+    rating = spec.ratings.get(result.rating_b)
+    columns = ["unit", "name", *(c for c in COMPARED if c in result.units.columns)]
+    frame = result.units[columns]
+    digits = {c.name: c.digits for c in rating.columns} if rating is not None else {}
+    headers, shown_digits = {}, {}
+    for column in columns:
+        base, _, side = column.rpartition("_") if column not in ("unit", "name") else (
+            column, "", "")
+        word = labels.header(spec, rating, base, language)
+        headers[column] = {"a": f"{word} {side_a}", "b": f"{word} {side_b}",
+                           "change": f"{word} Δ"}.get(side, word)
+        shown_digits[column] = None if base in ("unit", "name", "rank") else digits.get(base)
+    title = labels.title(spec, rating, language) if rating is not None else result.rating_b
+    pair = result.rating_b if result.rating_a == result.rating_b else \
+        f"{result.rating_a} → {result.rating_b}"
+    return Shown(pair, f"{title}: {side_a} → {side_b}", frame, headers, shown_digits, None,
+                 chart="slope", periods=(side_a, side_b))
+
+
+def history_shown(table: pd.DataFrame, rating: str, column: str, periods: list[str],
+                  language: str) -> Shown:
+    """A rating's history: the value per period, the change and the mean."""
+    headers = {c: labels.text_of(labels.COMMON.get(str(c)), language) or str(c)
+               for c in table.columns}
+    digits: dict[str, int | None] = {str(c): None for c in table.columns}
+    return Shown(rating, f"{rating}: {column}", table, headers, digits, None, chart="lines",
+                 periods=tuple(periods))

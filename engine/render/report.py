@@ -67,11 +67,11 @@ document.querySelectorAll("table.rating").forEach(function (table) {
 """
 
 
-def html_report(spec: Spec, ratings: list[Shown], language: str,
+def html_report(title: str, ratings: list[Shown], language: str, spec: Spec | None,
                 method: Mapping[str, Any]) -> str:
-    """The whole report as one HTML document."""
+    """The whole report as one HTML document: the ratings, then the method (`spec`'s criteria,
+    zones and scale, when there is one) and what made it."""
     word = {key: text_of(value, language) for key, value in WORDS.items()}
-    title = text_of((spec.data.get("methodology") or {}).get("title"), language) or spec.id
     parts = [f"<h1>{_e(title)}</h1>", f"<nav><h2>{_e(word['contents'])}</h2><ol>"]
     parts += [f'<li><a href="#{_e(r.id)}">{_e(r.title)}</a></li>' for r in ratings]
     parts.append(f'<li><a href="#method">{_e(word["method"])}</a></li></ol></nav>')
@@ -116,20 +116,75 @@ def _cell(value: Any, rating: Shown, column: str) -> str:
 
 
 def _chart(rating: Shown, units: Any) -> str:
+    if units.empty:
+        return ""
+    if rating.chart == "slope":
+        return _slope(rating, units)
+    if rating.chart == "lines":
+        return _lines(rating, units)
+    return _bars(rating, units)
+
+
+def _names(units: Any) -> list[str]:
+    names = units["name"].where(units["name"].notna(), units["unit"]) if "name" in units \
+        else units["unit"]
+    return [str(n) for n in names]
+
+
+def _short(name: str) -> str:
+    return name[:60] + "…" if len(name) > 60 else name
+
+
+def _html(figure: go.Figure, rating: Shown) -> str:
+    return figure.to_html(full_html=False, include_plotlyjs=False,
+                          div_id=f"chart-{rating.id}", config={"displaylogo": False,
+                                                               "responsive": True})
+
+
+def _slope(rating: Shown, units: Any) -> str:
+    """Each unit's rank under A and under B, joined by a line (a rank-change chart)."""
+    both = units.dropna(subset=["rank_a", "rank_b"])
+    if both.empty:
+        return ""
+    figure = go.Figure()
+    for name, a, b in zip(_names(both), both["rank_a"], both["rank_b"], strict=True):
+        figure.add_trace(go.Scatter(
+            x=list(rating.periods), y=[a, b], mode="lines+markers", name=_short(name),
+            hovertext=name, hoverinfo="y+text",
+            line={"color": "#2f6f9f" if b <= a else "#b5523b", "width": 1.5}))
+    figure.update_layout(height=max(320, 16 * len(both) + 120), showlegend=False,
+                         yaxis={"autorange": "reversed", "title": rating.headers["rank_b"]},
+                         margin={"l": 40, "r": 40, "t": 30, "b": 30}, plot_bgcolor="white")
+    return _html(figure, rating)
+
+
+def _lines(rating: Shown, units: Any) -> str:
+    """A unit's value over the periods, one line per unit."""
+    periods = [p for p in rating.periods if p in units.columns]
+    figure = go.Figure()
+    for name, (_, row) in zip(_names(units), units.iterrows(), strict=True):
+        figure.add_trace(go.Scatter(x=periods, y=[row[p] for p in periods],
+                                    mode="lines+markers", name=_short(name), hovertext=name,
+                                    hoverinfo="x+y+text"))
+    figure.update_layout(height=420, showlegend=len(units) <= 20,
+                         margin={"l": 40, "r": 20, "t": 30, "b": 30}, plot_bgcolor="white")
+    return _html(figure, rating)
+
+
+def _bars(rating: Shown, units: Any) -> str:
     """Horizontal bars of the rating's first printed figure (its score), best at the top, with
     the number of respondents beside each bar where the rating has it."""
     figures = [c for c in units.columns if rating.digits.get(str(c)) is not None]
-    if not figures or units.empty:
+    if not figures:
         return ""
     column = figures[0]
-    names = units["name"].where(units["name"].notna(), units["unit"]) if "name" in units \
-        else units["unit"]
-    short = [(str(n)[:60] + "…") if len(str(n)) > 60 else str(n) for n in names]
+    names = _names(units)
+    short = [_short(n) for n in names]
     values = units[column].astype(float)
     text = [f"n = {int(n)}" if n == n else "" for n in units["n"]] if "n" in units else None
     figure = go.Figure(go.Bar(
         x=values, y=short, orientation="h", text=text, textposition="outside",
-        hovertext=[str(n) for n in names], hoverinfo="x+text",
+        hovertext=names, hoverinfo="x+text",
         marker_color="#2f6f9f"))
     digits = rating.digits[str(column)] or 0
     known = values.dropna()
@@ -141,14 +196,12 @@ def _chart(rating: Shown, units: Any) -> str:
                                                            if len(known) else 1],
                "tickformat": f".{digits}f"},
         yaxis={"autorange": "reversed", "automargin": True}, plot_bgcolor="white")
-    return figure.to_html(full_html=False, include_plotlyjs=False,
-                          div_id=f"chart-{rating.id}", config={"displaylogo": False,
-                                                               "responsive": True})
+    return _html(figure, rating)
 
 
-def _method(spec: Spec, language: str, word: Mapping[str, str],
+def _method(spec: Spec | None, language: str, word: Mapping[str, str],
             method: Mapping[str, Any]) -> str:
-    data = spec.data
+    data = spec.data if spec is not None else {}
     rows = []
     for section, key in (("criteria", "label"), ("zones", "label")):
         names = [text_of((raw or {}).get(key), language) or name
@@ -163,9 +216,9 @@ def _method(spec: Spec, language: str, word: Mapping[str, str],
             for mark, label in marks.items()) + "</ul>")
     made = "".join(f"<tr><th>{_e(str(k))}</th><td>{_e(json.dumps(v, ensure_ascii=False))}"
                    "</td></tr>" for k, v in method.items())
-    languages = ", ".join(labels.languages(data))
+    about = f"{spec.id} · {', '.join(labels.languages(data))}" if spec is not None else ""
     return (f'<section id="method"><h2>{_e(word["method"])}</h2>'
-            f'<p class="note">{_e(spec.id)} · {_e(languages)}</p>{"".join(rows)}'
+            f'<p class="note">{_e(about)}</p>{"".join(rows)}'
             f"<h3>{_e(word['made'])}</h3><table>{made}</table></section>")
 
 

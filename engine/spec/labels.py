@@ -12,6 +12,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sapa.engine.spec.model import Rating, Spec, text_of
+
+__all__ = ["COMMON", "LANGUAGES", "coverage", "header", "languages", "missing_languages",
+           "output_language", "text_of", "title", "user_facing"]
 from sapa.engine.spec.source import PathKey
 
 LANGUAGES = ("ru", "kk", "en")
@@ -19,6 +22,9 @@ COMMON = {  # the columns every rating has
     "rank": {"ru": "Место", "kk": "Орын", "en": "Rank"},
     "unit": {"ru": "Код", "kk": "Коды", "en": "Code"},
     "name": {"ru": "Наименование", "kk": "Атауы", "en": "Name"},
+    "change": {"ru": "Изменение", "kk": "Өзгеріс", "en": "Change"},
+    "mean": {"ru": "Среднее", "kk": "Орташа", "en": "Mean"},
+    "periods": {"ru": "Периодов", "kk": "Кезеңдер", "en": "Periods"},
 }
 
 
