@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner, Result
 
+from sapa.cli import main
 from sapa.engine.formula import Band, Catalog, Frames, Link, compile_formula, evaluate_rows, parse
 
 SPECS = Path(__file__).parent / "specs"
@@ -62,3 +64,10 @@ def problems_of(formula: str, table: str = "bodies") -> list[str]:
 @pytest.fixture
 def specs() -> Path:
     return SPECS
+
+
+def sapa(*args: str | Path) -> Result:
+    """The command line run in this process; never a traceback or an internal error."""
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    return result

@@ -10,19 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner, Result
 
-from sapa.cli import main
 from sapa.engine.formula import FormulaSyntaxError, parse
-from tests.conftest import SPECS, problems_of
+from tests.conftest import SPECS, problems_of, sapa
 
 MINI, MINI_DATA = SPECS / "mini.yaml", SPECS / "mini-data"
-
-
-def sapa(*args: str | Path) -> Result:
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert "Traceback" not in result.output and "internal error" not in result.output
-    return result
 
 
 def data_copy(tmp_path: Path) -> Path:

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner, Result
 
-from sapa.cli import main
 from sapa.engine.analysis import history, read_crosswalk
 from sapa.engine.diagnostics import SapaError
+from tests.conftest import sapa
 
 HEADER = "from,to,kind,rule,from_name,to_name,evidence,note\n"
 # 2018 -> 2019: X stays, Y is renamed Y2, Z splits into Z1 and Z2, W is discontinued
@@ -111,12 +110,6 @@ def test_history_needs_one_crosswalk_per_step_and_maps_rating_ids(tmp_path: Path
     assert result.exit_code == 2 and "error[C113]" in result.output
     result = sapa("history", *periods, "--rating", "2018:a,2019:b,2021:c")
     assert result.exit_code == 2 and "did you mean '2020'" in result.output
-
-
-def sapa(*args: str | Path) -> Result:
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert "Traceback" not in result.output and "internal error" not in result.output
-    return result
 
 
 def test_compare_two_years_through_a_crosswalk(tmp_path: Path) -> None:

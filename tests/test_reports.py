@@ -9,20 +9,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner, Result
 from openpyxl import load_workbook
 
-from sapa.cli import main
 from sapa.engine.formula import round_half_up
-from tests.conftest import SPECS
+from tests.conftest import SPECS, sapa
 
 MINI, MINI_DATA = SPECS / "mini.yaml", SPECS / "mini-data"
-
-
-def sapa(*args: str | Path) -> Result:
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert "Traceback" not in result.output and "internal error" not in result.output
-    return result
 
 
 def test_a_name_without_a_declared_language_is_said_with_the_coverage(tmp_path: Path) -> None:
