@@ -485,6 +485,36 @@ def report(spec: str, data_path: Path | None, out_path: Path, only: tuple[str, .
     _guard(action)
 
 
+@main.command(name="explain")
+@click.argument("spec")
+@click.argument("unit")
+@click.option("--rating", "rating_id", help="The rating (default: the first that rates UNIT).")
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
+              help="The data (as for rate). Default: the bundled data.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@LANG
+@ALLOW_MISSING_ITEMS
+def explain_command(spec: str, unit: str, rating_id: str | None, data_path: Path | None,
+                    fmt: str, lang: str | None, allow_missing: bool) -> None:
+    """Why UNIT has its values: each column's formula and what it read, down to the survey's
+    levels and items, the respondents left out, and flags where a value rests on little."""
+    def action() -> int:
+        loaded, _ = api.check(spec)
+        if rating_id:
+            api.chosen_ratings(loaded, [rating_id])
+        rated, warnings = api.rate_folder(loaded, api.data_folder(spec, loaded, data_path),
+                                          allow_missing)
+        _echo_problems(warnings)
+        found = api.explain(loaded, rated, unit, rating_id, api.output_language(loaded, lang))
+        if fmt == "json":
+            click.echo(files.to_json(found.as_dict()))
+        else:
+            terminal.explanation(found)
+        return 0
+    _guard(action)
+
+
 @main.command(name="diff")
 @click.argument("spec_a")
 @click.argument("spec_b")

@@ -30,6 +30,8 @@ from sapa.engine.analysis import compare as compare_frames
 from sapa.engine.analysis import history as history_frames
 from sapa.engine.data import load_tables, read_source
 from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean, has_errors
+from sapa.engine.explain import Explanation
+from sapa.engine.explain import explain as explain_unit
 from sapa.engine.published import Conformance, conform
 from sapa.engine.rating import Rated, rate
 from sapa.engine.spec import (
@@ -51,7 +53,8 @@ from sapa.engine.testing import TestResult, run_tests
 
 __all__ = [
     "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "chosen_ratings",
-    "compare", "conformance", "crosswalk", "data_folder", "diff", "editor_schema", "history",
+    "compare", "conformance", "crosswalk", "data_folder", "diff", "editor_schema", "explain",
+    "history",
     "label_coverage", "later", "load", "load_document", "manifest", "rate_folder", "rating_ids",
     "read", "read_crosswalk", "resolve_spec", "synthesis", "tests", "validate",
     "write_synthesis",
@@ -205,6 +208,12 @@ def chosen_ratings(spec: Spec, only: Sequence[str]) -> list[str]:
 def output_language(spec: Spec, given: str | None) -> str:
     """The language of titles and headers: `given`, else the spec's first."""
     return labels.output_language(spec, given)
+
+
+def explain(spec: Spec, rated: Rated, unit: str, rating_id: str | None = None,
+            language: str = "en") -> Explanation:
+    """Why `unit` has its values in a rating (sapa explain)."""
+    return explain_unit(spec, rated, unit, rating_id, language)
 
 
 def label_coverage(spec: Spec) -> str:

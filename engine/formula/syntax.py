@@ -101,6 +101,33 @@ COMPARISON = ("==", "!=", "<", "<=", ">", ">=")
 LOGICAL = ("and", "or")
 
 
+def names(node: Expr) -> list[str]:
+    """The dotted names a formula reads, in order of first use (functions and keywords'
+    names aside; a parameter table's key is read too)."""
+    found: list[str] = []
+
+    def walk(n: Expr) -> None:
+        if isinstance(n, Name):
+            found.append(n.dotted)
+        elif isinstance(n, Index):
+            found.append(n.target.dotted)
+            walk(n.key)
+        elif isinstance(n, Unary):
+            walk(n.operand)
+        elif isinstance(n, Binary):
+            walk(n.left)
+            walk(n.right)
+        elif isinstance(n, Membership):
+            for part in (n.value, *n.options):
+                walk(part)
+        elif isinstance(n, Call):
+            for part in (*n.args, *(k.value for k in n.keywords)):
+                walk(part)
+
+    walk(node)
+    return list(dict.fromkeys(found))
+
+
 def to_text(node: Expr) -> str:
     """Canonical text of a node: parsing it again gives an equal tree (ranges aside)."""
     if isinstance(node, Number):  # a folded negative literal keeps its sign inside brackets:

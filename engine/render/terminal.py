@@ -14,6 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from sapa.engine.analysis import Change, RatingComparison
+from sapa.engine.explain import Explanation
 from sapa.engine.formula import round_half_up
 from sapa.engine.published import Conformance
 from sapa.engine.render.present import shown
@@ -189,3 +190,58 @@ def progress(what: str) -> Iterator[Callable[[int, int], None]]:
             bar.update(task, completed=done, total=total)
 
         yield step
+
+
+def explanation(found: Explanation) -> None:
+    """The explanation as an indented tree: the columns and what they read, then the survey
+    levels from the unit to its items, then the flags."""
+    out = console(160)
+    rank = f", rank {found.rank} of {found.of}" if found.rank is not None else ""
+    out.print(f"[bold]{found.title}[/bold] ({found.rating}): {found.unit} "
+              f"{found.name or ''}{rank}", highlight=False)
+    if found.source:
+        out.print(f"  source: {found.source}", markup=False, highlight=False)
+    for column in found.columns:
+        out.print(f"  {column['column']} = {cell(column['value'], None)}"
+                  + (f"   ← {column['formula']}" if column.get("formula") else ""),
+                  markup=False, highlight=False)
+        reads = column.get("reads", [])
+        if [r["name"] for r in reads] == [column.get("formula")] and "reads" not in reads[0]:
+            continue  # the column is the one value it reads
+        _reads(out, reads, 2)
+    if found.survey:
+        survey = found.survey
+        left = ", ".join(f"{code} {n}" for code, n in survey["excluded"].items())
+        out.print(f"  survey: {survey['n']} respondents counted; left out: {left or 'none'}",
+                  markup=False, highlight=False)
+        for node in [survey["tree"], *survey["zones"]]:
+            if node:
+                _node(out, node, 2)
+    for flag in found.flags:
+        out.print(f"  flag: {flag}", markup=False, highlight=False)
+
+
+def _reads(out: Console, reads: list[dict[str, Any]], depth: int) -> None:
+    for read in reads:
+        pad = "  " * (depth + 1)
+        if "rows" in read:
+            values = ", ".join(f"{r['unit']}: {cell(r['value'], None)}" for r in read["rows"])
+            out.print(f"{pad}{read['name']} over {len(read['rows'])} rows: {values}",
+                      markup=False, highlight=False)
+        else:
+            formula = f"   ← {read['formula']}" if read.get("formula") else ""
+            out.print(f"{pad}{read['name']} = {cell(read.get('value'), None)}{formula}",
+                      markup=False, highlight=False)
+        _reads(out, read.get("reads", []), depth + 1)
+
+
+def _node(out: Console, node: dict[str, Any], depth: int) -> None:
+    where = f" {node['questionnaire']}" if node.get("questionnaire") else ""
+    name = "" if node["name"] == "total" else f" {node['name']}"
+    rule = f" ({node['rule']} of its members)" if node.get("rule") else ""
+    label = f" «{node['label']}»" if node.get("label") else ""
+    out.print(f"{'  ' * depth}{node['level']}{where}{name}{label}{rule}: "
+              f"{cell(node['score'], 3)} / {cell(node['satisfaction'], 1)} %, "
+              f"{node['asked']} asked, {node['rated']} rated", markup=False, highlight=False)
+    for member in node.get("members", []):
+        _node(out, member, depth + 1)

@@ -37,10 +37,11 @@ from sapa.engine.spec.paths import (
 )
 from sapa.engine.spec.schema import editor_schema, spec_schema
 from sapa.engine.spec.source import Document, PathKey
+from sapa.engine.spec.tree import formula_of
 from sapa.engine.spec.validation import load_spec
 
 __all__ = [
-    "LEVEL_MEMBERS_TABLE", "LEVEL_NODE", "labels",
+    "LEVEL_MEMBERS_TABLE", "LEVEL_NODE", "formula_of", "labels",
     "TOTALS", "Breakdown", "count_column", "level_columns",
     "PathKey", "declared_in", "default_data", "exists", "is_file", "published_folder", "resolve",
     "ColumnSpec", "Level", "Document", "Questionnaire", "Rating", "Spec", "Survey", "SurveyItem",

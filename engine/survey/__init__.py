@@ -4,9 +4,9 @@ criterion -> channel -> unit, and the zones), every level combined by the rule t
 aggregation.py computes the levels over groups of respondents."""
 
 from sapa.engine.survey.aggregation import SurveyResults, run_survey_from_items, run_surveys
-from sapa.engine.survey.hierarchy import ItemWeights, NotLinear, zone_targets
+from sapa.engine.survey.hierarchy import ItemWeights, NotLinear, node_members, zone_targets
 
 __all__ = [
-    "ItemWeights", "NotLinear", "SurveyResults", "run_survey_from_items", "run_surveys",
-    "zone_targets",
+    "ItemWeights", "NotLinear", "SurveyResults", "node_members", "run_survey_from_items",
+    "run_surveys", "zone_targets",
 ]
