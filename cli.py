@@ -192,10 +192,19 @@ def show(spec: str, resolved: bool) -> None:
               help="Replace the contents of an --out folder that holds other files.")
 @click.option("--rating", "only", multiple=True,
               help="Show only this rating (repeatable; --out still writes every rating).")
+@click.option("--uncertainty", is_flag=True,
+              help="Add each unit's bootstrap interval of its figures and rank (<col>_low, "
+                   "<col>_high, rank_low, rank_high).")
+@click.option("--reps", type=int, default=200, show_default=True,
+              help="Bootstrap replicates (with --uncertainty).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--level", type=float, default=0.9, show_default=True,
+              help="The intervals' level (with --uncertainty).")
 @LANG
 @ALLOW_MISSING_ITEMS
 def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, force: bool,
-         only: tuple[str, ...], lang: str | None, allow_missing: bool) -> None:
+         only: tuple[str, ...], uncertainty: bool, reps: int, seed: int, level: float,
+         lang: str | None, allow_missing: bool) -> None:
     """Compute the ratings of SPEC (default: the bundled 2020 methodology) over data."""
     def action() -> int:
         loaded, _ = api.check(spec)
@@ -219,7 +228,9 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, forc
         for where, count in rated.not_counted.items():
             click.echo(f"notice: {count} answers to {where} were not counted: the item "
                        "does not apply to those respondents (asked_if)", err=True)
-        ratings = {rid: rated.ratings[rid] for rid in shown}
+        every = (api.uncertainty(loaded, rated, reps, seed, level) if uncertainty
+                 else rated.ratings)
+        ratings = {rid: every[rid] for rid in shown}
         if fmt == "json":
             click.echo(files.ratings_json(ratings))
         elif fmt == "csv":
@@ -228,10 +239,14 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, forc
             terminal.ratings(loaded, ratings, language)
         if out_dir:
             manifest = api.manifest(loaded, folder, rated, out_dir)
+            if uncertainty:
+                manifest["uncertainty"] = {
+                    "method": "bootstrap of the counted respondents within each unit",
+                    "replicates": reps, "seed": seed, "level": level}
             workbook = (lambda staging: documents.write_workbook(
-                loaded, rated, manifest, language, staging / "ratings.xlsx")) \
+                loaded, every, manifest, language, staging / "ratings.xlsx")) \
                 if fmt == "xlsx" else None
-            files.write_results(rated, manifest, out_dir, workbook)
+            files.write_results(rated, manifest, out_dir, workbook, every)
             if workbook:
                 click.echo(f"wrote {out_dir / 'ratings.xlsx'} ({len(loaded.ratings)} ratings, "
                            f"{language}) and the CSV files")
@@ -477,7 +492,7 @@ def report(spec: str, data_path: Path | None, out_path: Path, only: tuple[str, .
         language = api.output_language(loaded, lang)
         manifest = api.manifest(loaded, folder, rated, out_path)
         files.write_file(out_path, lambda path: documents.write_report(
-            loaded, rated, manifest, language, path, shown), [folder], force)
+            loaded, rated.ratings, manifest, language, path, shown), [folder], force)
         size = out_path.stat().st_size
         click.echo(f"wrote {out_path} ({len(shown)} ratings, {language}, "
                    + (f"{size / 1e6:.1f} MB)" if size >= 1e6 else f"{size / 1e3:.0f} kB)"))

@@ -50,11 +50,12 @@ from sapa.engine.spec import (
 )
 from sapa.engine.synth import Synthesis, check_fittable, fit_limits, synthesize, write
 from sapa.engine.testing import TestResult, run_tests
+from sapa.engine.uncertainty import bootstrap
 
 __all__ = [
     "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "chosen_ratings",
     "compare", "conformance", "crosswalk", "data_folder", "diff", "editor_schema", "explain",
-    "history",
+    "history", "uncertainty",
     "label_coverage", "later", "load", "load_document", "manifest", "rate_folder", "rating_ids",
     "read", "read_crosswalk", "resolve_spec", "synthesis", "tests", "validate",
     "write_synthesis",
@@ -208,6 +209,24 @@ def chosen_ratings(spec: Spec, only: Sequence[str]) -> list[str]:
 def output_language(spec: Spec, given: str | None) -> str:
     """The language of titles and headers: `given`, else the spec's first."""
     return labels.output_language(spec, given)
+
+
+def uncertainty(spec: Spec, rated: Rated, replicates: int, seed: int, level: float
+                ) -> dict[str, pd.DataFrame]:
+    """The ratings with each unit's bootstrap interval of every printed figure and of its rank
+    (`<column>_low`, `<column>_high`, `rank_low`, `rank_high`) added at the end."""
+    assert rated.inputs is not None
+    found = bootstrap(spec, rated.inputs, replicates, seed, level)
+    out = {}
+    for rid, frame in rated.ratings.items():
+        intervals = found.tables.get(rid)
+        if intervals is None:  # a composed rating: its rows are other ratings' totals
+            out[rid] = frame
+            continue
+        merged = frame.assign(unit=frame["unit"].astype("string")).merge(
+            intervals.assign(unit=intervals["unit"].astype("string")), on="unit", how="left")
+        out[rid] = merged.assign(unit=frame["unit"].to_numpy())
+    return out
 
 
 def explain(spec: Spec, rated: Rated, unit: str, rating_id: str | None = None,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sapa.engine.formula.frames import Frames
+from sapa.engine.formula.frames import REPLICATE, Frames
 from sapa.engine.formula.plan import Banding, Column, Const, Lookup, Node, Op, Reduce, Up, Window
 
 Value = Any  # pd.Series or a Python scalar
@@ -202,11 +202,17 @@ def _groups(node: Reduce | Window, frames: Frames) -> tuple[np.ndarray, int]:
     if isinstance(node, Reduce) and node.link is not None:
         return frames.positions(node.link), frames.length(node.link.parent)
     n = frames.length(node.table)  # type: ignore[arg-type]
-    if node.by is None:
+    replicate = frames.tables[node.table].get(REPLICATE)  # type: ignore[index]
+    if node.by is None and replicate is None:
         return np.zeros(n, dtype=np.int64), 1 if n else 0
-    by = evaluate_rows(node.by, frames, node.table)  # type: ignore[arg-type]
-    codes, uniques = pd.factorize(by, use_na_sentinel=False)
-    return codes.astype(np.int64), len(uniques)
+    keys = [] if node.by is None else [evaluate_rows(node.by, frames, node.table)]  # type: ignore[arg-type]
+    if replicate is not None:  # a bootstrap: groups stay within their replicate
+        keys.append(replicate.reset_index(drop=True))
+    if len(keys) == 1:
+        codes, uniques = pd.factorize(keys[0], use_na_sentinel=False)
+        return codes.astype(np.int64), len(uniques)
+    codes = pd.MultiIndex.from_arrays(keys).factorize()[0]
+    return codes.astype(np.int64), int(codes.max()) + 1 if len(codes) else 0
 
 
 def _selected(node: Reduce | Window, frames: Frames, codes: np.ndarray) -> np.ndarray:

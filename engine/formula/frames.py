@@ -10,6 +10,11 @@ import pandas as pd
 
 from sapa.engine.formula.plan import Link
 
+#: In a bootstrap, every table but the respondents' is repeated once per replicate and this
+#: column numbers the copies: links join within a replicate, and table-wide aggregates and
+#: windows stay within it.
+REPLICATE = "_replicate_"
+
 
 class Frames:
     """The tables a plan runs over, and the row positions behind each link (computed once)."""
@@ -38,12 +43,15 @@ class Frames:
         """For each row of link.child, the row number of its parent (-1 when there is none)."""
         if link not in self._positions:
             parent, child = self.tables[link.parent], self.tables[link.child]
-            if len(link.key) == 1:
-                index = pd.Index(parent[link.key[0]])
-                wanted = pd.Index(child[link.on[0]])
+            key, on = list(link.key), list(link.on)
+            if REPLICATE in parent.columns and REPLICATE in child.columns:
+                key, on = [*key, REPLICATE], [*on, REPLICATE]
+            if len(key) == 1:
+                index = pd.Index(parent[key[0]])
+                wanted = pd.Index(child[on[0]])
             else:
-                index = pd.MultiIndex.from_frame(parent[list(link.key)])
-                wanted = pd.MultiIndex.from_frame(child[list(link.on)])
+                index = pd.MultiIndex.from_frame(parent[key])
+                wanted = pd.MultiIndex.from_frame(child[on])
             first = ~index.duplicated()  # duplicated keys are a data error reported elsewhere
             found = index[first].get_indexer(wanted)
             positions = np.full(len(found), -1, dtype=np.int64)

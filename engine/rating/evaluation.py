@@ -15,18 +15,20 @@ from sapa.engine.survey import SurveyResults, run_survey_from_items, run_surveys
 
 
 def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],
-                    survey_items: pd.DataFrame | None = None
+                    survey_items: pd.DataFrame | None = None,
+                    weights: np.ndarray | None = None
                     ) -> tuple[Frames, dict[str, SurveyResults], list[Diagnostic]]:
     """Add every variable as a column of its table and the survey results as tables.
 
     `survey_items` (item statistics per unit) replaces the respondent step: embedded tests use it
-    to check the aggregation on published item-level figures."""
+    to check the aggregation on published item-level figures. `weights` (replicates x
+    respondents) runs the survey once per bootstrap replicate, at once (uncertainty)."""
     frames = Frames({name: frame.copy() for name, frame in tables.items()})
     surveys: dict[str, SurveyResults] = {}
     warnings: list[Diagnostic] = []
     for step, variable in enumerate([*spec.variables, None]):
         if spec.survey is not None and step == spec.survey_step:
-            surveys = _run_survey(spec, frames, survey_items)
+            surveys = _run_survey(spec, frames, survey_items, weights)
         if variable is not None:
             values = evaluate_rows(variable.plan, frames, variable.table)
             frames.tables[variable.table][variable.name] = values.array
@@ -80,14 +82,14 @@ def _units(spec: Spec, frames: Frames, table: str, rows: np.ndarray) -> str:
     return ", ".join(names) + more
 
 
-def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None
-                ) -> dict[str, SurveyResults]:
+def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None,
+                weights: np.ndarray | None) -> dict[str, SurveyResults]:
     survey = spec.survey
     assert survey is not None
     if survey_items is not None:
         results = run_survey_from_items(survey, frames, survey_items)
     else:
-        results = run_surveys(survey, frames)
+        results = run_surveys(survey, frames, weights)
     for name, result in results.items():
         frames.tables[name] = result.table
         frames.tables[f"{name}_levels"] = result.long

@@ -94,19 +94,26 @@ def _total_row(rows: pd.DataFrame, rating: Rating) -> pd.DataFrame:
     return pd.DataFrame([total]).astype({"rank": "Int64"})
 
 
-def tie_ranks(keys: pd.DataFrame, ties: str) -> np.ndarray:
+def tie_ranks(keys: pd.DataFrame, ties: str, within: np.ndarray | None = None) -> np.ndarray:
     """Ranks of rows already sorted by `keys`; rows with equal keys share a rank per `ties`.
-    Rows with a missing key get no rank."""
+    Rows with a missing key get no rank. `within`: rows sorted by it first, ranked apart
+    (the replicates of a bootstrap, all at once)."""
     n = len(keys)
     if n == 0:
         return np.array([], dtype=float)
     values = keys.to_numpy(dtype=float)
-    changed = np.ones(n, dtype=bool)
-    changed[1:] = np.any(values[1:] != values[:-1], axis=1)
+    within = np.zeros(n, dtype=np.int64) if within is None else np.asarray(within)
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = within[1:] != within[:-1]
+    changed = starts.copy()
+    changed[1:] |= np.any(values[1:] != values[:-1], axis=1)
     group = np.cumsum(changed) - 1
-    position = np.arange(1, n + 1, dtype=float)
+    block = np.cumsum(starts) - 1
+    offset = np.flatnonzero(starts)[block]  # the first row of each row's block
+    position = np.arange(1, n + 1, dtype=float) - offset
     first = position[changed][group]
     last = pd.Series(position).groupby(group).transform("max").to_numpy()
-    ranks = {"min": first, "max": last, "dense": group + 1.0, "first": position,
+    dense = group - group[offset] + 1.0
+    ranks = {"min": first, "max": last, "dense": dense, "first": position,
              "average": (first + last) / 2}[ties]
     return np.where(np.isnan(values).any(axis=1), np.nan, ranks)

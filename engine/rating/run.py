@@ -26,6 +26,7 @@ class Rated:
     tables: Frames  # every table with its variables, and the survey results tables
     surveys: dict[str, SurveyResults]
     evaluation_warnings: list[Diagnostic]
+    inputs: Mapping[str, pd.DataFrame] | None = None  # the checked tables it was rated from
 
     @cached_property
     def _computed(self) -> tuple[dict[str, pd.DataFrame], list[Diagnostic]]:
@@ -51,4 +52,4 @@ def rate(spec: Spec, tables: Mapping[str, pd.DataFrame],
          survey_items: pd.DataFrame | None = None) -> Rated:
     """Evaluate `spec` over checked tables (data.load_tables). `survey_items` (item statistics
     per unit) stands in for the respondents: embedded tests check the aggregation with it."""
-    return Rated(spec, *evaluate_tables(spec, tables, survey_items))
+    return Rated(spec, *evaluate_tables(spec, tables, survey_items), inputs=tables)

@@ -8,28 +8,29 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sapa.engine.rating import Rated
+import pandas as pd
+
 from sapa.engine.render import present, workbook
 from sapa.engine.render.report import html_report
 from sapa.engine.spec import Spec, text_of
 
 
-def write_workbook(spec: Spec, rated: Rated, manifest: Mapping[str, Any], language: str,
-                   path: Path, only: Sequence[str] = ()) -> None:
+def write_workbook(spec: Spec, ratings: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any],
+                   language: str, path: Path, only: Sequence[str] = ()) -> None:
     """Every rating (or `only` these) as a sheet of one workbook, as the report prints it."""
-    chosen = {rid: rated.ratings[rid] for rid in (only or spec.ratings)}
+    chosen = {rid: ratings[rid] for rid in (only or spec.ratings)}
     workbook.write_workbook(present.shown(spec, chosen, language), _method(manifest),
                             _footnotes(spec, manifest, language), path,
                             text_of(SOURCE, language))
 
 
-def write_report(spec: Spec, rated: Rated, manifest: Mapping[str, Any], language: str,
-                 path: Path, only: Sequence[str] = ()) -> None:
+def write_report(spec: Spec, ratings: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any],
+                 language: str, path: Path, only: Sequence[str] = ()) -> None:
     """A report at `path`: one HTML page, or (for .xlsx) the workbook."""
     if path.suffix.lower() == ".xlsx" or path.name.endswith(".xlsx"):
-        write_workbook(spec, rated, manifest, language, path, only)
+        write_workbook(spec, ratings, manifest, language, path, only)
         return
-    chosen = {rid: rated.ratings[rid] for rid in (only or spec.ratings)}
+    chosen = {rid: ratings[rid] for rid in (only or spec.ratings)}
     title = text_of((spec.data.get("methodology") or {}).get("title"), language) or spec.id
     path.write_text(html_report(title, present.shown(spec, chosen, language), language, spec,
                                 _method(manifest)), encoding="utf-8")

@@ -7,7 +7,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -72,12 +72,14 @@ def replacing(out_dir: Path) -> Iterator[Path]:
 
 
 def write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path,
-                  also: Callable[[Path], None] | None = None) -> None:
+                  also: Callable[[Path], None] | None = None,
+                  ratings: Mapping[str, pd.DataFrame] | None = None) -> None:
     """`<rating id>.csv` per rating, manifest.json, and for a survey `<results>.results.csv` and
     `<results>.levels.csv` (every aggregation level) per results table, written as one run
-    (check_output first); `also` writes more into the same run (a workbook)."""
+    (check_output first); `also` writes more into the same run (a workbook); `ratings` stand
+    in for the rated ones (with their intervals)."""
     with replacing(out_dir) as staging:
-        _write_results(rated, manifest, staging)
+        _write_results(rated, manifest, staging, ratings or rated.ratings)
         if also is not None:
             also(staging)
 
@@ -104,8 +106,9 @@ def write_file(path: Path, write: Callable[[Path], None], inputs: Sequence[Path]
         staging.unlink(missing_ok=True)
 
 
-def _write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path) -> None:
-    for rid, frame in rated.ratings.items():
+def _write_results(rated: Rated, manifest: dict[str, Any], out_dir: Path,
+                   ratings: Mapping[str, pd.DataFrame]) -> None:
+    for rid, frame in ratings.items():
         write_csv(frame, out_dir / f"{rid}.csv")
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n",
                                            encoding="utf-8")

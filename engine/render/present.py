@@ -44,9 +44,15 @@ def shown(spec: Spec, frames: dict[str, pd.DataFrame], language: str) -> list[Sh
         headers = {c: labels.header(spec, rating, str(c), language) for c in frame.columns}
         source = ((spec.data.get("ratings") or {}).get(rid) or {}).get("source")
         out.append(Shown(rid, labels.title(spec, rating, language), frame, headers,
-                         {str(c): digits.get(str(c)) for c in frame.columns},
+                         {str(c): digits.get(_base(str(c))) for c in frame.columns},
                          str(source) if source else None))
     return out
+
+
+def _base(column: str) -> str:
+    """The column an interval's end belongs to (`score_low` -> `score`)."""
+    base, _, end = column.rpartition("_")
+    return base if end in labels.BOUNDS and base else column
 
 
 COMPARED = ("rank_a", "rank_b", "rank_change", "score_a", "score_b", "score_change",

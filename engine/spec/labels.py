@@ -13,7 +13,7 @@ from typing import Any
 
 from sapa.engine.spec.model import Rating, Spec, text_of
 
-__all__ = ["COMMON", "LANGUAGES", "coverage", "header", "languages", "missing_languages",
+__all__ = ["BOUNDS", "COMMON", "LANGUAGES", "coverage", "header", "languages", "missing_languages",
            "output_language", "text_of", "title", "user_facing"]
 from sapa.engine.spec.source import PathKey
 
@@ -25,6 +25,10 @@ COMMON = {  # the columns every rating has
     "change": {"ru": "Изменение", "kk": "Өзгеріс", "en": "Change"},
     "mean": {"ru": "Среднее", "kk": "Орташа", "en": "Mean"},
     "periods": {"ru": "Периодов", "kk": "Кезеңдер", "en": "Periods"},
+}
+BOUNDS = {  # an interval's ends, after a column's header (sapa rate --uncertainty)
+    "low": {"ru": "нижняя граница", "kk": "төменгі шегі", "en": "low"},
+    "high": {"ru": "верхняя граница", "kk": "жоғарғы шегі", "en": "high"},
 }
 
 
@@ -39,7 +43,11 @@ def output_language(spec: Spec, given: str | None) -> str:
 
 
 def header(spec: Spec, rating: Rating | None, column: str, language: str) -> str:
-    """A rating column's header: its own label, the glossary's, the common word, the id."""
+    """A rating column's header: its own label, the glossary's, the common word, the id; an
+    interval's end (`score_low`) after its column's header."""
+    base, _, end = column.rpartition("_")
+    if end in BOUNDS and base:
+        return f"{header(spec, rating, base, language)}: {text_of(BOUNDS[end], language)}"
     own = (((spec.data.get("ratings") or {}).get(rating.id) or {}).get("columns") or {}
            ).get(column) if rating is not None else None
     for label in ((own or {}).get("label") if isinstance(own, Mapping) else None,

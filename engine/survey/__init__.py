@@ -3,10 +3,15 @@ criterion -> channel -> unit, and the zones), every level combined by the rule t
 (survey.levels), with every aggregation level kept. hierarchy.py owns who belongs to which node;
 aggregation.py computes the levels over groups of respondents."""
 
-from sapa.engine.survey.aggregation import SurveyResults, run_survey_from_items, run_surveys
+from sapa.engine.survey.aggregation import (
+    SurveyResults,
+    counted_respondents,
+    run_survey_from_items,
+    run_surveys,
+)
 from sapa.engine.survey.hierarchy import ItemWeights, NotLinear, node_members, zone_targets
 
 __all__ = [
-    "ItemWeights", "NotLinear", "SurveyResults", "node_members", "run_survey_from_items",
-    "run_surveys", "zone_targets",
+    "ItemWeights", "NotLinear", "SurveyResults", "counted_respondents", "node_members",
+    "run_survey_from_items", "run_surveys", "zone_targets",
 ]

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
-from sapa.engine.formula import Frames, evaluate_rows
+from sapa.engine.formula import REPLICATE, Frames, evaluate_rows
 from sapa.engine.spec import (
     LEVEL_MEMBERS_TABLE,
     LEVEL_NODE,
@@ -51,13 +52,39 @@ class _Grouping:
     labels: pd.DataFrame  # one row per group: unit (and the breakdown value)
     position: np.ndarray  # group of each respondent, -1 for none
     included: np.ndarray  # respondents counted in this table
+    weights: np.ndarray | None = None  # respondents x replicates: times drawn (a bootstrap)
+
+    @property
+    def groups(self) -> int:
+        """Groups per replicate (all of them without a bootstrap)."""
+        return len(self.labels) // (1 if self.weights is None else self.weights.shape[1])
+
+    def count(self, rows: np.ndarray, slot: np.ndarray | None = None, slots: int = 1
+              ) -> np.ndarray:
+        """How many of `rows` (respondent numbers) fall in each group (and in each `slot`
+        of it, 0..slots-1), each respondent counted as often as it is drawn."""
+        slot = np.zeros(len(rows), dtype=np.int64) if slot is None else slot
+        cells = self.position[rows] * slots + slot
+        if self.weights is None:
+            return np.bincount(cells, minlength=self.groups * slots).astype(float)
+        # replicates x cells = the draws of these respondents times a one-hot matrix of their
+        # cells: one sparse product, no index array per replicate
+        one_hot = sparse.csr_matrix((np.ones(len(rows)), (cells, rows)),
+                                    shape=(self.groups * slots, self.weights.shape[0]))
+        return np.asarray(one_hot @ self.weights).T.ravel()
 
 
-def run_surveys(survey: Survey, frames: Frames) -> dict[str, SurveyResults]:
-    """The results table and every breakdown table, from one pass over the items."""
+def run_surveys(survey: Survey, frames: Frames, weights: np.ndarray | None = None
+                ) -> dict[str, SurveyResults]:
+    """The results table and every breakdown table, from one pass over the items. With
+    `weights` (replicates x respondents: how often each is drawn), every table is computed once
+    per replicate at once, its rows numbered by REPLICATE; the unit table then holds one copy
+    per replicate (uncertainty.bootstrap)."""
     unit_pos = frames.positions(survey.unit_link)
     units = frames.tables[survey.unit_link.parent][survey.unit_link.key[0]].astype(
         str).to_numpy()
+    if weights is not None:  # the first copy: positions join on the key alone and find it
+        units = units[: len(units) // len(weights)]
     reason = _exclusion_reasons(survey, frames)
     included = (reason < 0) & (unit_pos >= 0)
     groupings = {survey.results: _Grouping(pd.DataFrame({"unit": units}), unit_pos, included)}
@@ -77,17 +104,28 @@ def run_surveys(survey: Survey, frames: Frames) -> dict[str, SurveyResults]:
                                 values.iloc[np.tile(np.arange(len(values)), len(units))]
                                 .reset_index(drop=True)], axis=1)
         groupings[breakdown.name] = _Grouping(labels, position, kept)
+    if weights is not None:
+        groupings = {name: _replicated(g, weights) for name, g in groupings.items()}
     items, ignored = _item_statistics(survey, frames, groupings)
     out = {}
     for name, grouping in groupings.items():
         long = _levels(survey, items[name])
-        table = _wide(survey, grouping.labels, long, grouping.position, grouping.included,
-                      reason, len(grouping.labels))
+        table = _wide(survey, grouping, long, reason)
         table = table[list(grouping.labels.columns) + _columns(survey)]
         if name != survey.results:
             table = table[table["n"] > 0].reset_index(drop=True)
         out[name] = SurveyResults(table, _labelled(long, grouping.labels), ignored)
     return out
+
+
+def _replicated(grouping: _Grouping, weights: np.ndarray) -> _Grouping:
+    """The grouping once per replicate: its labels repeated and numbered by REPLICATE, the
+    draws held respondent by respondent (what the counting reads)."""
+    replicates, size = len(weights), len(grouping.labels)
+    labels = pd.concat([grouping.labels] * replicates, ignore_index=True)
+    labels[REPLICATE] = np.repeat(np.arange(replicates), size)
+    return _Grouping(labels, grouping.position, grouping.included,
+                     np.ascontiguousarray(weights.T))
 
 
 def _key_codes(breakdown: Breakdown, frames: Frames, respondents: str
@@ -135,9 +173,8 @@ def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame
         keys = rows["unit"] if name == survey.results else pd.Series(POOLED, index=rows.index)
         index = {label: i for i, label in enumerate(labels.iloc[:, 0].astype(str))}
         long = _levels(survey, *_given_statistics(survey, rows, keys.astype(str).map(index)))
-        n_groups = len(labels)
         none = np.zeros(0, dtype=int)
-        table = _wide(survey, labels, long, none, np.zeros(0, dtype=bool), none, n_groups)
+        table = _wide(survey, _Grouping(labels, none, np.zeros(0, dtype=bool)), long, none)
         out[name] = SurveyResults(table[[*labels.columns, *_columns(survey)]],
                                   _labelled(long, labels), {})
     return out
@@ -179,6 +216,11 @@ def _columns(survey: Survey) -> list[str]:
 def _criteria_of(survey: Survey) -> dict[str, list[str]]:
     return {q.name: list(dict.fromkeys(i.criterion for i in q.items))
             for q in survey.questionnaires}
+
+
+def counted_respondents(survey: Survey, frames: Frames) -> np.ndarray:
+    """The respondents the survey counts: linked to a unit and left out by no exclusion."""
+    return (_exclusion_reasons(survey, frames) < 0) & (frames.positions(survey.unit_link) >= 0)
 
 
 def _exclusion_reasons(survey: Survey, frames: Frames) -> np.ndarray:
@@ -251,9 +293,7 @@ def _count(grouping: _Grouping, asked: np.ndarray, code: np.ndarray, codes: np.n
     `code` the place of each one's answer in `codes`."""
     n_groups, k = len(grouping.labels), len(codes)
     keep = grouping.included[asked]
-    position = grouping.position[asked[keep]]
-    by_code = np.bincount(position * k + code[keep], minlength=n_groups * k).reshape(
-        n_groups, k)
+    by_code = grouping.count(asked[keep], code[keep], k).reshape(n_groups, k)
     has = np.flatnonzero(by_code.any(axis=1))
     if not len(has):
         return None
@@ -393,11 +433,13 @@ def _zone_rows(survey: Survey, items: pd.DataFrame) -> pd.DataFrame:
                     "name", _needs(survey, "zone")).rename(columns={"target": "name"})
 
 
-def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: np.ndarray,
-          included: np.ndarray, reason: np.ndarray, n_groups: int) -> pd.DataFrame:
+def _wide(survey: Survey, grouping: _Grouping, long: pd.DataFrame, reason: np.ndarray
+          ) -> pd.DataFrame:
     """One row per group, one column per level figure formulas read (built in one go)."""
+    labels, n_groups = grouping.labels, len(grouping.labels)
+    group_pos = grouping.position
     columns: dict[str, np.ndarray] = {
-        "n": np.bincount(group_pos[included], minlength=n_groups).astype(float)}
+        "n": grouping.count(np.flatnonzero(grouping.included & (group_pos >= 0)))}
     rows = long.groupby(["level", "questionnaire", "name"], sort=False).indices
     groups = long["group"].to_numpy(dtype=int)
     counts = (*TOTALS, *(count_column(v) for v in _codes(survey)))
@@ -420,9 +462,8 @@ def _wide(survey: Survey, labels: pd.DataFrame, long: pd.DataFrame, group_pos: n
     for zone in survey.zones:
         put(("unit_zone", "", zone), f"{zone}_")
     for i, (code, _) in enumerate(survey.exclusions):
-        hit = (reason == i) & (group_pos >= 0)
-        columns[f"excluded_{code}"] = np.bincount(group_pos[hit],
-                                                  minlength=n_groups).astype(float)
+        columns[f"excluded_{code}"] = grouping.count(np.flatnonzero((reason == i)
+                                                                    & (group_pos >= 0)))
     # counts of a unit nobody answered are 0, not missing
     put(("unit", "", "total"), "", counts, 0.0)
     return pd.concat([labels.reset_index(drop=True), pd.DataFrame(columns)], axis=1)

@@ -1,0 +1,106 @@
+"""The bootstrap. Each replicate draws, within every unit, as many of its counted respondents
+as it has, with replacement: a matrix of how often each respondent is drawn (replicates x
+respondents). The survey step counts answers with those weights for all replicates in one pass;
+every other table is repeated once per replicate (numbered by REPLICATE), so the spec's
+variables and ratings run once over all replicates. No loop over replicates or respondents."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sapa.engine.diagnostics import CannotRun, Diagnostic
+from sapa.engine.formula import REPLICATE, Frames, evaluate_rows
+from sapa.engine.rating import evaluate_tables, tie_ranks
+from sapa.engine.spec import Rating, Spec
+from sapa.engine.survey import counted_respondents
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Per rating over a table: each unit's interval of every printed figure and of its rank
+    (`<column>_low`, `<column>_high`, `rank_low`, `rank_high`), at `level`."""
+
+    replicates: int
+    seed: int
+    level: float
+    tables: dict[str, pd.DataFrame]
+
+
+def bootstrap(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates: int = 200,
+              seed: int = 0, level: float = 0.9) -> Intervals:
+    """Intervals of every rating over a table, from `replicates` bootstrap replicates."""
+    survey = spec.survey
+    if survey is None:
+        raise CannotRun([Diagnostic("C116", f"{spec.id} has no survey: there are no "
+                                    "respondents to resample")])
+    if replicates < 10 or not 0 < level < 1:
+        raise CannotRun([Diagnostic("C116", "--reps must be 10 or more and --level between 0 "
+                                    "and 1")])
+    frames = Frames(tables)
+    weights = draws(frames.positions(survey.unit_link), counted_respondents(survey, frames),
+                    replicates, np.random.default_rng(seed))
+    copies = {name: frame if name == survey.respondents else _repeated(frame, replicates)
+              for name, frame in tables.items()}
+    evaluated, _, _ = evaluate_tables(spec, copies, weights=weights)
+    low, high = (1 - level) / 2, 1 - (1 - level) / 2
+    out = {rid: _intervals(rating, evaluated, low, high)
+           for rid, rating in spec.ratings.items() if rating.table is not None}
+    return Intervals(replicates, seed, level, out)
+
+
+def draws(unit: np.ndarray, counted: np.ndarray, replicates: int,
+          rng: np.random.Generator) -> np.ndarray:
+    """How often each respondent is drawn in each replicate (replicates x respondents): within
+    each unit, as many draws as it has counted respondents, each equally likely."""
+    n = len(unit)
+    rows = np.flatnonzero(counted & (unit >= 0))
+    rows = rows[np.argsort(unit[rows], kind="stable")]
+    units = unit[rows]
+    starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
+    sizes = np.diff(np.r_[starts, len(rows)])
+    block = np.repeat(np.arange(len(starts)), sizes)  # each draw slot's unit
+    picked = starts[block] + np.floor(rng.random((replicates, len(rows)))
+                                      * sizes[block]).astype(np.int64)
+    cells = (np.arange(replicates)[:, None] * n + rows[picked]).ravel()
+    return np.bincount(cells, minlength=replicates * n).reshape(replicates, n).astype(
+        np.float64)
+
+
+def _repeated(frame: pd.DataFrame, replicates: int) -> pd.DataFrame:
+    out = pd.concat([frame] * replicates, ignore_index=True)
+    out[REPLICATE] = np.repeat(np.arange(replicates), len(frame))
+    return out
+
+
+def _intervals(rating: Rating, frames: Frames, low: float, high: float) -> pd.DataFrame:
+    """Each unit's quantiles over the replicates: of the printed columns and of its rank in
+    its replicate (by the rating's keys and tie rule)."""
+    table = rating.table
+    assert table is not None and rating.unit is not None
+    figures = [c for c in rating.columns if c.digits is not None]
+    values = pd.DataFrame({"unit": evaluate_rows(rating.unit, frames, table).astype(str),
+                           REPLICATE: frames.tables[table][REPLICATE].to_numpy()})
+    for column in figures:
+        values[column.name] = evaluate_rows(column.plan, frames, table).astype(float)
+    if rating.where is not None:
+        values = values[evaluate_rows(rating.where, frames, table).fillna(False).to_numpy(
+            dtype=bool)]
+    names = [c.name for c in figures]
+    if rating.rank_by and all(key in values.columns for key, _ in rating.rank_by):
+        keys = [key for key, _ in rating.rank_by]
+        ascending = [True] + [not descending for _, descending in rating.rank_by]
+        values = values.sort_values([REPLICATE, *keys], ascending=ascending,
+                                    na_position="last", kind="stable")
+        values["rank"] = tie_ranks(values[keys], rating.ties, values[REPLICATE].to_numpy())
+        names.append("rank")
+    grouped = values.groupby("unit", sort=False)[names]
+    lows, highs = grouped.quantile(low), grouped.quantile(high)
+    out = pd.DataFrame({"unit": lows.index.astype(str)})
+    for name in names:
+        out[f"{name}_low"] = lows[name].to_numpy()
+        out[f"{name}_high"] = highs[name].to_numpy()
+    return out
