@@ -530,6 +530,44 @@ def explain_command(spec: str, unit: str, rating_id: str | None, data_path: Path
     _guard(action)
 
 
+@main.command(name="sensitivity")
+@click.argument("spec")
+@click.option("--data", "data_path", type=click.Path(path_type=Path),
+              help="The data (as for rate). Default: the bundled data.")
+@click.option("--rating", "rating_id", help="The ranking to study (default: the spec's first).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@ALLOW_MISSING_ITEMS
+def sensitivity_command(spec: str, data_path: Path | None, rating_id: str | None, fmt: str,
+                        allow_missing: bool) -> None:
+    """Rate every combination of the alternatives SPEC declares (sensitivity:) and report each
+    unit's median rank and rank range, and which choice moves the ranks most."""
+    def action() -> int:
+        loaded, _ = api.check(spec)
+        rid = rating_id or next((r for r, x in loaded.ratings.items() if x.rank_by), None)
+        if rid is None:
+            raise CannotRun([Diagnostic("C117", f"{loaded.id} has no ranking to study")])
+        api.chosen_ratings(loaded, [rid])
+        found = api.method_sensitivity(loaded, api.data_folder(spec, loaded, data_path), rid,
+                                       allow_missing)
+        if fmt == "json":
+            click.echo(files.to_json({"rating": rid, "effects": files.records(found.effects),
+                                      "units": files.records(found.units)}))
+        elif fmt == "csv":
+            click.echo(files.csv_text(found.units), nl=False)
+        else:
+            top = found.effects.iloc[0]
+            click.echo(f"{rid}: the choice with the largest effect on the ranks is "
+                       f"{top['choice']} (mean first-order effect {top['mean_effect']:.2f})")
+            click.echo("first-order effect: the share of a unit's rank variance a choice "
+                       "explains alone (mean over the units)")
+            terminal.frame(found.effects, "effects", digits=3)
+            terminal.frame(found.units.sort_values("rank", kind="stable"),
+                           f"{rid}: ranks over the combinations", digits=2)
+        return 0
+    _guard(action)
+
+
 @main.command(name="diff")
 @click.argument("spec_a")
 @click.argument("spec_b")

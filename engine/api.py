@@ -8,6 +8,8 @@ Every function either returns its result or raises a SapaError that carries ever
 from __future__ import annotations
 
 import hashlib
+import json
+import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,9 +23,13 @@ from sapa.engine.analysis import (
     Change,
     Crosswalk,
     RatingComparison,
+    Sensitivity,
     check_codes,
+    combinations,
     diff,
+    rated_units,
     read_crosswalk,
+    sensitivity,
 )
 from sapa.engine.analysis import bridge as bridge_frames
 from sapa.engine.analysis import compare as compare_frames
@@ -55,7 +61,7 @@ from sapa.engine.uncertainty import bootstrap
 __all__ = [
     "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "chosen_ratings",
     "compare", "conformance", "crosswalk", "data_folder", "diff", "editor_schema", "explain",
-    "history", "uncertainty",
+    "history", "method_sensitivity", "uncertainty",
     "label_coverage", "later", "load", "load_document", "manifest", "rate_folder", "rating_ids",
     "read", "read_crosswalk", "resolve_spec", "synthesis", "tests", "validate",
     "write_synthesis",
@@ -209,6 +215,57 @@ def chosen_ratings(spec: Spec, only: Sequence[str]) -> list[str]:
 def output_language(spec: Spec, given: str | None) -> str:
     """The language of titles and headers: `given`, else the spec's first."""
     return labels.output_language(spec, given)
+
+
+def method_sensitivity(spec: Spec, folder: Path, rating_id: str,
+                       allow_missing_items: bool = False) -> Sensitivity:
+    """Every combination of the alternatives the spec declares (`sensitivity:`) rated over the
+    data in `folder`: each unit's rank range and median, and each choice's first-order effect
+    on the ranks. The data are read once, again only for a combination whose contract differs."""
+    choices = dict(spec.data.get("sensitivity") or {})
+    if not choices:
+        raise CannotRun([Diagnostic("C117", f"{spec.id} declares no alternatives "
+                                    "(sensitivity:) to vary")])
+    design = combinations({name: raw["values"] for name, raw in choices.items()})
+    if len(design) > MAX_COMBINATIONS:
+        raise CannotRun([Diagnostic("C117", f"{len(design)} combinations of alternatives: at "
+                                    f"most {MAX_COMBINATIONS} are rated")])
+    if not spec.ratings[rating_id].rank_by:
+        raise CannotRun([Diagnostic("C117", f"'{rating_id}' is no ranking (it has no rank_by)")])
+    frames, _ = read(spec, folder, allow_missing_items)
+    ranks = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for number, row in design.iterrows():
+            overlay: dict[str, Any] = {"extends": str(Path(spec.path).resolve()), "tests": None}
+            for name, index in row.items():
+                _put(overlay, choices[name]["path"].split("."),
+                     choices[name]["values"][int(index)])
+            path = Path(scratch) / f"combination-{number}.yaml"
+            path.write_text(json.dumps(overlay, ensure_ascii=False), encoding="utf-8")
+            variant, problems = load_spec(path)
+            if variant is None:
+                chosen = ", ".join(f"{name} = {choices[name]['values'][int(i)]!r}"
+                                   for name, i in row.items())
+                raise SapaError(problems, f"the combination {chosen} is no valid spec")
+            data = frames if variant.tables == spec.tables else read(
+                variant, folder, allow_missing_items)[0]
+            table = rated_units(rate(variant, data).ratings[rating_id])
+            ranks[number] = pd.Series(table["rank"].astype(float).to_numpy(),
+                                      index=table["unit"].astype(str))
+    base = rated_units(rate(spec, frames).ratings[rating_id])
+    return sensitivity(pd.DataFrame(ranks).T, design,
+                       pd.Series(base["rank"].astype(float).to_numpy(),
+                                 index=base["unit"].astype(str)))
+
+
+MAX_COMBINATIONS = 256
+
+
+def _put(tree: dict[str, Any], path: list[str], value: Any) -> None:
+    """Set `value` at a dotted path of a nested mapping (an overlay: the rest is inherited)."""
+    for key in path[:-1]:
+        tree = tree.setdefault(key, {})
+    tree[path[-1]] = value
 
 
 def uncertainty(spec: Spec, rated: Rated, replicates: int, seed: int, level: float

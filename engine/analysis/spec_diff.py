@@ -20,8 +20,8 @@ from sapa.engine.spec import Spec
 DOCUMENTATION = frozenset({"source", "note", "notes", "title", "label", "labels",
                            "description", "reproducible"})
 FORMULA_KEYS = frozenset({"formula", "when", "where", "asked_if", "unit", "name", "value"})
-NOT_RULES = frozenset({"tests", "published", "synthesis", "crosswalks", "methodology", "id",
-                       "extends"})
+NOT_RULES = frozenset({"tests", "published", "synthesis", "crosswalks", "sensitivity",
+                       "methodology", "id", "extends"})
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,65 @@
+"""`sapa sensitivity`: every combination of the declared alternatives, worked by hand on two
+units and two choices, and on the bundled 2020 method."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import SPECS, sapa
+
+VARIANT = """extends: {base}
+sensitivity:
+  satisfied: {{path: scale.satisfied, values: [[5], [4, 5]]}}
+  rank_key:
+    path: ratings.units.rank_by
+    values: [[{{column: score}}], [{{column: satisfaction}}]]
+ratings:
+  units:
+    columns:
+      satisfaction: {{formula: survey.satisfaction, digits: 1}}
+"""
+
+
+def test_two_choices_worked_by_hand(tmp_path: Path) -> None:
+    """A: 5, 5, 3 (score 4.33; 5s 66.7 %, 4-or-5 66.7 %). B: 4, 4, 4 (score 4; 0 % or 100 %).
+    By score A is first either way; by satisfaction A is first with 5s, B with 4-or-5. A's
+    ranks over the four combinations: 1, 1, 1, 2; E[rank | either choice] is 1 or 1.5, so each
+    choice alone explains 0.0625 / 0.1875 = 1/3 of the variance."""
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"code": ["A", "B"]}).to_csv(data / "units.csv", index=False)
+    pd.DataFrame({"id": [f"r{i}" for i in range(6)], "unit": list("AAABBB"),
+                  "mark": [5, 5, 3, 4, 4, 4]}).to_csv(data / "respondents.csv", index=False)
+    spec = tmp_path / "variant.yaml"
+    spec.write_text(VARIANT.format(base=SPECS / "coverage.yaml"), encoding="utf-8")
+    result = sapa("sensitivity", spec, "--data", data, "--format", "json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    units = {u["unit"]: u for u in found["units"]}
+    assert (units["A"]["rank"], units["A"]["median_rank"]) == (1, 1)
+    assert (units["B"]["rank"], units["B"]["median_rank"]) == (2, 2)
+    assert all((u["rank_low"], u["rank_high"]) == (1, 2) for u in units.values())
+    for unit in units.values():
+        assert unit["effect_satisfied"] == pytest.approx(1 / 3)
+        assert unit["effect_rank_key"] == pytest.approx(1 / 3)
+
+
+def test_the_2020_method_s_declared_choices() -> None:
+    result = sapa("sensitivity", "2020", "--format", "json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    effects = {e["choice"]: e["mean_effect"] for e in found["effects"]}
+    assert set(effects) == {"satisfied", "channel_rule", "unit_rule"}
+    assert effects["satisfied"] == 0  # the services are ranked by score: 5s or 4-or-5 is moot
+    assert found["effects"][0]["choice"] == "unit_rule"
+    assert len(found["units"]) == 62
+    assert all(u["rank_low"] <= u["rank"] <= u["rank_high"] for u in found["units"])
+
+
+def test_a_spec_without_alternatives_says_so() -> None:
+    result = sapa("sensitivity", "2019")
+    assert result.exit_code == 2 and "error[C117]" in result.output
