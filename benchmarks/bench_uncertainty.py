@@ -1,0 +1,53 @@
+"""Bootstrap intervals (`sapa rate --uncertainty`): time on the bundled 2020 data and on a small
+one-question survey, against the targets (2020, 1,000 replicates: 10 s; 20 units x 2,000
+replicates: 1 s). Run: python benchmarks/bench_uncertainty.py [--reps 1000]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sapa.engine import api  # noqa: E402
+from sapa.engine.uncertainty import bootstrap  # noqa: E402
+
+
+def timed(spec: object, tables: dict[str, pd.DataFrame], reps: int) -> float:
+    start = time.perf_counter()
+    bootstrap(spec, tables, reps, seed=0)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=1000)
+    args = parser.parse_args()
+    spec, _ = api.check("2020")
+    tables, _ = api.read(spec, api.data_folder("2020", spec, None))
+    respondents = len(tables["respondents"])
+    print(f"2020 bundled data ({respondents:,} respondents), {args.reps} replicates: "
+          f"{timed(spec, tables, args.reps):.1f} s (target 10 s)")
+    small, _ = api.check(str(ROOT / "tests" / "specs" / "coverage.yaml"))
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as folder:
+        units = [f"u{i}" for i in range(20)]
+        pd.DataFrame({"code": units}).to_csv(Path(folder) / "units.csv", index=False)
+        unit = np.repeat(units, 50)
+        pd.DataFrame({"id": np.arange(len(unit)).astype(str), "unit": unit,
+                      "mark": rng.integers(1, 6, len(unit))}).to_csv(
+            Path(folder) / "respondents.csv", index=False)
+        data, _ = api.read(small, Path(folder))
+    print(f"20 units x 50 respondents, 2000 replicates: {timed(small, data, 2000):.2f} s "
+          "(target 1 s)")
+
+
+if __name__ == "__main__":
+    main()
