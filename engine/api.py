@@ -36,7 +36,7 @@ from sapa.engine.analysis import compare as compare_frames
 from sapa.engine.analysis import history as history_frames
 from sapa.engine.data import load_tables, read_source
 from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean, has_errors
-from sapa.engine.explain import Explanation
+from sapa.engine.explain import Explanation, minimum_respondents
 from sapa.engine.explain import explain as explain_unit
 from sapa.engine.published import Conformance, conform
 from sapa.engine.rating import Rated, rate
@@ -282,7 +282,11 @@ def uncertainty(spec: Spec, rated: Rated, replicates: int, seed: int, level: flo
             continue
         merged = frame.assign(unit=frame["unit"].astype("string")).merge(
             intervals.assign(unit=intervals["unit"].astype("string")), on="unit", how="left")
-        out[rid] = merged.assign(unit=frame["unit"].to_numpy())
+        merged = merged.assign(unit=frame["unit"].to_numpy())
+        least = minimum_respondents(spec)
+        if least is not None and "n" in merged.columns:  # few respondents: said per unit
+            merged["small_sample"] = (merged["n"] < least).where(merged["unit"].notna())
+        out[rid] = merged
     return out
 
 

@@ -99,3 +99,12 @@ def test_a_breach_is_found(tmp_path: Path) -> None:
     assert len(found) == 2
     assert re.search(r"probe.py:1: spec imports rating", found[0])
     assert re.search(r"probe.py:3: sapa.engine.formula.plan reaches past the face", found[1])
+
+
+def test_every_stage_package_is_installed() -> None:
+    """A stage missing from pyproject's package list works in a checkout and is absent from
+    an install: every engine package must be listed."""
+    listed = set(re.findall(r'"(sapa[\w.]*)"', (ROOT / "pyproject.toml").read_text(
+        encoding="utf-8").split("packages = [", 1)[1].split("]", 1)[0]))
+    packages = {"sapa.engine." + p.parent.name for p in ENGINE.glob("*/__init__.py")}
+    assert packages - listed == set()

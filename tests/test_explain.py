@@ -80,3 +80,17 @@ def test_the_command_line_explains_and_names_an_unknown_unit() -> None:
     result = sapa("explain", "2020", "2.411")
     assert result.exit_code == 2 and "error[C115]" in result.output
     assert "did you mean '2.41'" in result.output
+
+
+def test_a_unit_under_the_minimum_of_respondents_is_flagged(tmp_path) -> None:
+    spec = tmp_path / "variant.yaml"
+    spec.write_text("extends: 2020\nmethodology: {id: v}\ntests: null\npublished: null\n"
+                    "survey:\n  minimum_respondents: {value: 10, source: analyst's threshold}\n",
+                    encoding="utf-8")
+    result = sapa("explain", spec, "2.41", "--format", "json")
+    assert result.exit_code == 0, result.output
+    flags = json.loads(result.stdout)["flags"]
+    assert flags[0] == ("2.41 rests on 8 respondents, fewer than the minimum of 10 "
+                        "(survey.minimum_respondents)")
+    result = sapa("explain", spec, "2.16", "--format", "json")  # 80 respondents
+    assert not any("minimum" in f for f in json.loads(result.stdout)["flags"])

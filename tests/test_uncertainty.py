@@ -3,6 +3,7 @@ data with known true values, determinism, and the ranks within each replicate.""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -97,3 +98,14 @@ def test_each_replicate_draws_every_unit_s_own_number_of_respondents() -> None:
     assert (weights[:, [3, 4]].sum(axis=1) == 2).all()
     assert (weights[:, [5, 6]] == 0).all()  # no unit, or not counted: never drawn
     assert 0.2 < (weights[:, 0] == 0).mean() < 0.45  # drawn with replacement: (3/4)^4 = 0.32
+
+
+def test_a_unit_under_the_declared_minimum_is_marked(tmp_path: Path) -> None:
+    spec = tmp_path / "variant.yaml"
+    spec.write_text("extends: 2020\nmethodology: {id: v}\ntests: null\npublished: null\n"
+                    "survey: {minimum_respondents: 10}\n", encoding="utf-8")
+    result = sapa("rate", spec, "--uncertainty", "--reps", "10", "--rating", "services",
+                  "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["unit"]: r for r in json.loads(result.stdout)["services"]}
+    assert rows["2.41"]["small_sample"] is True and rows["2.16"]["small_sample"] is False

@@ -3,6 +3,6 @@ rating's columns (formula as written, its source, the values it read, the variab
 down to the survey's levels (each node with its rule, its statistics and its members, to the
 items) and the respondents left out; with flags where a value rests on little."""
 
-from sapa.engine.explain.tree import Explanation, explain
+from sapa.engine.explain.tree import Explanation, explain, minimum_respondents
 
-__all__ = ["Explanation", "explain"]
+__all__ = ["Explanation", "explain", "minimum_respondents"]

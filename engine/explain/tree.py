@@ -188,7 +188,17 @@ def _survey(spec: Spec, rated: Rated, unit: str, language: str
     zones = [z for z in (zone(name) for name in survey.zones) if z] \
         if unit_level.of != "zones" else []
     excluded = {code: int(row[f"excluded_{code}"]) for code, _ in survey.exclusions}
+    least = minimum_respondents(spec)
+    if least is not None and int(row["n"]) < least:
+        flags.insert(0, f"{unit} rests on {int(row['n'])} respondents, fewer than the "
+                        f"minimum of {least} (survey.minimum_respondents)")
     return {"n": int(row["n"]), "excluded": excluded, "tree": tree, "zones": zones}, flags
+
+
+def minimum_respondents(spec: Spec) -> int | None:
+    """The spec's threshold of counted respondents below which a unit rests on little."""
+    given = (spec.data.get("survey") or {}).get("minimum_respondents")
+    return int(given["value"]) if isinstance(given, dict) else given
 
 
 def _uneven(node: dict[str, Any], flags: list[str]) -> None:
