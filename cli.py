@@ -475,10 +475,16 @@ def history(periods: tuple[str, ...], rating: str, column: str, crosswalks: tupl
               help="report.html (one self-contained page) or report.xlsx (a workbook).")
 @click.option("--rating", "only", multiple=True, help="Only this rating (repeatable).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--uncertainty", is_flag=True,
+              help="With each unit's bootstrap intervals (and, in HTML, a rank-interval chart).")
+@click.option("--reps", type=int, default=200, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--level", type=float, default=0.9, show_default=True)
 @LANG
 @ALLOW_MISSING_ITEMS
 def report(spec: str, data_path: Path | None, out_path: Path, only: tuple[str, ...],
-           force: bool, lang: str | None, allow_missing: bool) -> None:
+           force: bool, uncertainty: bool, reps: int, seed: int, level: float,
+           lang: str | None, allow_missing: bool) -> None:
     """Rate SPEC over data and write a report people read: each rating as a table (and, in
     HTML, a chart), titles and headers in one language, figures as the report prints them."""
     def action() -> int:
@@ -491,8 +497,10 @@ def report(spec: str, data_path: Path | None, out_path: Path, only: tuple[str, .
         _echo_problems(warnings)
         language = api.output_language(loaded, lang)
         manifest = api.manifest(loaded, folder, rated, out_path)
+        ratings = (api.uncertainty(loaded, rated, reps, seed, level) if uncertainty
+                   else rated.ratings)
         files.write_file(out_path, lambda path: documents.write_report(
-            loaded, rated.ratings, manifest, language, path, shown), [folder], force)
+            loaded, ratings, manifest, language, path, shown), [folder], force)
         size = out_path.stat().st_size
         click.echo(f"wrote {out_path} ({len(shown)} ratings, {language}, "
                    + (f"{size / 1e6:.1f} MB)" if size >= 1e6 else f"{size / 1e3:.0f} kB)"))

@@ -126,3 +126,13 @@ def test_compare_and_history_write_reports(tmp_path: Path) -> None:
     text = page.read_text(encoding="utf-8")
     assert 'id="chart-services"' in text and "<th>Изменение</th>" in text
     assert "<script src=" not in text and "<link" not in text  # nothing loaded from elsewhere
+
+
+def test_a_report_with_uncertainty_draws_each_unit_s_rank_interval(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    result = sapa("report", SPECS / "survey.yaml", "--data", SPECS / "survey-data",
+                  "--uncertainty", "--reps", "20", "--out", page)
+    assert result.exit_code == 0, result.output
+    text = page.read_text(encoding="utf-8")
+    assert 'id="ranks-services"' in text and "<th>Rank: low</th>" in text
+

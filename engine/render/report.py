@@ -122,7 +122,29 @@ def _chart(rating: Shown, units: Any) -> str:
         return _slope(rating, units)
     if rating.chart == "lines":
         return _lines(rating, units)
-    return _bars(rating, units)
+    return _bars(rating, units) + (_rank_intervals(rating, units)
+                                   if {"rank", "rank_low", "rank_high"} <= set(units) else "")
+
+
+def _rank_intervals(rating: Shown, units: Any) -> str:
+    """Each unit's rank and its bootstrap interval (rate --uncertainty): a dot on a line."""
+    ranked = units.dropna(subset=["rank"])
+    if ranked.empty:
+        return ""
+    rank = ranked["rank"].astype(float)
+    figure = go.Figure(go.Scatter(
+        x=rank, y=[_short(n) for n in _names(ranked)], mode="markers",
+        error_x={"type": "data", "symmetric": False,
+                 "array": ranked["rank_high"].astype(float) - rank,
+                 "arrayminus": rank - ranked["rank_low"].astype(float)},
+        hovertext=_names(ranked), hoverinfo="x+text", marker_color="#2f6f9f"))
+    figure.update_layout(
+        height=max(240, 22 * len(ranked) + 80), margin={"l": 20, "r": 40, "t": 30, "b": 30},
+        xaxis={"title": rating.headers["rank"]},
+        yaxis={"autorange": "reversed", "automargin": True}, plot_bgcolor="white")
+    return figure.to_html(full_html=False, include_plotlyjs=False,
+                          div_id=f"ranks-{rating.id}", config={"displaylogo": False,
+                                                               "responsive": True})
 
 
 def _names(units: Any) -> list[str]:
