@@ -109,3 +109,27 @@ def test_a_unit_under_the_declared_minimum_is_marked(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     rows = {r["unit"]: r for r in json.loads(result.stdout)["services"]}
     assert rows["2.41"]["small_sample"] is True and rows["2.16"]["small_sample"] is False
+
+
+def test_resampling_within_declared_strata_keeps_each_stratum_s_size(tmp_path: Path) -> None:
+    """With `resample_within: [region]`, every replicate draws each unit's respondents of each
+    region from that region, as many as it has; a misspelt column is a located problem."""
+    from sapa.engine.formula import Frames
+    from sapa.engine.uncertainty.bootstrap import _strata
+
+    spec_path = tmp_path / "strata.yaml"
+    spec_path.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests: null\n"
+                         "survey: {resample_within: [region]}\n", encoding="utf-8")
+    spec, problems = load_spec(spec_path)
+    assert spec is not None, problems
+    data, _ = api.read(spec, SPECS / "survey-data")
+    frames = Frames(data)
+    strata = _strata(spec, frames)
+    unit = frames.positions(spec.survey.unit_link)
+    region = data["respondents"]["region"].to_numpy()
+    assert len({(u, r) for u, r in zip(unit, region, strict=True)}) == len(set(strata))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {SPECS / 'survey.yaml'}\ntests: null\n"
+                   "survey: {resample_within: [regoin]}\n", encoding="utf-8")
+    result = sapa("validate", bad)
+    assert result.exit_code == 1 and "did you mean 'region'" in result.output

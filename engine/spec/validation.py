@@ -192,6 +192,7 @@ class Checker:
         self.check_synthesis()
         self.check_crosswalks()
         self.check_labels()
+        self.check_resampling()
         self.check_tests()
         return self.problems
 
@@ -807,6 +808,16 @@ class Checker:
             if columns and isinstance(column, str) and column not in columns:
                 self.unknown(f"column of '{respondents}'", column, columns,
                              ("synthesis", part, "column"))
+
+    def check_resampling(self) -> None:
+        """`survey.resample_within` names columns of the respondents."""
+        within = mapping(self.data.get("survey")).get("resample_within")
+        respondents, _ = self.survey_parts()
+        columns = self.catalog.columns.get(respondents or "", {})
+        for i, column in enumerate(within if isinstance(within, list) else []):
+            if columns and isinstance(column, str) and column not in columns:
+                self.unknown(f"column of '{respondents}'", column, columns,
+                             ("survey", "resample_within", i))
 
     def check_labels(self) -> None:
         """A spec that declares its languages has every user-facing name in each (S240)."""

@@ -41,8 +41,8 @@ def bootstrap(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates: int = 
         raise CannotRun([Diagnostic("C116", "--reps must be 10 or more and --level between 0 "
                                     "and 1")])
     frames = Frames(tables)
-    weights = draws(frames.positions(survey.unit_link), counted_respondents(survey, frames),
-                    replicates, np.random.default_rng(seed))
+    weights = draws(_strata(spec, frames), counted_respondents(survey, frames), replicates,
+                    np.random.default_rng(seed))
     copies = {name: frame if name == survey.respondents else _repeated(frame, replicates)
               for name, frame in tables.items()}
     evaluated, _, _ = evaluate_tables(spec, copies, weights=weights)
@@ -50,6 +50,22 @@ def bootstrap(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates: int = 
     out = {rid: _intervals(rating, evaluated, low, high)
            for rid, rating in spec.ratings.items() if rating.table is not None}
     return Intervals(replicates, seed, level, out)
+
+
+def _strata(spec: Spec, frames: Frames) -> np.ndarray:
+    """The group each respondent is resampled within: its unit, and with
+    `survey.resample_within` also its values of those columns (-1: no unit)."""
+    survey = spec.survey
+    assert survey is not None
+    unit = frames.positions(survey.unit_link)
+    within = (spec.data.get("survey") or {}).get("resample_within") or []
+    if not within:
+        return unit
+    respondents = frames.tables[survey.respondents]
+    keys = pd.MultiIndex.from_arrays([unit, *(respondents[c].astype(object).to_numpy()
+                                              for c in within)])
+    codes = keys.factorize()[0]
+    return np.where(unit >= 0, codes, -1)
 
 
 def draws(unit: np.ndarray, counted: np.ndarray, replicates: int,
