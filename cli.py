@@ -50,6 +50,21 @@ def _guard(action: Callable[[], int]) -> None:
 LANG = click.option("--lang", type=click.Choice(["ru", "kk", "en"]),
                     help="The language of titles and headers (default: the spec's first).")
 
+def UNCERTAINTY(command: Callable[..., None]) -> Callable[..., None]:  # noqa: N802 - a decorator
+    """--uncertainty and its settings: each unit's bootstrap interval of its figures and rank
+    (<col>_low, <col>_high, rank_low, rank_high; in an HTML report, a rank-interval chart)."""
+    for option in reversed([
+            click.option("--uncertainty", is_flag=True,
+                         help="Add each unit's bootstrap interval of its figures and rank."),
+            click.option("--reps", type=int, default=200, show_default=True,
+                         help="Bootstrap replicates (with --uncertainty)."),
+            click.option("--seed", type=int, default=0, show_default=True),
+            click.option("--level", type=float, default=0.9, show_default=True,
+                         help="The intervals' level (with --uncertainty).")]):
+        command = option(command)
+    return command
+
+
 CROSSWALK = click.option(
     "--crosswalk", type=click.Path(path_type=Path),
     help="A crosswalk CSV pairing the first side's units with the second's (from, to, kind).")
@@ -192,14 +207,7 @@ def show(spec: str, resolved: bool) -> None:
               help="Replace the contents of an --out folder that holds other files.")
 @click.option("--rating", "only", multiple=True,
               help="Show only this rating (repeatable; --out still writes every rating).")
-@click.option("--uncertainty", is_flag=True,
-              help="Add each unit's bootstrap interval of its figures and rank (<col>_low, "
-                   "<col>_high, rank_low, rank_high).")
-@click.option("--reps", type=int, default=200, show_default=True,
-              help="Bootstrap replicates (with --uncertainty).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--level", type=float, default=0.9, show_default=True,
-              help="The intervals' level (with --uncertainty).")
+@UNCERTAINTY
 @LANG
 @ALLOW_MISSING_ITEMS
 def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, force: bool,
@@ -475,11 +483,7 @@ def history(periods: tuple[str, ...], rating: str, column: str, crosswalks: tupl
               help="report.html (one self-contained page) or report.xlsx (a workbook).")
 @click.option("--rating", "only", multiple=True, help="Only this rating (repeatable).")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
-@click.option("--uncertainty", is_flag=True,
-              help="With each unit's bootstrap intervals (and, in HTML, a rank-interval chart).")
-@click.option("--reps", type=int, default=200, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--level", type=float, default=0.9, show_default=True)
+@UNCERTAINTY
 @LANG
 @ALLOW_MISSING_ITEMS
 def report(spec: str, data_path: Path | None, out_path: Path, only: tuple[str, ...],
