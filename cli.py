@@ -580,6 +580,33 @@ def sensitivity_command(spec: str, data_path: Path | None, rating_id: str | None
     _guard(action)
 
 
+@main.command(name="crosswalk")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--from", "earlier", required=True, help="The earlier spec (its codes: `from`).")
+@click.option("--to", "later", required=True, help="The later spec (its codes: `to`).")
+@click.option("--table", required=True, help="The table whose keys the codes are.")
+@click.option("--from-table", help="The earlier spec's table, if it is named otherwise.")
+@click.option("--data-from", type=click.Path(path_type=Path),
+              help="The earlier data (default: the earlier spec's bundled data).")
+@click.option("--data-to", type=click.Path(path_type=Path),
+              help="The later data (default: the later spec's bundled data).")
+def crosswalk_command(file: Path, earlier: str, later: str, table: str, from_table: str | None,
+                      data_from: Path | None, data_to: Path | None) -> None:
+    """Check a crosswalk FILE: its rows, and every code against both catalogues."""
+    def action() -> int:
+        first, _ = api.check(earlier)
+        second, _ = api.check(later)
+        problems = api.crosswalk_problems(file, (first, from_table or table, data_from),
+                                          (second, table, data_to))
+        _echo_problems(problems)
+        errors = sum(p.severity == "error" for p in problems)
+        click.echo(f"{file}: {'valid' if not errors else 'INVALID'} ({errors} error"
+                   f"{'s' * (errors != 1)}) — {first.id} {from_table or table} → "
+                   f"{second.id} {table}")
+        return 1 if errors else 0
+    _guard(action)
+
+
 @main.command(name="diff")
 @click.argument("spec_a")
 @click.argument("spec_b")

@@ -60,11 +60,10 @@ from sapa.engine.uncertainty import bootstrap
 
 __all__ = [
     "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "chosen_ratings",
-    "compare", "conformance", "crosswalk", "data_folder", "diff", "editor_schema", "explain",
-    "history", "method_sensitivity", "uncertainty",
-    "label_coverage", "later", "load", "load_document", "manifest", "rate_folder", "rating_ids",
-    "read", "read_crosswalk", "resolve_spec", "synthesis", "tests", "validate",
-    "write_synthesis",
+    "compare", "conformance", "crosswalk", "crosswalk_problems", "data_folder", "diff",
+    "editor_schema", "explain", "history", "label_coverage", "later", "load", "load_document",
+    "manifest", "method_sensitivity", "rate_folder", "rating_ids", "read", "read_crosswalk",
+    "resolve_spec", "synthesis", "tests", "uncertainty", "validate", "write_synthesis",
 ]
 
 
@@ -118,17 +117,31 @@ def _crosswalk_problems(spec: Spec, key: str) -> list[Diagnostic]:
     """A declared crosswalk read, and its codes checked against both bundled catalogues."""
     declared = declared_crosswalks(spec)[key]
     try:
-        crosswalk = read_crosswalk(declared.path)
         earlier, _ = check(str(resolve_spec(declared.earlier, declared.relative_to)))
     except SapaError as exc:
         return exc.diagnostics
+    return crosswalk_problems(declared.path, (earlier, declared.from_table, None),
+                              (spec, declared.table, None),
+                              spec.document.place(("crosswalks", key), key=True))
+
+
+def crosswalk_problems(path: Path, earlier: tuple[Spec, str, Path | None],
+                       later: tuple[Spec, str, Path | None], place: Any = None
+                       ) -> list[Diagnostic]:
+    """A crosswalk file read and its codes checked against two catalogues: each side a spec,
+    its table, and the data (None: the spec's bundled data)."""
+    try:
+        crosswalk = read_crosswalk(path)
+    except SapaError as exc:
+        return exc.diagnostics
     codes = []
-    for side, table in ((earlier, declared.from_table), (spec, declared.table)):
-        folder = default_data(side)
+    for side, table, data in (earlier, later):
+        folder = data or default_data(side)
         if table not in side.tables or folder is None or not folder.exists():
-            return [Diagnostic("X605", f"crosswalk {key}: {side.id} has no table '{table}' "
-                               "with bundled data to check its codes against",
-                               spec.document.place(("crosswalks", key), key=True), "warning")]
+            return [Diagnostic("X605", f"{path.name}: {side.id} has no table '{table}' with "
+                               "data to check its codes against", place, "warning",
+                               hint="give the data" if table in side.tables else
+                               did_you_mean(table, side.tables))]
         frames, _, _, problems = read_source(side, folder, only=[table])
         if table not in frames:
             return problems

@@ -164,3 +164,17 @@ def test_validate_checks_a_declared_crosswalk_against_both_catalogues(tmp_path: 
     assert f"{tmp_path / 'walk.csv'}:11:8: error[X603] 'г. Алмата' is no unit of the later " \
         "catalogue" in result.output
     assert "did you mean 'г. Алматы'?" in result.output
+
+
+def test_a_crosswalk_file_is_checked_on_its_own(tmp_path: Path) -> None:
+    root = Path(__file__).parent.parent / "methodology" / "crosswalks"
+    ok = sapa("crosswalk", root / "agencies-2019-2020.csv", "--from", "2019", "--to", "2020",
+              "--table", "agencies")
+    assert ok.exit_code == 0 and "valid (0 errors)" in ok.output
+    bad = tmp_path / "walk.csv"
+    bad.write_text((root / "agencies-2019-2020.csv").read_text(encoding="utf-8").replace(
+        "МЗ,МЗ,same", "МЗ,МЗЗ,same"), encoding="utf-8")
+    result = sapa("crosswalk", bad, "--from", "2019", "--to", "2020", "--table", "agencies")
+    assert result.exit_code == 1, result.output
+    assert "error[X603] 'МЗЗ' is no unit of the later catalogue" in result.output
+    assert f"{bad}:" in result.output and "did you mean 'МЗ'" in result.output
