@@ -316,8 +316,9 @@ def synth(spec: str, published_path: Path | None, out_dir: Path, seed: int,
         if not loaded.synthesis or loaded.survey is None:
             click.echo(f"{spec}: the spec has no synthesis: section", err=True)
             return 2
+        folder = api.synthesis_source(loaded, published_path)  # refusals before the bar
         with terminal.progress("fitting units") as step:
-            made = api.synthesis(loaded, published_path, seed=seed, progress=step,
+            made = api.synthesis(loaded, folder, seed=seed, progress=step,
                                  only=set(only) or None)
         api.write_synthesis(made, out_dir)
         sizes = ", ".join(f"{name} {len(frame):,}" for name, frame in made.tables.items())

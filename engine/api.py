@@ -63,7 +63,8 @@ __all__ = [
     "compare", "conformance", "crosswalk", "crosswalk_problems", "data_folder", "diff",
     "editor_schema", "explain", "history", "label_coverage", "later", "load", "load_document",
     "manifest", "method_sensitivity", "rate_folder", "rating_ids", "read", "read_crosswalk",
-    "resolve_spec", "synthesis", "tests", "uncertainty", "validate", "write_synthesis",
+    "resolve_spec", "synthesis", "synthesis_source", "tests", "uncertainty", "validate",
+    "write_synthesis",
 ]
 
 
@@ -343,6 +344,13 @@ def conformance(spec: Spec, rated: Rated, published: Path | None = None,
 def synthesis(spec: Spec, published: Path | None = None, seed: int = 0,
               progress: Any = None, only: Collection[str] | None = None) -> Synthesis:
     """Respondent-level data fitted to the spec's published tables (its `synthesis:` plan)."""
+    folder = synthesis_source(spec, published)
+    return synthesize(spec, folder, seed=seed, progress=progress, only=only)
+
+
+def synthesis_source(spec: Spec, published: Path | None = None) -> Path:
+    """The published tables a synthesis reads, once it is clear the spec can be fitted and
+    they are all there (before any work starts)."""
     if not spec.synthesis or spec.survey is None:
         raise CannotRun([], f"{spec.id}: the spec has no synthesis: section")
     check_fittable(spec)
@@ -353,7 +361,7 @@ def synthesis(spec: Spec, published: Path | None = None, seed: int = 0,
         raise CannotRun([Diagnostic(
             "C110", f"{folder}: the published tables the synthesis: plan reads are missing: "
             f"{', '.join(missing)}", hint="give the folder with --published DIR")])
-    return synthesize(spec, folder, seed=seed, progress=progress, only=only)
+    return folder
 
 
 def _files_named(plan: Any) -> set[str]:

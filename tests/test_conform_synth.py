@@ -340,6 +340,7 @@ def test_synth_refuses_a_spec_it_cannot_fit_and_validate_says_so(tmp_path: Path)
     result = CliRunner().invoke(main, ["synth", str(variant), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "error[C105]" in result.output
     assert "counts 4, 5 as satisfied" in result.output and not (tmp_path / "out").exists()
+    assert "fitting units" not in result.output  # refused before any work starts
     result = CliRunner().invoke(main, ["validate", str(variant)])
     assert result.exit_code == 0 and "warning[S237]" in result.output
     assert "2020.yaml:" in result.output  # placed where the plan is written
