@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,8 @@ def validate(name: str) -> tuple[Spec | None, list[Diagnostic]]:
             "S237", f"sapa synth cannot fit this spec's synthesis: plan: {reason}", place,
             "warning", hint="synthesis: null, if the plan is inherited and not meant for this "
             "spec") for reason in limits]
-    for key in declared_crosswalks(spec):
-        diagnostics += _crosswalk_problems(spec, key)
+    for key, declared in declared_crosswalks(spec).items():
+        diagnostics += _crosswalk_problems(spec, key, declared)
     return spec, diagnostics
 
 
@@ -114,9 +115,9 @@ def declared_crosswalks(spec: Spec) -> dict[str, DeclaredCrosswalk]:
     return out
 
 
-def _crosswalk_problems(spec: Spec, key: str) -> list[Diagnostic]:
+def _crosswalk_problems(spec: Spec, key: str, declared: DeclaredCrosswalk
+                        ) -> list[Diagnostic]:
     """A declared crosswalk read, and its codes checked against both bundled catalogues."""
-    declared = declared_crosswalks(spec)[key]
     try:
         earlier, _ = check(str(resolve_spec(declared.earlier, declared.relative_to)))
     except SapaError as exc:
@@ -162,10 +163,12 @@ def declared_pairing(spec_a: Spec, spec_b: Spec) -> Callable[[str, str], Crosswa
         if earlier == Path(spec_a.path).resolve():
             found[(declared.from_table, declared.table)] = declared.path
 
+    read = cache(read_crosswalk)  # a file serves every rating over its tables
+
     def pairing(rating_a: str, rating_b: str) -> Crosswalk | None:
         tables = (spec_a.ratings[rating_a].table, spec_b.ratings[rating_b].table)
         path = found.get(tables)  # type: ignore[arg-type]
-        return read_crosswalk(path) if path is not None else None
+        return read(path) if path is not None else None
     return pairing
 
 
@@ -483,7 +486,7 @@ def _has_column(table: pd.DataFrame, column: str, what: str) -> None:
 def history(periods: Mapping[str, str], rating: str, column: str,
             crosswalks: Sequence[Crosswalk] = ()) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """A rating over periods, from `sapa rate --out` folders (or rating CSVs), by period label.
-    `rating` is one id, or one per period (`2019:cgo,2020:cgo_own_zone`); `crosswalks` pair
+    `rating` is one id, or one per period (`p1:old_id,p2:new_id`); `crosswalks` pair
     each period's units with the next one's (one per step), and the unpaired come back."""
     ids = rating_ids(rating, list(periods))
     if crosswalks and len(crosswalks) != len(periods) - 1:
@@ -511,7 +514,7 @@ def history(periods: Mapping[str, str], rating: str, column: str,
 
 
 def rating_ids(given: str, periods: Sequence[str]) -> dict[str, str]:
-    """`services` for every period, or `2019:cgo,2020:cgo_own_zone` one per period."""
+    """One rating id for every period, or `p1:old_id,p2:new_id`: one per period."""
     if ":" not in given:
         return dict.fromkeys(periods, given)
     pairs = dict(part.split(":", 1) for part in given.split(",") if ":" in part)

@@ -1,6 +1,7 @@
 """The documents a report is made of, from a rated spec: the Excel workbook and the HTML page,
 each with the method it was made by and the footnotes a reader needs (who was left out, how
-figures round), in the chosen language."""
+figures round), in the chosen language. The writers (openpyxl, Plotly) are imported when a
+document is written, not by every command."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-from sapa.engine.render import present, workbook
-from sapa.engine.render.report import html_report
+from sapa.engine.render import present
 from sapa.engine.spec import Spec, text_of
 
 
 def write_workbook(spec: Spec, ratings: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any],
                    language: str, path: Path, only: Sequence[str] = ()) -> None:
     """Every rating (or `only` these) as a sheet of one workbook, as the report prints it."""
+    from sapa.engine.render import workbook
     chosen = {rid: ratings[rid] for rid in (only or spec.ratings)}
     workbook.write_workbook(present.shown(spec, chosen, language), _method(manifest),
                             _footnotes(spec, manifest, language), path,
@@ -27,6 +28,7 @@ def write_workbook(spec: Spec, ratings: Mapping[str, pd.DataFrame], manifest: Ma
 def write_report(spec: Spec, ratings: Mapping[str, pd.DataFrame], manifest: Mapping[str, Any],
                  language: str, path: Path, only: Sequence[str] = ()) -> None:
     """A report at `path`: one HTML page, or (for .xlsx) the workbook."""
+    from sapa.engine.render.report import html_report
     if path.suffix.lower() == ".xlsx" or path.name.endswith(".xlsx"):
         write_workbook(spec, ratings, manifest, language, path, only)
         return
@@ -39,6 +41,8 @@ def write_report(spec: Spec, ratings: Mapping[str, pd.DataFrame], manifest: Mapp
 def write_sections(title: str, sections: list[present.Shown], language: str,
                    method: Mapping[str, Any], path: Path) -> None:
     """Analyses (compared ratings, a history) as a report: HTML, or a workbook for .xlsx."""
+    from sapa.engine.render import workbook
+    from sapa.engine.render.report import html_report
     if path.suffix.lower() == ".xlsx" or path.name.endswith(".xlsx"):
         workbook.write_workbook(sections, method, [], path, text_of(SOURCE, language))
     else:

@@ -26,12 +26,14 @@ class Shown:
     periods: tuple[str, ...] = ()
 
     def whole(self, column: str) -> bool:
-        """A column of whole numbers (ranks, counts): shown without decimals."""
-        values = self.frame[column]
-        if values.dtype.kind not in "if" or self.digits.get(column) is not None:
-            return False
-        known = values.dropna()
-        return bool(len(known)) and bool((known % 1 == 0).all())
+        """A column of whole numbers (ranks, counts) the spec gives no digits: no decimals."""
+        return self.digits.get(column) is None and whole_numbers(self.frame[column])
+
+
+def whole_numbers(values: pd.Series) -> bool:
+    """Numbers that are all whole (ranks, counts), shown without decimals."""
+    known = values.dropna()
+    return values.dtype.kind in "if" and bool(len(known)) and bool((known % 1 == 0).all())
 
 
 def shown(spec: Spec, frames: dict[str, pd.DataFrame], language: str) -> list[Shown]:
@@ -44,15 +46,10 @@ def shown(spec: Spec, frames: dict[str, pd.DataFrame], language: str) -> list[Sh
         headers = {c: labels.header(spec, rating, str(c), language) for c in frame.columns}
         source = ((spec.data.get("ratings") or {}).get(rid) or {}).get("source")
         out.append(Shown(rid, labels.title(spec, rating, language), frame, headers,
-                         {str(c): digits.get(_base(str(c))) for c in frame.columns},
+                         {str(c): digits.get(labels.interval_end(str(c))[0])
+                          for c in frame.columns},
                          str(source) if source else None))
     return out
-
-
-def _base(column: str) -> str:
-    """The column an interval's end belongs to (`score_low` -> `score`)."""
-    base, _, end = column.rpartition("_")
-    return base if end in labels.BOUNDS and base else column
 
 
 COMPARED = ("rank_a", "rank_b", "rank_change", "score_a", "score_b", "score_change",
@@ -61,7 +58,7 @@ COMPARED = ("rank_a", "rank_b", "rank_change", "score_a", "score_b", "score_chan
 
 def comparison_shown(spec: Spec, result: RatingComparison, side_a: str, side_b: str,
                      language: str) -> Shown:
-    """One compared rating: the units side by side, headers as `Score 2019`, `Score Δ`."""
+    """One compared rating: the units side by side, headers as `Score A`, `Score Δ`."""
     rating = spec.ratings.get(result.rating_b)
     columns = ["unit", "name", *(c for c in COMPARED if c in result.units.columns)]
     frame = result.units[columns]

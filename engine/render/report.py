@@ -142,9 +142,7 @@ def _rank_intervals(rating: Shown, units: Any) -> str:
         height=max(240, 22 * len(ranked) + 80), margin={"l": 20, "r": 40, "t": 30, "b": 30},
         xaxis={"title": rating.headers["rank"]},
         yaxis={"autorange": "reversed", "automargin": True}, plot_bgcolor="white")
-    return figure.to_html(full_html=False, include_plotlyjs=False,
-                          div_id=f"ranks-{rating.id}", config={"displaylogo": False,
-                                                               "responsive": True})
+    return _html(figure, f"ranks-{rating.id}")
 
 
 def _names(units: Any) -> list[str]:
@@ -157,10 +155,10 @@ def _short(name: str) -> str:
     return name[:60] + "…" if len(name) > 60 else name
 
 
-def _html(figure: go.Figure, rating: Shown) -> str:
-    return figure.to_html(full_html=False, include_plotlyjs=False,
-                          div_id=f"chart-{rating.id}", config={"displaylogo": False,
-                                                               "responsive": True})
+def _html(figure: go.Figure, div_id: str) -> str:
+    """A chart as a div and its script; Plotly itself is in the page's head, once."""
+    return figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                          config={"displaylogo": False, "responsive": True})
 
 
 def _slope(rating: Shown, units: Any) -> str:
@@ -177,7 +175,7 @@ def _slope(rating: Shown, units: Any) -> str:
     figure.update_layout(height=max(320, 16 * len(both) + 120), showlegend=False,
                          yaxis={"autorange": "reversed", "title": rating.headers["rank_b"]},
                          margin={"l": 40, "r": 40, "t": 30, "b": 30}, plot_bgcolor="white")
-    return _html(figure, rating)
+    return _html(figure, f"chart-{rating.id}")
 
 
 def _lines(rating: Shown, units: Any) -> str:
@@ -190,7 +188,7 @@ def _lines(rating: Shown, units: Any) -> str:
                                     hoverinfo="x+y+text"))
     figure.update_layout(height=420, showlegend=len(units) <= 20,
                          margin={"l": 40, "r": 20, "t": 30, "b": 30}, plot_bgcolor="white")
-    return _html(figure, rating)
+    return _html(figure, f"chart-{rating.id}")
 
 
 def _bars(rating: Shown, units: Any) -> str:
@@ -218,7 +216,7 @@ def _bars(rating: Shown, units: Any) -> str:
                                                            if len(known) else 1],
                "tickformat": f".{digits}f"},
         yaxis={"autorange": "reversed", "automargin": True}, plot_bgcolor="white")
-    return _html(figure, rating)
+    return _html(figure, f"chart-{rating.id}")
 
 
 def _method(spec: Spec | None, language: str, word: Mapping[str, str],

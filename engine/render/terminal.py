@@ -17,7 +17,7 @@ from sapa.engine.analysis import Change, RatingComparison
 from sapa.engine.explain import Explanation
 from sapa.engine.formula import round_half_up
 from sapa.engine.published import Conformance
-from sapa.engine.render.present import shown
+from sapa.engine.render.present import shown, whole_numbers
 from sapa.engine.spec import Spec
 
 
@@ -142,9 +142,7 @@ def frame(table: pd.DataFrame, title: str, digits: int) -> None:
     out = Table(title=title, title_justify="left")
     for c in table.columns:
         out.add_column(str(c), justify="left" if c in ("unit", "name") else "right")
-    whole = {c for c in table.columns if table[c].dtype.kind == "f"
-             and (table[c].dropna() % 1 == 0).all()}
-    shown = [0 if c in whole else digits for c in table.columns]
+    shown = [0 if whole_numbers(table[c]) else digits for c in table.columns]
     for row in table.itertuples(index=False):
         out.add_row(*(cell(v, d) if isinstance(v, float) else str(v)
                       for v, d in zip(row, shown, strict=True)))

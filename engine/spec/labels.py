@@ -13,7 +13,8 @@ from typing import Any
 
 from sapa.engine.spec.model import Rating, Spec, text_of
 
-__all__ = ["BOUNDS", "COMMON", "LANGUAGES", "coverage", "header", "languages", "missing_languages",
+__all__ = ["BOUNDS", "COMMON", "LANGUAGES", "coverage", "header", "interval_end", "languages",
+           "missing_languages",
            "output_language", "text_of", "title", "user_facing"]
 from sapa.engine.spec.source import PathKey
 
@@ -45,8 +46,8 @@ def output_language(spec: Spec, given: str | None) -> str:
 def header(spec: Spec, rating: Rating | None, column: str, language: str) -> str:
     """A rating column's header: its own label, the glossary's, the common word, the id; an
     interval's end (`score_low`) after its column's header."""
-    base, _, end = column.rpartition("_")
-    if end in BOUNDS and base:
+    base, end = interval_end(column)
+    if end is not None:
         return f"{header(spec, rating, base, language)}: {text_of(BOUNDS[end], language)}"
     own = (((spec.data.get("ratings") or {}).get(rating.id) or {}).get("columns") or {}
            ).get(column) if rating is not None else None
@@ -55,6 +56,13 @@ def header(spec: Spec, rating: Rating | None, column: str, language: str) -> str
         if label:
             return text_of(label, language)
     return column
+
+
+def interval_end(column: str) -> tuple[str, str | None]:
+    """An interval's end names its column: `score_low` is ("score", "low"); any other column
+    is (column, None)."""
+    base, _, end = column.rpartition("_")
+    return (base, end) if end in BOUNDS and base else (column, None)
 
 
 def title(spec: Spec, rating: Rating, language: str) -> str:
