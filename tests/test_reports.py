@@ -37,7 +37,8 @@ def test_the_workbook_reads_back_as_the_report_prints_it(tmp_path: Path) -> None
     spec = tmp_path / "spec.yaml"
     spec.write_text(f"extends: {MINI}\ntests: null\nmethodology: {{languages: [ru, en]}}\n"
                     "labels:\n  score: {ru: Балл, en: Score}\n  grade: {ru: Оценка, en: Grade}\n"
-                    "ratings:\n  central: {title: {ru: Центральные органы, en: Central}}\n",
+                    "ratings:\n  central:\n    title: {ru: Центральные органы, en: Central}\n"
+                    "    columns: {third: {formula: 'approval / 3', digits: 1}}\n",
                     encoding="utf-8")
     result = sapa("rate", spec, "--data", data, "--out", out, "--format", "xlsx")
     assert result.exit_code == 0, result.output
@@ -45,11 +46,16 @@ def test_the_workbook_reads_back_as_the_report_prints_it(tmp_path: Path) -> None
     assert book.sheetnames == ["central", "method"]
     sheet = book["central"]
     assert sheet["A1"].value == "Центральные органы"  # the spec's first language
-    assert [c.value for c in sheet[3]] == ["Место", "Код", "Наименование", "Балл", "Оценка"]
+    assert [c.value for c in sheet[3]] == ["Место", "Код", "Наименование", "Балл", "Оценка",
+                                           "third"]
     full = pd.read_csv(out / "central.csv")
-    for row, value in enumerate(full["score"], start=4):
+    for row, (score, third) in enumerate(zip(full["score"], full["third"], strict=True),
+                                         start=4):
         cell = sheet.cell(row, 4)
-        assert cell.value == float(round_half_up(value, 2)) and cell.number_format == "0.00"
+        assert cell.value == float(round_half_up(score, 2)) and cell.number_format == "0.00"
+        cell = sheet.cell(row, 6)
+        assert cell.value == float(round_half_up(third, 1)) and cell.number_format == "0.0"
+    assert (full["third"] != full["third"].round(1)).any()  # full precision in the CSV
     ranks = [sheet.cell(row, 1).value for row in range(4, 4 + len(full))]
     assert all(isinstance(r, int) for r in ranks[:-1])  # the closing row has no rank
     names = [sheet.cell(row, 3).value for row in range(4, 4 + len(full))]
