@@ -143,8 +143,8 @@ def answering(slots: list[Slot], items: list[Item], shares: Mapping[str, float])
 
 def leave_out(slots: list[Slot], items: list[Item], count: int, rng: np.random.Generator
                ) -> None:
-    """`count` respondents of each questionnaire answer none of its targeted items (26 of 2019:
-    11 respondents, every criterion printed in ninths: 9 answered)."""
+    """`count` respondents of each questionnaire answer none of its targeted items (a unit of
+    11 respondents whose every criterion is printed in ninths: 9 answered)."""
     for name in dict.fromkeys(slots[item.slot][0].name for item in items):
         mine = [item for item in items if slots[item.slot][0].name == name]
         everyone = np.unique(np.concatenate([item.who for item in mine]))
