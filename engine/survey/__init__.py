@@ -1,7 +1,7 @@
 """The survey step: respondents' answers in, a results table per unit and breakdown out (item ->
 criterion -> channel -> unit, and the zones), every level combined by the rule the spec declares
 (survey.levels), with every aggregation level kept. hierarchy.py owns who belongs to which node;
-aggregation.py computes the levels over groups of respondents."""
+aggregation.py counts the answers over groups of respondents; levels.py combines the levels."""
 
 from sapa.engine.survey.aggregation import (
     SurveyResults,
