@@ -1,12 +1,15 @@
-"""Bootstrap intervals (`sapa rate --uncertainty`): time on the bundled 2020 data and on a small
-one-question survey, against the targets (2020, 1,000 replicates: 10 s; 20 units x 2,000
-replicates: 1 s). On the small survey, beside what a user would write instead: the same
-bootstrap of unit means in vectorised NumPy (a draws matrix times the marks), same run.
-Run: python benchmarks/bench_uncertainty.py [--reps 1000]"""
+"""Bootstrap intervals (`sapa rate --uncertainty`): time on the bundled 2020 data, on a small
+one-question survey and on a million synthetic 2020 respondents, against the targets (2020,
+1,000 replicates: 10 s; 20 units x 2,000 replicates: 1 s; 1M respondents, 200 replicates:
+60 s). On the small survey, beside what a user would write instead: the same bootstrap of unit
+means in vectorised NumPy (a draws matrix times the marks), same run.
+Run: python benchmarks/bench_uncertainty.py [--reps 1000] [--large 1000000] [--large-reps 200]
+(--large 0 skips the large case)"""
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
@@ -20,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from sapa.engine import api  # noqa: E402
 from sapa.engine.uncertainty import bootstrap  # noqa: E402
+from tests import synthetic  # noqa: E402
 
 
 def timed(spec: object, tables: dict[str, pd.DataFrame], reps: int) -> float:
@@ -31,6 +35,8 @@ def timed(spec: object, tables: dict[str, pd.DataFrame], reps: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument("--large-reps", type=int, default=200)
     args = parser.parse_args()
     spec, _ = api.check("2020")
     tables, _ = api.read(spec, api.data_folder("2020", spec, None))
@@ -57,6 +63,21 @@ def main() -> None:
     print(f"20 units x 50 respondents, 2000 replicates: {engine:.2f} s (target 1 s); "
           f"hand-written NumPy {numpy_time:.3f} s, ratio {engine / numpy_time:.0f}x; median "
           f"90 % width engine {width:.3f}, NumPy {np.median(hand[1] - hand[0]):.3f}")
+    if args.large:
+        large(spec, args.large, args.large_reps)
+
+
+def large(spec: object, respondents: int, reps: int) -> None:
+    """The 2020 method on synthetic respondents (tests/synthetic.py), all ratings."""
+    with tempfile.TemporaryDirectory() as folder:
+        tables = synthetic.catalogues(0)
+        tables["respondents"] = synthetic.respondents(spec, tables, respondents, 0)
+        data, _ = api.read(spec, synthetic.write(tables, Path(folder) / "data"))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    seconds = timed(spec, data, reps)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    print(f"{respondents:,} synthetic 2020 respondents, {reps} replicates: {seconds:.1f} s "
+          f"(target 60 s); peak memory {peak:.2f} GiB (before the bootstrap {before:.2f} GiB)")
 
 
 def hand_written(marks: np.ndarray, unit: np.ndarray, reps: int, rng: np.random.Generator

@@ -4,15 +4,19 @@ data with known true values, determinism, and the ranks within each replicate.""
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from sapa.engine import api
+from sapa.engine.formula import REPLICATE, Frames
 from sapa.engine.rating import tie_ranks
 from sapa.engine.spec import load_spec
+from sapa.engine.survey import run_surveys
 from sapa.engine.uncertainty import bootstrap
 from tests.conftest import SPECS, sapa
 
@@ -133,3 +137,35 @@ def test_resampling_within_declared_strata_keeps_each_stratum_s_size(tmp_path: P
                    "survey: {resample_within: [regoin]}\n", encoding="utf-8")
     result = sapa("validate", bad)
     assert result.exit_code == 1 and "did you mean 'region'" in result.output
+
+
+def test_batches_of_replicates_do_not_change_the_intervals(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """Replicates run in batches sized to memory; the draws come from one stream, so one
+    replicate per batch gives the same intervals as all in one."""
+    module = sys.modules[bootstrap.__module__]  # the package's name is the function's
+    spec, _ = load_spec(SPEC)
+    data = tables({"A": [5, 4, 3, 5], "B": [4, 5, 2], "C": [1, 5, 5, 2, 3]})
+    whole = bootstrap(spec, data, 40, seed=4).tables["units"]
+    monkeypatch.setattr(module, "BATCH_CELLS", 1)
+    pd.testing.assert_frame_equal(bootstrap(spec, data, 40, seed=4).tables["units"], whole)
+
+
+def test_replicates_drawing_everyone_once_give_the_survey_itself() -> None:
+    """Every level of every results table (units, and the breakdown by region and by call
+    centre) in each replicate that draws each respondent once equals the plain survey."""
+    spec, _ = api.check("2020")
+    data, _ = api.read(spec, api.data_folder("2020", spec, None))
+    survey = spec.survey
+    plain = run_surveys(survey, Frames(data))
+    copies = {name: frame if name == survey.respondents else pd.concat(
+        [frame.assign(**{REPLICATE: r}) for r in range(3)], ignore_index=True)
+        for name, frame in data.items()}
+    ones = np.ones((3, len(data[survey.respondents])))
+    replicated = run_surveys(survey, Frames(copies), ones, levels_table=False)
+    for name, result in plain.items():
+        for r in range(3):
+            found = replicated[name].table
+            found = found[found[REPLICATE] == r].drop(columns=REPLICATE).reset_index(drop=True)
+            pd.testing.assert_frame_equal(found, result.table, check_exact=False, rtol=1e-13)
+        assert replicated[name].long is None

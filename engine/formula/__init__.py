@@ -9,10 +9,11 @@ from sapa.engine.formula.compiler import compile_formula
 from sapa.engine.formula.evaluator import evaluate_rows, round_half_up
 from sapa.engine.formula.frames import REPLICATE, Frames
 from sapa.engine.formula.parser import FormulaSyntaxError, parse
-from sapa.engine.formula.plan import Band, Catalog, Link, Node, Type
+from sapa.engine.formula.plan import Band, Catalog, Link, Node, Type, tables_read
 from sapa.engine.formula.syntax import names, shape
 
 __all__ = [
     "REPLICATE", "Band", "Catalog", "FormulaSyntaxError", "Frames", "Link", "Node", "Type",
     "compile_formula", "evaluate_rows", "names", "parse", "round_half_up", "shape",
+    "tables_read",
 ]

@@ -6,6 +6,7 @@ makes them."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -111,3 +112,21 @@ class Lookup(Node):
 class Banding(Node):
     bands: tuple[Band, ...]
     value: Node
+
+
+def tables_read(*plans: object) -> set[str]:
+    """Every table a plan (or anything holding plans: a variable, a rating) reads, through
+    its columns, links and aggregates."""
+    found: set[str] = set()
+    stack = list(plans)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Node) and item.table is not None:
+            found.add(item.table)
+        if isinstance(item, Link):
+            found |= {item.child, item.parent}
+        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack += [getattr(item, f.name) for f in dataclasses.fields(item)]
+        elif isinstance(item, tuple | list):
+            stack += list(item)
+    return found

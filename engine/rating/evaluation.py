@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sapa.engine.diagnostics import Diagnostic
-from sapa.engine.formula import Frames, evaluate_rows
+from sapa.engine.formula import Frames, evaluate_rows, tables_read
 from sapa.engine.spec import Spec
 from sapa.engine.survey import SurveyResults, run_survey_from_items, run_surveys
 
@@ -88,9 +88,14 @@ def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None,
     assert survey is not None
     if survey_items is not None:
         results = run_survey_from_items(survey, frames, survey_items)
-    else:
-        results = run_surveys(survey, frames, weights)
+    else:  # replicates of every level only where a formula reads them
+        read = tables_read(spec.variables, tuple(spec.ratings.values())) \
+            if weights is not None else set()
+        levels = weights is None or any(f"{name}_levels" in read for name in
+                                        (survey.results, *(b.name for b in survey.breakdowns)))
+        results = run_surveys(survey, frames, weights, levels)
     for name, result in results.items():
         frames.tables[name] = result.table
-        frames.tables[f"{name}_levels"] = result.long
+        if result.long is not None:
+            frames.tables[f"{name}_levels"] = result.long
     return results

@@ -5,6 +5,7 @@ aggregation.py counts the answers over groups of respondents; levels.py combines
 
 from sapa.engine.survey.aggregation import (
     SurveyResults,
+    cells_per_replicate,
     counted_respondents,
     run_survey_from_items,
     run_surveys,
@@ -12,6 +13,6 @@ from sapa.engine.survey.aggregation import (
 from sapa.engine.survey.hierarchy import ItemWeights, NotLinear, node_members, zone_targets
 
 __all__ = [
-    "ItemWeights", "NotLinear", "SurveyResults", "counted_respondents", "node_members",
-    "run_survey_from_items", "run_surveys", "zone_targets",
+    "ItemWeights", "NotLinear", "SurveyResults", "cells_per_replicate", "counted_respondents",
+    "node_members", "run_survey_from_items", "run_surveys", "zone_targets",
 ]

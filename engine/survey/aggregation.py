@@ -18,7 +18,7 @@ from scipy import sparse
 
 from sapa.engine.formula import REPLICATE, Frames, evaluate_rows
 from sapa.engine.spec import TOTALS, Breakdown, Survey, count_column, level_columns, result_columns
-from sapa.engine.survey.levels import Figures, Nodes, all_levels, hierarchy, long_table
+from sapa.engine.survey.levels import Figures, Nodes, Sums, all_levels, hierarchy, long_table
 
 POOLED = "all"  # the group label of a pooled breakdown without `by`
 
@@ -51,17 +51,18 @@ class _Grouping:
 
     def count(self, rows: np.ndarray, slot: np.ndarray | None = None, slots: int = 1
               ) -> np.ndarray:
-        """How many of `rows` (respondent numbers) fall in each group (and in each `slot`
-        of it, 0..slots-1), each respondent counted as often as it is drawn."""
+        """How many of `rows` (respondent numbers) fall in each cell (and in each `slot`,
+        0..slots-1: slots x cells), each respondent counted as often as it is drawn. A cell is
+        a group, or a group in one replicate (group by group, replicates within)."""
         slot = np.zeros(len(rows), dtype=np.int64) if slot is None else slot
-        cells = self.position[rows] * slots + slot
+        at = slot * self.groups + self.position[rows]
         if self.weights is None:
-            return np.bincount(cells, minlength=self.groups * slots).astype(float)
-        # replicates x cells = the draws of these respondents times a one-hot matrix of their
-        # cells: one sparse product, no index array per replicate
-        one_hot = sparse.csr_matrix((np.ones(len(rows)), (cells, rows)),
+            return np.bincount(at, minlength=self.groups * slots).astype(float)
+        # (slot, group) x replicates = a one-hot matrix of these respondents' places times
+        # their draws: one sparse product, laid out as slots x cells with no copy
+        one_hot = sparse.csr_matrix((np.ones(len(rows)), (at, rows)),
                                     shape=(self.groups * slots, self.weights.shape[0]))
-        return np.asarray(one_hot @ self.weights).T.ravel()
+        return np.asarray(one_hot @ self.weights).ravel()
 
 
 def run_surveys(survey: Survey, frames: Frames, weights: np.ndarray | None = None,
@@ -71,30 +72,8 @@ def run_surveys(survey: Survey, frames: Frames, weights: np.ndarray | None = Non
     per replicate at once, its rows numbered by REPLICATE; the unit table then holds one copy
     per replicate (uncertainty.bootstrap). Without `levels_table`, the long table of every
     level is not built (a bootstrap whose formulas do not read it)."""
-    unit_pos = frames.positions(survey.unit_link)
-    units = frames.tables[survey.unit_link.parent][survey.unit_link.key[0]].astype(
-        str).to_numpy()
-    if weights is not None:  # the first copy: positions join on the key alone and find it
-        units = units[: len(units) // len(weights)]
     reason = _exclusion_reasons(survey, frames)
-    included = (reason < 0) & (unit_pos >= 0)
-    groupings = {survey.results: _Grouping(pd.DataFrame({"unit": units}), unit_pos, included)}
-    for breakdown in survey.breakdowns:
-        codes, values = _key_codes(breakdown, frames, survey.respondents)
-        kept = included & (codes >= 0)
-        if breakdown.where is not None:
-            kept &= evaluate_rows(breakdown.where, frames, survey.respondents).fillna(
-                False).to_numpy(dtype=bool)
-        if breakdown.pooled:
-            position = np.where(unit_pos >= 0, codes, -1)
-            labels = values
-        else:
-            position = np.where((unit_pos >= 0) & (codes >= 0),
-                                unit_pos * len(values) + codes, -1)
-            labels = pd.concat([pd.DataFrame({"unit": np.repeat(units, len(values))}),
-                                values.iloc[np.tile(np.arange(len(values)), len(units))]
-                                .reset_index(drop=True)], axis=1)
-        groupings[breakdown.name] = _Grouping(labels, position, kept)
+    groupings = _groupings(survey, frames, reason, 1 if weights is None else len(weights))
     if weights is not None:
         groupings = {name: _replicated(g, weights) for name, g in groupings.items()}
     tree = hierarchy(survey)
@@ -112,12 +91,57 @@ def run_surveys(survey: Survey, frames: Frames, weights: np.ndarray | None = Non
     return out
 
 
+def _groupings(survey: Survey, frames: Frames, reason: np.ndarray, copies: int = 1
+               ) -> dict[str, _Grouping]:
+    """How respondents are grouped for the results table and each breakdown. `copies`: how
+    many times the unit table is repeated (a bootstrap's replicates); the first copy is used."""
+    unit_pos = frames.positions(survey.unit_link)
+    units = frames.tables[survey.unit_link.parent][survey.unit_link.key[0]].astype(
+        str).to_numpy()
+    units = units[: len(units) // copies]  # positions join on the key alone: the first copy
+    included = (reason < 0) & (unit_pos >= 0)
+    groupings = {survey.results: _Grouping(pd.DataFrame({"unit": units}), unit_pos, included)}
+    for breakdown in survey.breakdowns:
+        codes, values = _key_codes(breakdown, frames, survey.respondents)
+        kept = included & (codes >= 0)
+        if breakdown.where is not None:
+            kept &= evaluate_rows(breakdown.where, frames, survey.respondents).fillna(
+                False).to_numpy(dtype=bool)
+        if breakdown.pooled:
+            position = np.where(unit_pos >= 0, codes, -1)
+            labels = values
+        else:
+            position = np.where((unit_pos >= 0) & (codes >= 0),
+                                unit_pos * len(values) + codes, -1)
+            labels = pd.concat([pd.DataFrame({"unit": np.repeat(units, len(values))}),
+                                values.iloc[np.tile(np.arange(len(values)), len(units))]
+                                .reset_index(drop=True)], axis=1)
+        groupings[breakdown.name] = _pruned(labels, position, kept)
+    return groupings
+
+
+def cells_per_replicate(survey: Survey, frames: Frames) -> int:
+    """Groups in the results table and every breakdown: the cells one bootstrap replicate adds
+    to every level's arrays (to size its batches)."""
+    reason = _exclusion_reasons(survey, frames)
+    return sum(len(g.labels) for g in _groupings(survey, frames, reason).values())
+
+
+def _pruned(labels: pd.DataFrame, position: np.ndarray, kept: np.ndarray) -> _Grouping:
+    """A breakdown's grouping with only the groups some counted respondent falls in (its table
+    keeps no other): a unit x region breakdown has every combination as a label."""
+    used = np.unique(position[kept & (position >= 0)])
+    return _Grouping(labels.iloc[used].reset_index(drop=True),
+                     pd.Index(used).get_indexer(position), kept)
+
+
 def _replicated(grouping: _Grouping, weights: np.ndarray) -> _Grouping:
-    """The grouping once per replicate: its labels repeated and numbered by REPLICATE, the
-    draws held respondent by respondent (what the counting reads)."""
+    """The grouping once per replicate: each group's label repeated and numbered by
+    REPLICATE, the draws held respondent by respondent (what the counting reads)."""
     replicates, size = len(weights), len(grouping.labels)
-    labels = pd.concat([grouping.labels] * replicates, ignore_index=True)
-    labels[REPLICATE] = np.repeat(np.arange(replicates), size)
+    labels = grouping.labels.iloc[np.repeat(np.arange(size), replicates)].reset_index(
+        drop=True)
+    labels[REPLICATE] = np.tile(np.arange(replicates), size)
     return _Grouping(labels, grouping.position, grouping.included,
                      np.ascontiguousarray(weights.T))
 
@@ -182,29 +206,37 @@ def _given_statistics(survey: Survey, tree: dict[str, Nodes], given: pd.DataFram
                       group: np.ndarray, cells: int
                       ) -> tuple[Figures, tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]:
     """Given rows as item figures, and the criteria given without their items. A given row
-    counts as one rater (its score is its marks' sum); counts of each code are unknown."""
+    counts as one rater (its score is its marks' sum); counts of each code are unknown. The
+    sums' leaves are the items, then the criteria."""
     score = pd.to_numeric(given["score"]).to_numpy(dtype=float)
     satisfaction = pd.to_numeric(given["satisfaction"]).to_numpy(dtype=float)
     one = np.ones(len(given))
-    figures = {"score": score, "satisfaction": satisfaction, "asked": one, "rated": one,
-               "total_asked": one, "total_rated": one, "total_marks": score,
-               "total_satisfied": satisfaction / 100.0, "total_base": one,
-               **{count_column(v): np.full(len(given), np.nan) for v in _codes(survey)}}
+    figures = {"score": score, "satisfaction": satisfaction, "asked": one, "rated": one}
+    sums = {"total_asked": one, "total_rated": one, "total_marks": score,
+            "total_satisfied": satisfaction / 100.0, "total_base": one,
+            **{count_column(v): np.full(len(given), np.nan) for v in _codes(survey)}}
     questionnaire = given["questionnaire"].astype(str).to_numpy()
     is_item = given["item"].notna().to_numpy()
+    n_items, n_criteria = len(tree["item"].keys), len(tree["criterion"].keys)
+    leaves = Sums(_totals(survey), given={name: np.zeros((n_items + n_criteria, cells))
+                                          for name in _totals(survey)})
     found = []
-    for level, column in (("item", "item"), ("criterion", "criterion")):
+    for level, column, offset in (("item", "item", 0), ("criterion", "criterion", n_items)):
         index = tree[level].index()
         rows = np.asarray([index.get((q, str(n)), -1) for q, n in
                            zip(questionnaire, given[column].to_numpy(), strict=True)],
                           dtype=np.int64)
         keep = (rows >= 0) & (is_item if level == "item" else ~is_item)
+        for name, values in sums.items():
+            leaves.given[name][offset + rows[keep], group[keep]] = values[keep]
         found.append((rows[keep], group[keep], {k: v[keep] for k, v in figures.items()}))
     (item_rows, item_cells, item_figures), criteria = found
-    items = Figures.empty(len(tree["item"].keys), cells, _totals(survey))
+    items = Figures(np.zeros((n_items, cells), dtype=bool), np.full((n_items, cells), np.nan),
+                    np.full((n_items, cells), np.nan),
+                    sparse.eye(n_items, n_items + n_criteria, format="csr"), leaves)
     items.exists[item_rows, item_cells] = True
-    for stat, values in item_figures.items():
-        items.get(stat)[item_rows, item_cells] = values
+    items.score[item_rows, item_cells] = item_figures["score"]
+    items.satisfaction[item_rows, item_cells] = item_figures["satisfaction"]
     return items, criteria
 
 
@@ -252,7 +284,13 @@ def _item_statistics(survey: Survey, frames: Frames, groupings: dict[str, _Group
     marks = np.isin(codes, survey.ratings)
     satisfied = np.isin(codes, survey.satisfied)
     size = sum(len(q.items) for q in survey.questionnaires)
-    out = {name: Figures.empty(size, len(g.labels), _totals(survey))
+    roles = np.stack([np.ones(len(codes)), marks, np.where(marks, codes, 0.0), satisfied],
+                     axis=1).astype(float)
+    out = {name: Figures(np.empty((size, len(g.labels)), dtype=bool),
+                         np.empty((size, len(g.labels))), np.empty((size, len(g.labels))),
+                         sparse.identity(size, format="csr"),
+                         Sums(_totals(survey), np.empty((size, len(codes), len(g.labels))),
+                              roles, survey.base))
            for name, g in groupings.items()}
     ignored: dict[str, int] = {}
     row = 0
@@ -275,8 +313,7 @@ def _item_statistics(survey: Survey, frames: Frames, groupings: dict[str, _Group
             known = codes[code] == values[asked]  # the data contract admits no other value
             asked, code = asked[known], code[known]
             for name, grouping in groupings.items():
-                _count(out[name], row, grouping, asked, code, codes, marks, satisfied,
-                       survey.base)
+                _count(out[name], row, grouping, asked, code)
             row += 1
     return out, ignored
 
@@ -287,31 +324,21 @@ def _codes(survey: Survey) -> np.ndarray:
 
 
 def _count(figures: Figures, row: int, grouping: _Grouping, asked: np.ndarray,
-           code: np.ndarray, codes: np.ndarray, marks: np.ndarray, satisfied: np.ndarray,
-           base: str) -> None:
+           code: np.ndarray) -> None:
     """One item's figures in every cell (row `row`; score missing where nobody rated), from
     the count of each code per cell: `asked` are the respondents asked (row numbers), `code`
-    the place of each one's answer in `codes`."""
-    k = len(codes)
+    the place of each one's answer in the scale's codes (the columns of `figures.sums`)."""
+    counts, roles = figures.sums.counts, figures.sums.roles
+    assert counts is not None and roles is not None
     keep = grouping.included[asked]
-    by_code = grouping.count(asked[keep], code[keep], k).reshape(-1, k)
-    n_asked = by_code.sum(axis=1)
-    n_rated = by_code[:, marks].sum(axis=1)
-    total = by_code[:, marks] @ codes[marks]  # whole marks: the sum is exact
-    n_top = by_code[:, satisfied].sum(axis=1)
-    denominator = n_asked if base == "asked" else n_rated
-    exists = n_asked > 0
+    counts[row] = grouping.count(asked[keep], code[keep], counts.shape[1]).reshape(
+        counts.shape[1:])
+    n_asked, n_rated, total, n_top = roles.T @ counts[row]  # whole numbers: exact
+    denominator = n_asked if figures.sums.base == "asked" else n_rated
     with np.errstate(invalid="ignore", divide="ignore"):
         figures.score[row] = np.where(n_rated > 0, total / n_rated, np.nan)
         figures.satisfaction[row] = np.where(n_rated > 0, 100.0 * n_top / denominator, np.nan)
-    figures.exists[row] = exists
-    figures.asked[row] = np.where(exists, n_asked, np.nan)
-    figures.rated[row] = np.where(exists, n_rated, np.nan)
-    for stat, values in zip(TOTALS, (n_asked, n_rated, total, n_top, denominator),
-                            strict=True):
-        figures.totals[stat][row] = values
-    for i, value in enumerate(codes):
-        figures.totals[count_column(value)][row] = by_code[:, i]
+    figures.exists[row] = n_asked > 0
 
 
 def _wide(survey: Survey, grouping: _Grouping, tree: dict[str, Nodes],

@@ -7,7 +7,7 @@ group run through the same code; nothing loops over groups or replicates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,34 +23,61 @@ FIGURES = ("score", "satisfaction", "asked", "rated")
 
 
 @dataclass
+class Sums:
+    """The answers beneath every node, held once, leaf by leaf (leaves x cells): the items, and
+    the criteria a report gives without their items. From respondents, the count of each code
+    (`counts`, leaves x codes x cells) and every sum follows from it; given statistics give
+    the sums themselves (`given`). A level collects them through a matrix (nodes x leaves)."""
+
+    names: list[str]  # TOTALS, then the count of each code
+    counts: np.ndarray | None = None
+    roles: np.ndarray | None = None  # codes x (asked, rated, marks, satisfied)
+    base: str = "asked"
+    given: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def collect(self, through: sparse.csr_matrix) -> dict[str, np.ndarray]:
+        """Every sum at the nodes `through` collects (sums of whole counts: exact)."""
+        if self.counts is None:
+            return {name: through @ self.given[name] for name in self.names}
+        leaves, k, cells = self.counts.shape
+        assert self.roles is not None
+        counts = (through @ self.counts.reshape(leaves, k * cells)).reshape(
+            through.shape[0], k, cells)
+        n_asked, n_rated, marks, satisfied = np.moveaxis(self.roles.T @ counts, 1, 0)
+        sums = (n_asked, n_rated, marks, satisfied, n_asked if self.base == "asked" else n_rated)
+        out = dict(zip(TOTALS, sums, strict=True))
+        out.update({name: counts[:, i] for i, name in enumerate(self.names[len(TOTALS):])})
+        return out
+
+
+@dataclass
 class Figures:
     """One level's figures, nodes x cells. `exists`: someone beneath was asked; score and
-    satisfaction are missing where the rule gives none (then asked and rated are too, above the
-    items). `totals`: the sums over every answer beneath (TOTALS, then each code's count), 0
-    where nothing exists."""
+    satisfaction are missing where the rule gives none. The sums beneath (TOTALS and counts, 0
+    where nothing exists) and `asked` and `rated` (for an item, how many; above, the most of
+    the members that count) are found when first read: most runs read few of them."""
 
     exists: np.ndarray
     score: np.ndarray
     satisfaction: np.ndarray
-    asked: np.ndarray
-    rated: np.ndarray
-    totals: dict[str, np.ndarray]
-
-    @classmethod
-    def empty(cls, nodes: int, cells: int, totals: list[str]) -> Figures:
-        def missing() -> np.ndarray:
-            return np.full((nodes, cells), np.nan)
-        return cls(np.zeros((nodes, cells), dtype=bool), missing(), missing(), missing(),
-                   missing(), {t: np.zeros((nodes, cells)) for t in totals})
+    through: sparse.csr_matrix  # nodes x leaves of `sums`
+    sums: Sums
+    members: tuple[list[list[int]], Figures, np.ndarray] | None = None  # members, below, counting
+    found: dict[str, np.ndarray] = field(default_factory=dict)
 
     def get(self, stat: str) -> np.ndarray:
-        return getattr(self, stat) if stat in FIGURES else self.totals[stat]
-
-    def set_node(self, row: int, cells: np.ndarray, given: dict[str, np.ndarray]) -> None:
-        """Given figures of one node at some cells (the statistics a report publishes)."""
-        self.exists[row, cells] = True
-        for stat, values in given.items():
-            self.get(stat)[row, cells] = values
+        if stat in ("score", "satisfaction"):
+            return getattr(self, stat)
+        if stat not in self.found:
+            if stat in ("asked", "rated") and self.members is None:
+                self.found[stat] = np.where(self.exists, self.get(f"total_{stat}"), np.nan)
+            elif stat in ("asked", "rated"):
+                members, below, counting = self.members
+                self.found[stat] = np.where(np.isnan(self.score), np.nan,
+                                            _maximum(members, below.get(stat), counting))
+            else:
+                self.found.update(self.sums.collect(self.through))
+        return self.found[stat]
 
 
 @dataclass(frozen=True)
@@ -112,8 +139,8 @@ def _member_key(level: str, below: str, node: tuple[str, ...], member: str) -> t
 
 
 def combine(nodes: Nodes, below: Figures) -> Figures:
-    """One level from the level below by the level's rule. The sums beneath (totals) are added
-    up whatever the rule; a node exists where any member does."""
+    """One level from the level below by the level's rule; a node exists where any member
+    does, and collects the sums of every leaf beneath its members."""
     level = nodes.level
     assert level is not None
     parent = np.repeat(np.arange(len(nodes.keys)), [len(m) for m in nodes.members])
@@ -126,32 +153,29 @@ def combine(nodes: Nodes, below: Figures) -> Figures:
 
     ones = matrix(np.ones(len(child)))
     exists = (ones @ below.exists.astype(float)) > 0
-    totals = {t: ones @ v for t, v in below.totals.items()}
     scored = ~np.isnan(below.score)
+    out = Figures(exists, np.empty(0), np.empty(0), sparse.csr_matrix(ones @ below.through),
+                  below.sums, (nodes.members, below, below.exists if level.rule == "formula"
+                               else scored))
     with np.errstate(invalid="ignore", divide="ignore"):
         if level.rule == "formula":
-            score, satisfaction = _by_formula(level, below, parent, child, names, exists)
-            counting = below.exists
+            out.score, out.satisfaction = _by_formula(level, below, parent, child, names,
+                                                      exists)
         elif level.rule == "pooled":
-            has = (ones @ scored.astype(float)) > 0
-            score = np.where(has, totals["total_marks"] / totals["total_rated"], np.nan)
-            satisfaction = np.where(
-                has, 100.0 * totals["total_satisfied"] / totals["total_base"], np.nan)
-            counting = scored
+            missing = ~((ones @ scored.astype(float)) > 0)
+            out.score = out.get("total_marks") / out.get("total_rated")
+            out.satisfaction = 100.0 * out.get("total_satisfied") / out.get("total_base")
+            out.score[missing] = out.satisfaction[missing] = np.nan
         else:
             plain = level.rule != "weighted"
             weights = np.ones(len(child)) if plain else np.asarray(
                 [level.weights.get(n, 0.0) for n in names], dtype=float)
-            score, satisfaction = _weighted_mean(matrix(weights), below, scored, plain)
+            out.score, out.satisfaction = _weighted_mean(matrix(weights), below, scored, plain)
             if level.rule == "weighted" and nodes.needs.any():
                 present = matrix((weights > 0).astype(float)) @ scored.astype(float)
                 short = present < nodes.needs[:, None]
-                score[short] = satisfaction[short] = np.nan
-            counting = scored
-    has = ~np.isnan(score)
-    asked, rated = (np.where(has, _maximum(nodes.members, child, below.get(s), counting),
-                             np.nan) for s in ("asked", "rated"))
-    return Figures(exists, score, satisfaction, asked, rated, totals)
+                out.score[short] = out.satisfaction[short] = np.nan
+    return out
 
 
 def _weighted_mean(weights: sparse.csr_matrix, below: Figures, scored: np.ndarray,
@@ -162,17 +186,19 @@ def _weighted_mean(weights: sparse.csr_matrix, below: Figures, scored: np.ndarra
     total = weights @ scored.astype(float)
     score = (weights @ np.where(scored, below.score, 0.0)) / total
     known = scored & ~np.isnan(below.satisfaction)
+    every = not plain or np.array_equal(known, scored)  # then the count of known is `total`
     satisfaction = (weights @ np.where(known, below.satisfaction, 0.0)) \
-        / (weights @ known.astype(float) if plain else total)
+        / (total if every else weights @ known.astype(float))
     missing = ~(total > 0)
     score[missing] = satisfaction[missing] = np.nan
     return score, satisfaction
 
 
-def _maximum(members: list[list[int]], child: np.ndarray, values: np.ndarray,
-             counting: np.ndarray) -> np.ndarray:
+def _maximum(members: list[list[int]], values: np.ndarray, counting: np.ndarray
+             ) -> np.ndarray:
     """Per node and cell, the largest value among the members that count (missing: none)."""
     sizes = np.asarray([len(m) for m in members])
+    child = np.asarray([row for rows in members for row in rows], dtype=np.int64)
     out = np.full((len(members), values.shape[1]), np.nan)
     if len(child):
         starts = np.r_[0, np.cumsum(sizes)[:-1]]
@@ -190,7 +216,7 @@ def _by_formula(level: Level, below: Figures, parent: np.ndarray, child: np.ndar
     pair, cell = np.nonzero(below.exists[child])  # member rows: node by node, cell by cell
     node_cells = np.flatnonzero(exists)
     node = np.searchsorted(node_cells, parent[pair] * cells + cell)
-    statistics = [*level_columns()[3:], *(t for t in below.totals if t.startswith("count_"))]
+    statistics = [*level_columns()[3:], *below.sums.names[len(TOTALS):]]
     members = pd.DataFrame({s: below.get(s)[child[pair], cell] for s in statistics})
     members["node"] = node.astype(float)
     members["name"] = np.asarray(names, dtype=object)[pair]
@@ -210,15 +236,21 @@ def all_levels(tree: dict[str, Nodes], items: Figures,
                given_criteria: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None = None
                ) -> dict[str, Figures]:
     """Every level, items first. `given_criteria` (rows, cells, figures): criteria whose
-    figures a report gives where no item is (they stand in for their items)."""
+    figures a report gives where no item is: they stand in for their items, and their sums
+    are leaves of their own (after the items' in `items.sums`)."""
     out = {"item": items}
     for name in ORDER[1:]:
         out[name] = combine(tree[name], out[tree[name].below or "item"])
         if name == "criterion" and given_criteria is not None:
             rows, cells, figures = given_criteria
-            out[name].exists[rows, cells] = True
-            for stat, values in figures.items():
-                out[name].get(stat)[rows, cells] = values
+            criteria = out[name]
+            count, leaves = criteria.through.shape
+            criteria.through = criteria.through + sparse.csr_matrix(
+                (np.ones(count), (np.arange(count), leaves - count + np.arange(count))),
+                shape=(count, leaves))
+            criteria.exists[rows, cells] = True
+            for stat in ("score", "satisfaction", "asked", "rated"):
+                criteria.get(stat)[rows, cells] = figures[stat]
     return out
 
 
@@ -238,5 +270,5 @@ def long_table(tree: dict[str, Nodes], levels: dict[str, Figures], totals: list[
     return pd.concat(parts, ignore_index=True)
 
 
-__all__ = ["ORDER", "TOTALS", "Figures", "Nodes", "all_levels", "combine", "hierarchy",
-           "long_table"]
+__all__ = ["ORDER", "TOTALS", "Figures", "Nodes", "Sums", "all_levels", "combine",
+           "hierarchy", "long_table"]

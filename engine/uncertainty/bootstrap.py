@@ -2,7 +2,9 @@
 as it has, with replacement: a matrix of how often each respondent is drawn (replicates x
 respondents). The survey step counts answers with those weights for all replicates in one pass;
 every other table is repeated once per replicate (numbered by REPLICATE), so the spec's
-variables and ratings run once over all replicates. No loop over replicates or respondents."""
+variables and ratings run once over all replicates. No loop over replicates or respondents:
+replicates run in batches as large as memory allows (BATCH_CELLS), each batch at once; the
+draws come from one stream, so the intervals do not depend on the batch size."""
 
 from __future__ import annotations
 
@@ -16,7 +18,11 @@ from sapa.engine.diagnostics import CannotRun, Diagnostic
 from sapa.engine.formula import REPLICATE, Frames, evaluate_rows
 from sapa.engine.rating import evaluate_tables, tie_ranks
 from sapa.engine.spec import Rating, Spec
-from sapa.engine.survey import counted_respondents
+from sapa.engine.survey import cells_per_replicate, counted_respondents
+
+#: Item cells (groups x items) a batch of replicates may hold: about 10 arrays of this many
+#: numbers (the counts, x the scale's codes) are alive at once.
+BATCH_CELLS = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -41,14 +47,23 @@ def bootstrap(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates: int = 
         raise CannotRun([Diagnostic("C116", "--reps must be 10 or more and --level between 0 "
                                     "and 1")])
     frames = Frames(tables)
-    weights = draws(_strata(spec, frames), counted_respondents(survey, frames), replicates,
-                    np.random.default_rng(seed))
-    copies = {name: frame if name == survey.respondents else _repeated(frame, replicates)
-              for name, frame in tables.items()}
-    evaluated, _, _ = evaluate_tables(spec, copies, weights=weights)
+    strata, counted = _strata(spec, frames), counted_respondents(survey, frames)
+    rng = np.random.default_rng(seed)
+    ratings = {rid: r for rid, r in spec.ratings.items() if r.table is not None}
+    values: dict[str, list[pd.DataFrame]] = {rid: [] for rid in ratings}
+    items = sum(len(q.items) for q in survey.questionnaires)
+    batch = max(1, BATCH_CELLS // max(1, cells_per_replicate(survey, frames) * items))
+    for first in range(0, replicates, batch):
+        size = min(batch, replicates - first)
+        weights = draws(strata, counted, size, rng)
+        copies = {name: frame if name == survey.respondents else _repeated(frame, size)
+                  for name, frame in tables.items()}
+        evaluated, _, _ = evaluate_tables(spec, copies, weights=weights)
+        for rid, rating in ratings.items():
+            values[rid].append(_replicate_values(rating, evaluated, first))
     low, high = (1 - level) / 2, 1 - (1 - level) / 2
-    out = {rid: _intervals(rating, evaluated, low, high)
-           for rid, rating in spec.ratings.items() if rating.table is not None}
+    out = {rid: _intervals(pd.concat(values[rid], ignore_index=True), low, high)
+           for rid in ratings}
     return Intervals(replicates, seed, level, out)
 
 
@@ -92,27 +107,31 @@ def _repeated(frame: pd.DataFrame, replicates: int) -> pd.DataFrame:
     return out
 
 
-def _intervals(rating: Rating, frames: Frames, low: float, high: float) -> pd.DataFrame:
-    """Each unit's quantiles over the replicates: of the printed columns and of its rank in
-    its replicate (by the rating's keys and tie rule)."""
+def _replicate_values(rating: Rating, frames: Frames, first: int) -> pd.DataFrame:
+    """Each unit's printed figures and rank in each replicate of a batch (numbered from
+    `first`), by the rating's keys and tie rule."""
     table = rating.table
     assert table is not None and rating.unit is not None
     figures = [c for c in rating.columns if c.digits is not None]
     values = pd.DataFrame({"unit": evaluate_rows(rating.unit, frames, table).astype(str),
-                           REPLICATE: frames.tables[table][REPLICATE].to_numpy()})
+                           REPLICATE: frames.tables[table][REPLICATE].to_numpy() + first})
     for column in figures:
         values[column.name] = evaluate_rows(column.plan, frames, table).astype(float)
     if rating.where is not None:
         values = values[evaluate_rows(rating.where, frames, table).fillna(False).to_numpy(
             dtype=bool)]
-    names = [c.name for c in figures]
     if rating.rank_by and all(key in values.columns for key, _ in rating.rank_by):
         keys = [key for key, _ in rating.rank_by]
         ascending = [True] + [not descending for _, descending in rating.rank_by]
         values = values.sort_values([REPLICATE, *keys], ascending=ascending,
                                     na_position="last", kind="stable")
         values["rank"] = tie_ranks(values[keys], rating.ties, values[REPLICATE].to_numpy())
-        names.append("rank")
+    return values
+
+
+def _intervals(values: pd.DataFrame, low: float, high: float) -> pd.DataFrame:
+    """Each unit's quantiles over the replicates of every figure and of its rank."""
+    names = [c for c in values.columns if c not in ("unit", REPLICATE)]
     grouped = values.groupby("unit", sort=False)[names]
     lows, highs = grouped.quantile(low), grouped.quantile(high)
     out = pd.DataFrame({"unit": lows.index.astype(str)})
