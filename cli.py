@@ -550,11 +550,16 @@ def explain_command(spec: str, unit: str, rating_id: str | None, data_path: Path
 @click.option("--rating", "rating_id", help="The ranking to study (default: the spec's first).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
+@click.option("--reps", type=int, default=0, show_default=True,
+              help="Also bootstrap every combination this many times, the same draws for each "
+                   "(0: no bootstrap); sampling is then one more choice.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The bootstrap's seed.")
 @ALLOW_MISSING_ITEMS
 def sensitivity_command(spec: str, data_path: Path | None, rating_id: str | None, fmt: str,
-                        allow_missing: bool) -> None:
+                        reps: int, seed: int, allow_missing: bool) -> None:
     """Rate every combination of the alternatives SPEC declares (sensitivity:) and report each
-    unit's median rank and rank range, and which choice moves the ranks most."""
+    unit's median rank and rank range, and which choice moves the ranks most. With --reps,
+    each combination is bootstrapped too, and sampling is weighed against the choices."""
     def action() -> int:
         loaded, _ = api.check(spec)
         rid = rating_id or next((r for r, x in loaded.ratings.items() if x.rank_by), None)
@@ -562,7 +567,7 @@ def sensitivity_command(spec: str, data_path: Path | None, rating_id: str | None
             raise CannotRun([Diagnostic("C117", f"{loaded.id} has no ranking to study")])
         api.chosen_ratings(loaded, [rid])
         found = api.method_sensitivity(loaded, api.data_folder(spec, loaded, data_path), rid,
-                                       allow_missing)
+                                       allow_missing, reps, seed)
         if fmt == "json":
             click.echo(files.to_json({"rating": rid, "effects": files.records(found.effects),
                                       "units": files.records(found.units)}))

@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sapa.engine import __version__
@@ -39,6 +40,7 @@ from sapa.engine.data import load_tables, read_source
 from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean, has_errors
 from sapa.engine.explain import Explanation, minimum_respondents
 from sapa.engine.explain import explain as explain_unit
+from sapa.engine.formula import REPLICATE
 from sapa.engine.published import Conformance, conform
 from sapa.engine.rating import Rated, rate
 from sapa.engine.spec import (
@@ -57,7 +59,7 @@ from sapa.engine.spec import (
 )
 from sapa.engine.synth import Synthesis, check_fittable, fit_limits, synthesize, write
 from sapa.engine.testing import TestResult, run_tests
-from sapa.engine.uncertainty import bootstrap
+from sapa.engine.uncertainty import bootstrap, replicate_values
 
 __all__ = [
     "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "chosen_ratings",
@@ -235,44 +237,66 @@ def output_language(spec: Spec, given: str | None) -> str:
 
 
 def method_sensitivity(spec: Spec, folder: Path, rating_id: str,
-                       allow_missing_items: bool = False) -> Sensitivity:
+                       allow_missing_items: bool = False, replicates: int = 0, seed: int = 0
+                       ) -> Sensitivity:
     """Every combination of the alternatives the spec declares (`sensitivity:`) rated over the
     data in `folder`: each unit's rank range and median, and each choice's first-order effect
-    on the ranks. The data are read once, again only for a combination whose contract differs."""
-    choices = dict(spec.data.get("sensitivity") or {})
+    on the ranks. The data are read once, again only for a combination whose contract differs.
+    With `replicates`, every combination is also bootstrapped with the same draws (replicate r
+    resamples the same respondents under every combination), and the replicate is one more
+    choice, `sampling`: its effect is the share of the rank variance sampling explains."""
+    choices = {name: alternative_values(raw)
+               for name, raw in (spec.data.get("sensitivity") or {}).items()}
     if not choices:
         raise CannotRun([Diagnostic("C117", f"{spec.id} declares no alternatives "
                                     "(sensitivity:) to vary")])
-    design = combinations({name: raw["values"] for name, raw in choices.items()})
+    design = combinations(choices)
     if len(design) > MAX_COMBINATIONS:
         raise CannotRun([Diagnostic("C117", f"{len(design)} combinations of alternatives: at "
                                     f"most {MAX_COMBINATIONS} are rated")])
     if not spec.ratings[rating_id].rank_by:
         raise CannotRun([Diagnostic("C117", f"'{rating_id}' is no ranking (it has no rank_by)")])
+    paths = {name: raw["path"] for name, raw in spec.data["sensitivity"].items()}
     frames, _ = read(spec, folder, allow_missing_items)
-    ranks = {}
+    ranks, rows = [], []
     with tempfile.TemporaryDirectory() as scratch:
         for number, row in design.iterrows():
             overlay: dict[str, Any] = {"extends": str(Path(spec.path).resolve()), "tests": None}
             for name, index in row.items():
-                _put(overlay, choices[name]["path"].split("."),
-                     choices[name]["values"][int(index)])
+                _put(overlay, paths[name].split("."), choices[name][int(index)])
             path = Path(scratch) / f"combination-{number}.yaml"
             path.write_text(json.dumps(overlay, ensure_ascii=False), encoding="utf-8")
             variant, problems = load_spec(path)
             if variant is None:
-                chosen = ", ".join(f"{name} = {choices[name]['values'][int(i)]!r}"
+                chosen = ", ".join(f"{name} = {choices[name][int(i)]!r}"
                                    for name, i in row.items())
                 raise SapaError(problems, f"the combination {chosen} is no valid spec")
             data = frames if variant.tables == spec.tables else read(
                 variant, folder, allow_missing_items)[0]
-            table = rated_units(rate(variant, data).ratings[rating_id])
-            ranks[number] = pd.Series(table["rank"].astype(float).to_numpy(),
-                                      index=table["unit"].astype(str))
+            if replicates:
+                found = replicate_values(variant, data, replicates, seed)[rating_id]
+                table = found.pivot(index=REPLICATE, columns="unit", values="rank")
+                ranks.append(table)
+                rows.append(pd.DataFrame([row] * len(table)).assign(sampling=table.index))
+            else:
+                table = rated_units(rate(variant, data).ratings[rating_id])
+                ranks.append(pd.DataFrame([table["rank"].astype(float).to_numpy()],
+                                          columns=table["unit"].astype(str)))
+                rows.append(pd.DataFrame([row]))
     base = rated_units(rate(spec, frames).ratings[rating_id])
-    return sensitivity(pd.DataFrame(ranks).T, design,
+    return sensitivity(pd.concat(ranks, ignore_index=True),
+                       pd.concat(rows, ignore_index=True),
                        pd.Series(base["rank"].astype(float).to_numpy(),
                                  index=base["unit"].astype(str)))
+
+
+def alternative_values(raw: Mapping[str, Any]) -> list[Any]:
+    """The values a declared alternative takes: as listed, or `steps` evenly spaced numbers
+    over its `range` (both ends; 12 significant digits, so 0.1 steps print as 0.1)."""
+    if "values" in raw:
+        return list(raw["values"])
+    low, high = raw["range"]
+    return [float(f"{v:.12g}") for v in np.linspace(low, high, int(raw["steps"]))]
 
 
 MAX_COMBINATIONS = 256

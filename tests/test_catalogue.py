@@ -221,6 +221,10 @@ CROSSWALK_CASES = [
     Case("a crosswalk file missing", "S253", 1,
          "extends: 2020\nmethodology: {id: v}\ntests: null\npublished: null\n"
          "crosswalks:\n  regions: {file: nowhere.csv}\n", base=None),
+    Case("an alternative with both values and a range", "S254", 1,
+         "extends: 2020\nmethodology: {id: v}\ntests: null\npublished: null\n"
+         "sensitivity:\n  k: {path: scale.satisfied, values: [[5]], range: [1, 2]}\n",
+         base=None),
     Case("a crosswalk without its kind column", "X601", 1, command=HISTORY + " --crosswalk "
          "{tmp}/walk.csv", files=(("walk.csv", "from,to\nA,A\n"), ("a.csv", RATING),
                                    ("b.csv", RATING))),

@@ -63,3 +63,40 @@ def test_the_2020_method_s_declared_choices() -> None:
 def test_a_spec_without_alternatives_says_so() -> None:
     result = sapa("sensitivity", "2019")
     assert result.exit_code == 2 and "error[C117]" in result.output
+
+
+def test_with_the_bootstrap_sampling_is_weighed_as_one_more_choice(tmp_path: Path) -> None:
+    """A: 5, 5. B: 4, 4. Resampling never changes a unit's marks, so sampling explains none of
+    the rank variance, and each choice still explains 1/3 of B's (ranks 2, 2, 2, 1: tied first
+    by 4-or-5 satisfaction)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"code": ["A", "B"]}).to_csv(data / "units.csv", index=False)
+    pd.DataFrame({"id": [f"r{i}" for i in range(4)], "unit": list("AABB"),
+                  "mark": [5, 5, 4, 4]}).to_csv(data / "respondents.csv", index=False)
+    spec = tmp_path / "variant.yaml"
+    spec.write_text(VARIANT.format(base=SPECS / "coverage.yaml"), encoding="utf-8")
+    result = sapa("sensitivity", spec, "--data", data, "--format", "json", "--reps", "12")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    b = next(u for u in found["units"] if u["unit"] == "B")
+    assert (b["rank_low"], b["rank_high"], b["effect_sampling"]) == (1, 2, 0)
+    assert b["effect_satisfied"] == pytest.approx(1 / 3)
+    assert b["effect_rank_key"] == pytest.approx(1 / 3)
+
+
+def test_a_range_is_rated_at_evenly_spaced_values(tmp_path: Path) -> None:
+    from sapa.engine.api import alternative_values
+
+    assert alternative_values({"path": "x", "range": [0, 1], "steps": 11})[:4] == [
+        0, 0.1, 0.2, 0.3]
+    assert alternative_values({"path": "x", "values": ["mean", "pooled"]}) == ["mean", "pooled"]
+    spec = tmp_path / "both.yaml"
+    spec.write_text(f"extends: {SPECS / 'coverage.yaml'}\nsensitivity:\n"
+                    "  k: {path: parameters.k.value, range: [1, 2], values: [1, 2]}\n"
+                    "  j: {path: parameters.j.value, range: [1, 2]}\n"
+                    "  i: {path: parameters.i.value, range: [1, 2], steps: 3}\n",
+                    encoding="utf-8")
+    result = sapa("validate", spec)
+    assert result.exit_code == 1
+    assert result.output.count("error[S254]") == 2, result.output

@@ -191,6 +191,7 @@ class Checker:
         self.check_published()
         self.check_synthesis()
         self.check_crosswalks()
+        self.check_alternatives()
         self.check_labels()
         self.check_resampling()
         self.check_tests()
@@ -850,6 +851,24 @@ class Checker:
             folder = folder_of(self.document, (*base, "file"), self.path.parent)
             if isinstance(file, str) and not is_file(folder / file):
                 self.report("S253", f"crosswalk file not found: {folder / file}", (*base, "file"))
+
+    def check_alternatives(self) -> None:
+        """Each alternative of `sensitivity:` gives its values one way: listed, or a range
+        rated at a number of steps."""
+        for name, raw in mapping(self.data.get("sensitivity")).items():
+            raw = mapping(raw)
+            given = [key for key in ("values", "range", "steps") if key in raw]
+            if given not in (["values"], ["range", "steps"]):
+                gives = " and ".join(given) or "no values"
+                self.report("S254", f"alternative '{name}' gives {gives}: give either values, "
+                            "or range and steps",
+                            ("sensitivity", name), key=True,
+                            hint="values: [a, b, …]  or  range: [low, high], steps: n")
+            elif "range" in raw and isinstance(raw["range"], list) and len(raw["range"]) == 2 \
+                    and all(isinstance(v, int | float) for v in raw["range"]) \
+                    and raw["range"][0] >= raw["range"][1]:
+                self.report("S254", f"alternative '{name}': its range must go from low to high",
+                            ("sensitivity", name, "range"))
 
     def check_tests(self) -> None:
         tables = mapping(self.data.get("tables"))

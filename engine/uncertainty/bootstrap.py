@@ -39,13 +39,25 @@ class Intervals:
 def bootstrap(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates: int = 200,
               seed: int = 0, level: float = 0.9) -> Intervals:
     """Intervals of every rating over a table, from `replicates` bootstrap replicates."""
+    if not 0 < level < 1:
+        raise CannotRun([Diagnostic("C116", "--level must be between 0 and 1")])
+    low, high = (1 - level) / 2, 1 - (1 - level) / 2
+    values = replicate_values(spec, tables, replicates, seed)
+    return Intervals(replicates, seed, level,
+                     {rid: _intervals(found, low, high) for rid, found in values.items()})
+
+
+def replicate_values(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates: int,
+                     seed: int) -> dict[str, pd.DataFrame]:
+    """Per rating over a table, each unit's printed figures and rank in every replicate
+    (`unit`, REPLICATE, the figures, `rank`). Replicate r draws the same respondents for any
+    spec over the same data and seed (common random numbers: `sapa sensitivity --reps`)."""
     survey = spec.survey
     if survey is None:
         raise CannotRun([Diagnostic("C116", f"{spec.id} has no survey: there are no "
                                     "respondents to resample")])
-    if replicates < 10 or not 0 < level < 1:
-        raise CannotRun([Diagnostic("C116", "--reps must be 10 or more and --level between 0 "
-                                    "and 1")])
+    if replicates < 10:
+        raise CannotRun([Diagnostic("C116", "--reps must be 10 or more")])
     frames = Frames(tables)
     strata, counted = _strata(spec, frames), counted_respondents(survey, frames)
     rng = np.random.default_rng(seed)
@@ -61,10 +73,7 @@ def bootstrap(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates: int = 
         evaluated, _, _ = evaluate_tables(spec, copies, weights=weights)
         for rid, rating in ratings.items():
             values[rid].append(_replicate_values(rating, evaluated, first))
-    low, high = (1 - level) / 2, 1 - (1 - level) / 2
-    out = {rid: _intervals(pd.concat(values[rid], ignore_index=True), low, high)
-           for rid in ratings}
-    return Intervals(replicates, seed, level, out)
+    return {rid: pd.concat(found, ignore_index=True) for rid, found in values.items()}
 
 
 def _strata(spec: Spec, frames: Frames) -> np.ndarray:
