@@ -7,10 +7,11 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from sapa.engine import __version__, api
+from sapa.engine import __version__, lazy
 from sapa.engine.diagnostics import (
     CannotRun,
     Diagnostic,
@@ -19,7 +20,14 @@ from sapa.engine.diagnostics import (
     render_json,
     render_text,
 )
-from sapa.engine.render import documents, files, present, terminal
+
+if TYPE_CHECKING:
+    from sapa.engine import api
+    from sapa.engine.render import documents, files, present, terminal
+else:
+    api = lazy.module("sapa.engine.api")  # imported when a command first uses it
+    documents, files, present, terminal = (lazy.module(f"sapa.engine.render.{name}") for name
+                                           in ("documents", "files", "present", "terminal"))
 
 DEFAULT_SPEC = "2020"
 FORMATS = click.Choice(["text", "json"])
@@ -643,7 +651,9 @@ def schema() -> None:
 @main.command(name="list")
 def list_command() -> None:
     """List the bundled methodologies."""
-    for name in api.bundled_names():
+    from sapa.engine.spec import bundled_names  # the folder's names: no tables to load
+
+    for name in bundled_names():
         click.echo(name)
 
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from sapa.engine import __version__
+from sapa.engine import __version__, lazy
 from sapa.engine.analysis import (
     Change,
     Crosswalk,
@@ -40,7 +40,6 @@ from sapa.engine.data import load_tables, read_source
 from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean, has_errors
 from sapa.engine.explain import Explanation, minimum_respondents
 from sapa.engine.explain import explain as explain_unit
-from sapa.engine.formula import REPLICATE
 from sapa.engine.published import Conformance, conform
 from sapa.engine.rating import Rated, rate
 from sapa.engine.spec import (
@@ -57,9 +56,14 @@ from sapa.engine.spec import (
     resolve,
     resolve_spec,
 )
-from sapa.engine.synth import Synthesis, check_fittable, fit_limits, synthesize, write
 from sapa.engine.testing import TestResult, run_tests
-from sapa.engine.uncertainty import bootstrap, replicate_values
+from sapa.engine.uncertainty import bootstrap, replicate_ranks
+
+if TYPE_CHECKING:
+    from sapa.engine import synth
+    from sapa.engine.synth import Synthesis
+else:
+    synth = lazy.module("sapa.engine.synth")  # SciPy's optimisers: only synth and S237 use them
 
 __all__ = [
     "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "chosen_ratings",
@@ -85,7 +89,7 @@ def validate(name: str) -> tuple[Spec | None, list[Diagnostic]]:
     if spec is None:
         return spec, diagnostics
     if spec.synthesis is not None:
-        limits = fit_limits(spec)
+        limits = synth.fit_limits(spec)
         place = spec.document.place(("synthesis",), key=True)
         diagnostics += [Diagnostic(
             "S237", f"sapa synth cannot fit this spec's synthesis: plan: {reason}", place,
@@ -274,8 +278,7 @@ def method_sensitivity(spec: Spec, folder: Path, rating_id: str,
             data = frames if variant.tables == spec.tables else read(
                 variant, folder, allow_missing_items)[0]
             if replicates:
-                found = replicate_values(variant, data, replicates, seed)[rating_id]
-                table = found.pivot(index=REPLICATE, columns="unit", values="rank")
+                table = replicate_ranks(variant, data, replicates, seed, rating_id)
                 ranks.append(table)
                 rows.append(pd.DataFrame([row] * len(table)).assign(sampling=table.index))
             else:
@@ -372,7 +375,7 @@ def synthesis(spec: Spec, published: Path | None = None, seed: int = 0,
               progress: Any = None, only: Collection[str] | None = None) -> Synthesis:
     """Respondent-level data fitted to the spec's published tables (its `synthesis:` plan)."""
     folder = synthesis_source(spec, published)
-    return synthesize(spec, folder, seed=seed, progress=progress, only=only)
+    return synth.synthesize(spec, folder, seed=seed, progress=progress, only=only)
 
 
 def synthesis_source(spec: Spec, published: Path | None = None) -> Path:
@@ -380,7 +383,7 @@ def synthesis_source(spec: Spec, published: Path | None = None) -> Path:
     they are all there (before any work starts)."""
     if not spec.synthesis or spec.survey is None:
         raise CannotRun([], f"{spec.id}: the spec has no synthesis: section")
-    check_fittable(spec)
+    synth.check_fittable(spec)
     folder = published or published_folder(spec)
     missing = sorted({name for name in _files_named(spec.synthesis)
                       if not is_file(folder / name)})
@@ -436,7 +439,7 @@ def manifest(spec: Spec, data: Path, rated: Rated, out_dir: Path) -> dict[str, A
 
 def write_synthesis(made: Synthesis, out_dir: Path) -> None:
     """The synthesised catalogues and respondents as Parquet files in `out_dir`."""
-    write(made.tables, out_dir)
+    synth.write(made.tables, out_dir)
 
 
 # ----------------------------------------------------------------------------- comparisons

@@ -5,9 +5,10 @@ syntax (the tree) <- parser (lark, grammar/formula.lark; readable syntax errors)
 `Frames`, the tables and their link joins). Problems are `Diagnostic`s placed inside the formula
 text; the spec checker moves them to the file."""
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from sapa.engine.formula.compiler import compile_formula
-from sapa.engine.formula.evaluator import evaluate_rows, round_half_up
-from sapa.engine.formula.frames import REPLICATE, Frames
 from sapa.engine.formula.parser import FormulaSyntaxError, parse
 from sapa.engine.formula.plan import Band, Catalog, Link, Node, Type, tables_read
 from sapa.engine.formula.syntax import names, shape
@@ -17,3 +18,18 @@ __all__ = [
     "compile_formula", "evaluate_rows", "names", "parse", "round_half_up", "shape",
     "tables_read",
 ]
+
+#: What runs a plan, imported when first named: checking a spec needs no pandas.
+_EVALUATION = {"evaluate_rows": "evaluator", "round_half_up": "evaluator",
+               "REPLICATE": "frames", "Frames": "frames"}
+
+if TYPE_CHECKING:
+    from sapa.engine.formula.evaluator import evaluate_rows, round_half_up
+    from sapa.engine.formula.frames import REPLICATE, Frames
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EVALUATION:
+        module = importlib.import_module(f"sapa.engine.formula.{_EVALUATION[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,6 +2,4 @@
 as documents for a report (documents: the Excel workbook, the HTML page; present says how a
 rating is shown in one language). Rendering only: nothing here computes a figure."""
 
-from sapa.engine.render import documents, files, present, terminal
-
-__all__ = ["documents", "files", "present", "terminal"]
+__all__ = ["documents", "files", "present", "terminal"]  # imported by name, when needed

@@ -2,6 +2,6 @@
 of independent samples per unit implies), every replicate rated at once, giving each unit's
 interval of its printed figures and of its rank."""
 
-from sapa.engine.uncertainty.bootstrap import Intervals, bootstrap, replicate_values
+from sapa.engine.uncertainty.bootstrap import Intervals, bootstrap, replicate_ranks
 
-__all__ = ["Intervals", "bootstrap", "replicate_values"]
+__all__ = ["Intervals", "bootstrap", "replicate_ranks"]

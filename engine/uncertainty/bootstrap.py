@@ -76,6 +76,13 @@ def replicate_values(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates:
     return {rid: pd.concat(found, ignore_index=True) for rid, found in values.items()}
 
 
+def replicate_ranks(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates: int,
+                    seed: int, rating_id: str) -> pd.DataFrame:
+    """One rating's rank of each unit (columns) in every replicate (rows)."""
+    found = replicate_values(spec, tables, replicates, seed)[rating_id]
+    return found.pivot(index=REPLICATE, columns="unit", values="rank")
+
+
 def _strata(spec: Spec, frames: Frames) -> np.ndarray:
     """The group each respondent is resampled within: its unit, and with
     `survey.resample_within` also its values of those columns (-1: no unit)."""
