@@ -3,13 +3,15 @@ service) over synthetic respondents, by sapa and by what an analyst would write 
 one run on the same Parquet file: vectorised pandas, DuckDB SQL and polars (each built from
 the same item list, each checked equal to sapa's figures).
 
-    pip install duckdb polars   # the alternatives; sapa needs neither
+    pip install -e ".[bench]"   # duckdb and polars, the alternatives; sapa needs neither
     python benchmarks/bench_2020.py [--respondents 1000000] [--seed 0]
 
 Two timings per tool: from the Parquet file to the rating (the whole job), and the rating
-alone with the data already in memory. sapa computes all 12 ratings of the method (both
-breakdowns) where the others compute one; its time for the services rating alone is also given
-(the survey step for the units only). Peak memory is each tool's own process.
+alone with the data already in memory. pandas and polars are written wide (one group-by per
+channel over all its item columns), DuckDB as one SQL query with UNPIVOT. sapa computes all 12
+ratings of the method (both breakdowns) where the others compute one; its time for the
+services rating alone is also given (the survey step for the units only). Peak memory is each
+tool's own process.
 """
 
 from __future__ import annotations
@@ -60,33 +62,29 @@ CHANNEL_VALUES = {"office": ["csc_manager", "csc_self_service"],
 
 # ------------------------------------------------------------------------ vectorised pandas
 def pandas_rating(r: pd.DataFrame, services: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    """Long format (one row per answer), then group-by means level by level."""
+    """Wide: one group-by per channel over all its item columns at once, then the criteria as
+    column groups (no reshaping to one row per answer)."""
     catalogue = services.set_index("code")
     r = r[r["received"].to_numpy(dtype=bool)
           & r["service_code"].map(catalogue["surveyed"]).to_numpy(dtype=bool)]
     r = r.assign(paid=r["service_code"].map(catalogue["paid"]).to_numpy(dtype=bool))
-    parts = []
+    channels = {}
     for q, rows in items.groupby("q", sort=False):
         sub = r[r["contact"].isin(CHANNEL_VALUES[q]).to_numpy()]
-        values = sub[rows["item"].tolist()].copy()
+        values = sub[rows["item"].tolist()]
         for item, condition in zip(rows["item"], rows["condition"], strict=True):
             if condition:
-                values.loc[~sub[condition].to_numpy(dtype=bool), item] = np.nan
-        long = values.assign(service=sub["service_code"].to_numpy()).melt(
-            id_vars="service", var_name="item", value_name="value").dropna(subset=["value"])
-        parts.append(long.merge(rows, on="item"))
-    answers = pd.concat(parts, ignore_index=True)
-    answers["rated"] = answers["value"].between(1, 5)
-    answers["mark"] = answers["value"].where(answers["rated"])
-    answers["five"] = answers["value"] == 5
-    per_item = answers.groupby(["service", "q", "criterion", "item"], sort=False).agg(
-        score=("mark", "mean"), five=("five", "sum"), asked=("value", "size"))
-    per_item["satisfaction"] = 100 * per_item["five"] / per_item["asked"]
-    per_item = per_item[per_item["score"].notna()]
-    criteria = per_item.groupby(level=["service", "q", "criterion"], sort=False)[
-        ["score", "satisfaction"]].mean()
-    channels = criteria.groupby(level=["service", "q"], sort=False).mean()
-    return channels.groupby(level="service").mean()
+                values = values.assign(**{item: values[item].where(sub[condition])})
+        by = sub["service_code"].to_numpy()
+        score = values.where((values >= 1) & (values <= 5)).groupby(by).mean()
+        satisfaction = 100 * (values == 5).groupby(by).sum() / values.groupby(by).count()
+        satisfaction = satisfaction.where(score.notna())
+        criterion = rows["criterion"].to_numpy()
+        channels[q] = pd.DataFrame({
+            "score": score.T.groupby(criterion).mean().mean(),
+            "satisfaction": satisfaction.T.groupby(criterion).mean().mean()})
+    both = pd.concat(channels, names=["q", "service"])
+    return both.groupby(level="service").mean()
 
 
 # ------------------------------------------------------------------------------- DuckDB SQL
@@ -126,28 +124,33 @@ def duckdb_sql(items: pd.DataFrame, source: str) -> str:
 
 # ----------------------------------------------------------------------------------- polars
 def polars_rating(r: object, services: object, items: pd.DataFrame) -> object:
+    """Wide, as in pandas: one group-by per channel, the criteria as horizontal means."""
     import polars as pl
 
     frame = r.join(services.select(["code", "paid", "surveyed"]), left_on="service_code",
                    right_on="code").filter(pl.col("received") & pl.col("surveyed"))
-    item_map = pl.from_pandas(items[["q", "item", "criterion"]])
-    parts = []
+    channels = []
     for q, rows in items.groupby("q", sort=False):
-        columns = [pl.when(pl.col(c)).then(pl.col(i)).otherwise(None).alias(i) if c
-                   else pl.col(i) for i, c in zip(rows["item"], rows["condition"], strict=True)]
-        parts.append(frame.filter(pl.col("contact").is_in(CHANNEL_VALUES[q]))
-                     .select(pl.col("service_code").alias("service"), *columns)
-                     .unpivot(index="service", variable_name="item", value_name="value")
-                     .drop_nulls("value").with_columns(pl.lit(q).alias("q")))
-    answers = pl.concat(parts).join(item_map, on=["q", "item"])
-    value = pl.col("value")
-    per_item = answers.group_by(["service", "q", "criterion", "item"]).agg(
-        pl.when(value.is_between(1, 5)).then(value).mean().alias("score"),
-        (100.0 * (value == 5).sum() / pl.len()).alias("satisfaction"),
-    ).filter(pl.col("score").is_not_null())
-    mean = [pl.col("score").mean(), pl.col("satisfaction").mean()]
-    return (per_item.group_by(["service", "q", "criterion"]).agg(mean)
-            .group_by(["service", "q"]).agg(mean).group_by("service").agg(mean))
+        aggregates = []
+        for item, condition in zip(rows["item"], rows["condition"], strict=True):
+            value = pl.when(pl.col(condition)).then(pl.col(item)) if condition else pl.col(item)
+            aggregates += [value.filter(value.is_between(1, 5)).mean().alias(f"{item}.score"),
+                           (100.0 * (value == 5).sum() / value.count()).alias(f"{item}.sat")]
+        per_item = frame.filter(pl.col("contact").is_in(CHANNEL_VALUES[q])).group_by(
+            "service_code").agg(aggregates)
+        criteria = []
+        for c, members in rows.groupby("criterion", sort=False)["item"]:
+            criteria += [pl.mean_horizontal([f"{i}.score" for i in members]).alias(f"{c}.score"),
+                         pl.mean_horizontal([pl.when(pl.col(f"{i}.score").is_not_null())
+                                             .then(pl.col(f"{i}.sat")) for i in members])
+                         .alias(f"{c}.sat")]
+        names = rows["criterion"].unique()
+        channels.append(per_item.select("service_code", *criteria).select(
+            pl.col("service_code").alias("service"),
+            pl.mean_horizontal([f"{c}.score" for c in names]).alias("score"),
+            pl.mean_horizontal([f"{c}.sat" for c in names]).alias("satisfaction")))
+    return pl.concat(channels).group_by("service").agg(pl.col("score").mean(),
+                                                       pl.col("satisfaction").mean())
 
 
 # ------------------------------------------------------------------------------ measurement
