@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
@@ -108,3 +110,15 @@ def test_every_stage_package_is_installed() -> None:
         encoding="utf-8").split("packages = [", 1)[1].split("]", 1)[0]))
     packages = {"sapa.engine." + p.parent.name for p in ENGINE.glob("*/__init__.py")}
     assert packages - listed == set()
+
+
+def test_the_command_line_starts_without_the_table_libraries() -> None:
+    """`sapa --help` and `sapa list` import neither pandas nor SciPy (they are loaded when a
+    command first needs a table): the start stays quick (benchmarks/bench_startup.py)."""
+    probe = ("import sys\nfrom sapa.cli import main\n"
+             "for arguments in (['--help'], ['list']):\n"
+             "    try:\n        main(arguments)\n    except SystemExit:\n        pass\n"
+             "print(sorted(m for m in ('pandas', 'scipy', 'numpy') if m in sys.modules))\n")
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           check=True)
+    assert found.stdout.strip().splitlines()[-1] == "[]"
