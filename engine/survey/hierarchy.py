@@ -1,7 +1,7 @@
 """The survey hierarchy as the spec declares it: which members each node of each level has (the
 shared-zone rule lives here, once), and the linear form of a level's value in its items' values,
-for `sapa synth`. The aggregation (aggregation.py) computes the same levels over groups of
-respondents; both read the rules of `Survey.levels`."""
+for `sapa synth`. levels.py computes the same levels over groups of respondents from these
+members; both read the rules of `Survey.levels`."""
 
 from __future__ import annotations
 

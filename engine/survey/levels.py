@@ -270,5 +270,4 @@ def long_table(tree: dict[str, Nodes], levels: dict[str, Figures], totals: list[
     return pd.concat(parts, ignore_index=True)
 
 
-__all__ = ["ORDER", "TOTALS", "Figures", "Nodes", "Sums", "all_levels", "combine",
-           "hierarchy", "long_table"]
+__all__ = ["Figures", "Nodes", "Sums", "all_levels", "hierarchy", "long_table"]
