@@ -39,7 +39,7 @@ def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
     may be absent only with `allow_missing`; else the absent ones are one error (D413)."""
     problems: list[Diagnostic] = []
     absent: list[str] = []
-    out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
+    out: dict[str, pd.Series] = {}  # the frame is made once, at the end
     unknown = [c for c in raw.columns if c not in table.columns and c not in table.variables]
     for column in unknown:
         if column in vocabulary:
@@ -79,8 +79,9 @@ def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
             f"questionnaires missing from '{table.name}': {', '.join(absent)}",
             locate(-1, None), hint="; ".join(guesses[:3]) or "a file made for another method "
             "or year? --allow-missing-items counts their respondents as not asked"))
-    problems.extend(_duplicate_keys(table, out, locate, origin))
-    return out, problems
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(raw)))  # each column's own dtype
+    problems.extend(_duplicate_keys(table, frame, locate, origin))
+    return frame, problems
 
 
 def _empty(spec: ColumnSpec, n: int) -> pd.Series:
@@ -125,8 +126,13 @@ def _convert(spec: ColumnSpec, cells: pd.Series
         bad.extend(_range_problems(spec, values))
     if spec.values is not None:
         allowed = {_canonical(v) for v in spec.values}
-        comparable = values.astype(object) if spec.type != "string" else values
-        outside = values.notna().to_numpy() & ~comparable.isin(allowed).to_numpy()
+        if spec.type in ("number", "integer"):  # as numbers: no object copy of the column
+            inside = np.isin(values.to_numpy(dtype=float, na_value=np.nan),
+                             [v for v in allowed if isinstance(v, float)])
+        else:
+            comparable = values.astype(object) if spec.type != "string" else values
+            inside = comparable.isin(allowed).to_numpy()
+        outside = values.notna().to_numpy() & ~inside
         if outside.any():
             bad.append(("D404", list(np.flatnonzero(outside)),
                         "one of " + ", ".join(_shown(v) for v in spec.values)))

@@ -23,7 +23,8 @@ def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],
     `survey_items` (item statistics per unit) replaces the respondent step: embedded tests use it
     to check the aggregation on published item-level figures. `weights` (replicates x
     respondents) runs the survey once per bootstrap replicate, at once (uncertainty)."""
-    frames = Frames({name: frame.copy() for name, frame in tables.items()})
+    # shallow: pandas copies on write, so the variables added here never reach `tables`
+    frames = Frames({name: frame.copy(deep=False) for name, frame in tables.items()})
     surveys: dict[str, SurveyResults] = {}
     warnings: list[Diagnostic] = []
     for step, variable in enumerate([*spec.variables, None]):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from sapa.engine.formula import REPLICATE, Frames, evaluate_rows
+from sapa.engine.formula import REPLICATE, Frames, Node, evaluate_rows
 from sapa.engine.spec import TOTALS, Breakdown, Survey, count_column, level_columns, result_columns
 from sapa.engine.survey.levels import Figures, Nodes, Sums, all_levels, hierarchy, long_table
 
@@ -293,17 +293,23 @@ def _item_statistics(survey: Survey, frames: Frames, groupings: dict[str, _Group
                               roles, survey.base))
            for name, g in groupings.items()}
     ignored: dict[str, int] = {}
+    holds: dict[Node, np.ndarray] = {}  # each condition evaluated once, however many ask it
+
+    def true_for(plan: Node) -> np.ndarray:
+        if plan not in holds:
+            holds[plan] = evaluate_rows(plan, frames, survey.respondents).fillna(
+                False).to_numpy(dtype=bool)
+        return holds[plan]
+
     row = 0
     for q in survey.questionnaires:
-        member = evaluate_rows(q.when, frames, survey.respondents).fillna(False).to_numpy(
-            dtype=bool)
+        member = true_for(q.when)
         for item in q.items:
             values = respondents[item.name].to_numpy(dtype=float)
             present = ~np.isnan(values)
             applies = member
             if item.asked_if is not None:
-                condition = evaluate_rows(item.asked_if, frames, survey.respondents)
-                applies = member & condition.fillna(False).to_numpy(dtype=bool)
+                applies = member & true_for(item.asked_if)
                 stray = int((member & present & ~applies & groupings[survey.results].included)
                             .sum())
                 if stray:
