@@ -17,31 +17,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from sapa.engine import __version__, lazy
-from sapa.engine.analysis import (
-    Change,
-    Crosswalk,
-    RatingComparison,
-    Sensitivity,
-    check_codes,
-    combinations,
-    diff,
-    rated_units,
-    read_crosswalk,
-    sensitivity,
-)
-from sapa.engine.analysis import bridge as bridge_frames
-from sapa.engine.analysis import compare as compare_frames
-from sapa.engine.analysis import history as history_frames
-from sapa.engine.data import load_tables, read_source
 from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean, has_errors
-from sapa.engine.explain import Explanation, minimum_respondents
-from sapa.engine.explain import explain as explain_unit
-from sapa.engine.published import Conformance, conform
-from sapa.engine.rating import Rated, rate
 from sapa.engine.spec import (
     Spec,
     bundled_names,
@@ -56,17 +33,28 @@ from sapa.engine.spec import (
     resolve,
     resolve_spec,
 )
-from sapa.engine.testing import TestResult, run_tests
-from sapa.engine.uncertainty import bootstrap, replicate_ranks
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from sapa.engine import analysis as analysis_stage
+    from sapa.engine import data as data_stage
+    from sapa.engine import explain as explain_stage
+    from sapa.engine import published as published_stage
+    from sapa.engine import rating as rating_stage
     from sapa.engine import synth
+    from sapa.engine import testing as testing_stage
+    from sapa.engine import uncertainty as uncertainty_stage
     from sapa.engine.synth import Synthesis
-else:
-    synth = lazy.module("sapa.engine.synth")  # SciPy's optimisers: only synth and S237 use them
+else:  # each stage is imported when first used: `sapa validate` of a spec that names no data
+    # needs none of them, nor pandas and SciPy
+    (analysis_stage, data_stage, explain_stage, published_stage, rating_stage, synth,
+     testing_stage, uncertainty_stage) = (lazy.module(f"sapa.engine.{name}") for name in (
+         "analysis", "data", "explain", "published", "rating", "synth", "testing",
+         "uncertainty"))
 
 __all__ = [
-    "Change", "Rated", "RatingComparison", "bridge", "bundled_names", "check", "chosen_ratings",
+    "bridge", "bundled_names", "check", "chosen_ratings",
     "compare", "conformance", "crosswalk", "crosswalk_problems", "data_folder", "diff",
     "editor_schema", "explain", "history", "label_coverage", "later", "load", "load_document",
     "manifest", "method_sensitivity", "rate_folder", "rating_ids", "read", "read_crosswalk",
@@ -139,7 +127,7 @@ def crosswalk_problems(path: Path, earlier: tuple[Spec, str, Path | None],
     """A crosswalk file read and its codes checked against two catalogues: each side a spec,
     its table, and the data (None: the spec's bundled data)."""
     try:
-        crosswalk = read_crosswalk(path)
+        crosswalk = analysis_stage.read_crosswalk(path)
     except SapaError as exc:
         return exc.diagnostics
     codes = []
@@ -150,14 +138,15 @@ def crosswalk_problems(path: Path, earlier: tuple[Spec, str, Path | None],
                                "data to check its codes against", place, "warning",
                                hint="give the data" if table in side.tables else
                                did_you_mean(table, side.tables))]
-        frames, _, _, problems = read_source(side, folder, only=[table])
+        frames, _, _, problems = data_stage.read_source(side, folder, only=[table])
         if table not in frames:
             return problems
         codes.append(set(frames[table][side.tables[table].key[0]].astype(str)))
-    return check_codes(crosswalk, codes[0], codes[1])
+    return analysis_stage.check_codes(crosswalk, codes[0], codes[1])
 
 
-def declared_pairing(spec_a: Spec, spec_b: Spec) -> Callable[[str, str], Crosswalk | None]:
+def declared_pairing(spec_a: Spec, spec_b: Spec
+                     ) -> Callable[[str, str], analysis_stage.Crosswalk | None]:
     """For two ratings (an id of A, an id of B): the crosswalk B declares from A for their
     tables, if any."""
     found: dict[tuple[str, str], Path] = {}
@@ -169,9 +158,9 @@ def declared_pairing(spec_a: Spec, spec_b: Spec) -> Callable[[str, str], Crosswa
         if earlier == Path(spec_a.path).resolve():
             found[(declared.from_table, declared.table)] = declared.path
 
-    read = cache(read_crosswalk)  # a file serves every rating over its tables
+    read = cache(analysis_stage.read_crosswalk)  # a file serves every rating over its tables
 
-    def pairing(rating_a: str, rating_b: str) -> Crosswalk | None:
+    def pairing(rating_a: str, rating_b: str) -> analysis_stage.Crosswalk | None:
         tables = (spec_a.ratings[rating_a].table, spec_b.ratings[rating_b].table)
         path = found.get(tables)  # type: ignore[arg-type]
         return read(path) if path is not None else None
@@ -206,8 +195,8 @@ def read(spec: Spec, folder: Path, allow_missing_items: bool = False
     computed from bad data. Items of the questionnaires the data lack are an error unless
     `allow_missing_items` (a file of another year or method: their respondents count as not
     asked, and a warning names each)."""
-    raw, locators, origins, problems = read_source(spec, folder)
-    frames, more = load_tables(spec, raw, locators, origins, allow_missing_items)
+    raw, locators, origins, problems = data_stage.read_source(spec, folder)
+    frames, more = data_stage.load_tables(spec, raw, locators, origins, allow_missing_items)
     problems += more
     if has_errors(problems):
         raise SapaError(problems, "the data has problems; nothing was computed or written")
@@ -215,11 +204,11 @@ def read(spec: Spec, folder: Path, allow_missing_items: bool = False
 
 
 def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False
-                ) -> tuple[Rated, list[Diagnostic]]:
+                ) -> tuple[rating_stage.Rated, list[Diagnostic]]:
     """Read, check and rate the data in `folder`: the results, and the warnings of the data and
     of the formulas (values left missing, D414)."""
     frames, warnings = read(spec, folder, allow_missing_items)
-    rated = rate(spec, frames)
+    rated = rating_stage.rate(spec, frames)
     return rated, warnings + rated.warnings
 
 
@@ -242,7 +231,7 @@ def output_language(spec: Spec, given: str | None) -> str:
 
 def method_sensitivity(spec: Spec, folder: Path, rating_id: str,
                        allow_missing_items: bool = False, replicates: int = 0, seed: int = 0
-                       ) -> Sensitivity:
+                       ) -> analysis_stage.Sensitivity:
     """Every combination of the alternatives the spec declares (`sensitivity:`) rated over the
     data in `folder`: each unit's rank range and median, and each choice's first-order effect
     on the ranks. The data are read once, again only for a combination whose contract differs.
@@ -254,12 +243,14 @@ def method_sensitivity(spec: Spec, folder: Path, rating_id: str,
     if not choices:
         raise CannotRun([Diagnostic("C117", f"{spec.id} declares no alternatives "
                                     "(sensitivity:) to vary")])
-    design = combinations(choices)
+    design = analysis_stage.combinations(choices)
     if len(design) > MAX_COMBINATIONS:
         raise CannotRun([Diagnostic("C117", f"{len(design)} combinations of alternatives: at "
                                     f"most {MAX_COMBINATIONS} are rated")])
     if not spec.ratings[rating_id].rank_by:
         raise CannotRun([Diagnostic("C117", f"'{rating_id}' is no ranking (it has no rank_by)")])
+    import pandas as pd
+
     paths = {name: raw["path"] for name, raw in spec.data["sensitivity"].items()}
     frames, _ = read(spec, folder, allow_missing_items)
     ranks, rows = [], []
@@ -278,17 +269,19 @@ def method_sensitivity(spec: Spec, folder: Path, rating_id: str,
             data = frames if variant.tables == spec.tables else read(
                 variant, folder, allow_missing_items)[0]
             if replicates:
-                table = replicate_ranks(variant, data, replicates, seed, rating_id)
+                table = uncertainty_stage.replicate_ranks(variant, data, replicates, seed,
+                                                          rating_id)
                 ranks.append(table)
                 rows.append(pd.DataFrame([row] * len(table)).assign(sampling=table.index))
             else:
-                table = rated_units(rate(variant, data).ratings[rating_id])
+                rated = rating_stage.rate(variant, data).ratings[rating_id]
+                table = analysis_stage.rated_units(rated)
                 ranks.append(pd.DataFrame([table["rank"].astype(float).to_numpy()],
                                           columns=table["unit"].astype(str)))
                 rows.append(pd.DataFrame([row]))
-    base = rated_units(rate(spec, frames).ratings[rating_id])
-    return sensitivity(pd.concat(ranks, ignore_index=True),
-                       pd.concat(rows, ignore_index=True),
+    base = analysis_stage.rated_units(rating_stage.rate(spec, frames).ratings[rating_id])
+    return analysis_stage.sensitivity(pd.concat(ranks, ignore_index=True),
+                                      pd.concat(rows, ignore_index=True),
                        pd.Series(base["rank"].astype(float).to_numpy(),
                                  index=base["unit"].astype(str)))
 
@@ -299,7 +292,8 @@ def alternative_values(raw: Mapping[str, Any]) -> list[Any]:
     if "values" in raw:
         return list(raw["values"])
     low, high = raw["range"]
-    return [float(f"{v:.12g}") for v in np.linspace(low, high, int(raw["steps"]))]
+    steps = int(raw["steps"])
+    return [float(f"{low + (high - low) * i / (steps - 1):.12g}") for i in range(steps)]
 
 
 MAX_COMBINATIONS = 256
@@ -312,12 +306,12 @@ def _put(tree: dict[str, Any], path: list[str], value: Any) -> None:
     tree[path[-1]] = value
 
 
-def uncertainty(spec: Spec, rated: Rated, replicates: int, seed: int, level: float
+def uncertainty(spec: Spec, rated: rating_stage.Rated, replicates: int, seed: int, level: float
                 ) -> dict[str, pd.DataFrame]:
     """The ratings with each unit's bootstrap interval of every printed figure and of its rank
     (`<column>_low`, `<column>_high`, `rank_low`, `rank_high`) added at the end."""
     assert rated.inputs is not None
-    found = bootstrap(spec, rated.inputs, replicates, seed, level)
+    found = uncertainty_stage.bootstrap(spec, rated.inputs, replicates, seed, level)
     out = {}
     for rid, frame in rated.ratings.items():
         intervals = found.tables.get(rid)
@@ -327,17 +321,17 @@ def uncertainty(spec: Spec, rated: Rated, replicates: int, seed: int, level: flo
         merged = frame.assign(unit=frame["unit"].astype("string")).merge(
             intervals.assign(unit=intervals["unit"].astype("string")), on="unit", how="left")
         merged = merged.assign(unit=frame["unit"].to_numpy())
-        least = minimum_respondents(spec)
+        least = explain_stage.minimum_respondents(spec)
         if least is not None and "n" in merged.columns:  # few respondents: said per unit
             merged["small_sample"] = (merged["n"] < least).where(merged["unit"].notna())
         out[rid] = merged
     return out
 
 
-def explain(spec: Spec, rated: Rated, unit: str, rating_id: str | None = None,
-            language: str = "en") -> Explanation:
+def explain(spec: Spec, rated: rating_stage.Rated, unit: str, rating_id: str | None = None,
+            language: str = "en") -> explain_stage.Explanation:
     """Why `unit` has its values in a rating (sapa explain)."""
-    return explain_unit(spec, rated, unit, rating_id, language)
+    return explain_stage.explain(spec, rated, unit, rating_id, language)
 
 
 def label_coverage(spec: Spec) -> str:
@@ -348,13 +342,13 @@ def label_coverage(spec: Spec) -> str:
                      in labels.coverage(spec.data).items())
 
 
-def tests(spec: Spec) -> list[TestResult]:
+def tests(spec: Spec) -> list[testing_stage.TestResult]:
     """The spec's embedded tests, each run through the same stages as `rate`."""
-    return run_tests(spec)
+    return testing_stage.run_tests(spec)
 
 
-def conformance(spec: Spec, rated: Rated, published: Path | None = None,
-                reference_data: bool = False) -> Conformance:
+def conformance(spec: Spec, rated: rating_stage.Rated, published: Path | None = None,
+                reference_data: bool = False) -> published_stage.Conformance:
     """The ratings against the published tables the spec maps (`published:`), cell by cell;
     `published` overrides the folder the spec names; `reference_data`: the ratings are of the
     spec's bundled data (tables marked reference_data: not_fitted do not decide the result)."""
@@ -368,7 +362,7 @@ def conformance(spec: Spec, rated: Rated, published: Path | None = None,
                                     f"{', '.join(missing)}",
                                     hint="--published names the folder of the spec's "
                                          "published tables (published.tables.*.file)")])
-    return conform(spec.published, folder, rated.ratings, reference_data)
+    return published_stage.conform(spec.published, folder, rated.ratings, reference_data)
 
 
 def synthesis(spec: Spec, published: Path | None = None, seed: int = 0,
@@ -412,7 +406,7 @@ def _files_hash(files: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def manifest(spec: Spec, data: Path, rated: Rated, out_dir: Path) -> dict[str, Any]:
+def manifest(spec: Spec, data: Path, rated: rating_stage.Rated, out_dir: Path) -> dict[str, Any]:
     """What a results folder holds and where it came from: engine version, the hash of the spec
     and every file it extends, the data hash (files under `out_dir` left out), time, ratings,
     and for a survey who was counted."""
@@ -450,8 +444,8 @@ def later(spec_a: Spec, spec_b: Spec) -> Spec:
 
 def compare(spec_a: Spec, spec_b: Spec, ratings_a: Mapping[str, pd.DataFrame],
             ratings_b: Mapping[str, pd.DataFrame], mapped: Mapping[str, str],
-            only: Sequence[str] = (), crosswalk: Crosswalk | None = None
-            ) -> list[RatingComparison]:
+            only: Sequence[str] = (), crosswalk: analysis_stage.Crosswalk | None = None
+            ) -> list[analysis_stage.RatingComparison]:
     """The ratings both specs have (same id) and the `mapped` pairs (a -> b), unit by unit;
     `only` narrows to the pairs naming one of its ids. A's units are paired with B's through
     `crosswalk`, else through the crosswalk B declares from A for the ratings' tables."""
@@ -480,13 +474,14 @@ def compare(spec_a: Spec, spec_b: Spec, ratings_a: Mapping[str, pd.DataFrame],
         raise CannotRun([Diagnostic("C101", f"{spec_a.id} and {spec_b.id} share no rating; "
                                     "pair two with --map A_ID=B_ID")])
     pairing = declared_pairing(spec_a, spec_b)
-    return [compare_frames(ratings_a[a], ratings_b[b], a, b, crosswalk or pairing(a, b))
+    return [analysis_stage.compare(ratings_a[a], ratings_b[b], a, b, crosswalk or pairing(a, b))
             for a, b in pairs]
 
 
 def bridge(spec_1: Spec, data_1: Path, spec_2: Spec, data_2: Path, rating_1: str,
            rating_2: str, column: str, allow_missing_items: bool = False,
-           crosswalk: Crosswalk | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+           crosswalk: analysis_stage.Crosswalk | None = None
+           ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Each unit's change from year 1 to year 2, split into the method's part (year 2's data
     under both methods) and the performance part (year 1's method on both years' data); with
     a crosswalk, year 1's units paired with year 2's, and those it could not pair."""
@@ -499,7 +494,8 @@ def bridge(spec_1: Spec, data_1: Path, spec_2: Spec, data_2: Path, rating_1: str
                                         f"(it has: {', '.join(ratings)})")])
         _has_column(ratings[rid], column, f"{spec.id}'s rating '{rid}'")
     pairing = crosswalk or declared_pairing(spec_1, spec_2)(rating_1, rating_2)
-    return bridge_frames(year1[rating_1], year2_old[rating_1], year2[rating_2], column, pairing)
+    return analysis_stage.bridge(year1[rating_1], year2_old[rating_1], year2[rating_2], column,
+                                 pairing)
 
 
 def _has_column(table: pd.DataFrame, column: str, what: str) -> None:
@@ -511,10 +507,13 @@ def _has_column(table: pd.DataFrame, column: str, what: str) -> None:
 
 
 def history(periods: Mapping[str, str], rating: str, column: str,
-            crosswalks: Sequence[Crosswalk] = ()) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+            crosswalks: Sequence[analysis_stage.Crosswalk] = ()
+            ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """A rating over periods, from `sapa rate --out` folders (or rating CSVs), by period label.
     `rating` is one id, or one per period (`p1:old_id,p2:new_id`); `crosswalks` pair
     each period's units with the next one's (one per step), and the unpaired come back."""
+    import pandas as pd
+
     ids = rating_ids(rating, list(periods))
     if crosswalks and len(crosswalks) != len(periods) - 1:
         raise CannotRun([Diagnostic(
@@ -537,7 +536,7 @@ def history(periods: Mapping[str, str], rating: str, column: str,
             raise CannotRun([Diagnostic("C102", f"{label}={path}: {file.name} is no rating "
                                         "CSV of `sapa rate --out` (it has no unit column)")])
         _has_column(tables[label], column, f"{label}={path}")
-    return history_frames(tables, column, crosswalks)
+    return analysis_stage.history(tables, column, crosswalks)
 
 
 def rating_ids(given: str, periods: Sequence[str]) -> dict[str, str]:
@@ -555,6 +554,16 @@ def rating_ids(given: str, periods: Sequence[str]) -> dict[str, str]:
     return pairs
 
 
-def crosswalk(path: Path | None) -> Crosswalk | None:
+def crosswalk(path: Path | None) -> analysis_stage.Crosswalk | None:
     """A crosswalk file, read and checked (None when none is given)."""
-    return read_crosswalk(path) if path is not None else None
+    return analysis_stage.read_crosswalk(path) if path is not None else None
+
+
+def diff(first: Spec, second: Spec) -> list[analysis_stage.Change]:
+    """What changed from one spec to the next (`sapa diff`)."""
+    return analysis_stage.diff(first, second)
+
+
+def read_crosswalk(path: Path) -> analysis_stage.Crosswalk:
+    """A crosswalk file, checked (every problem located)."""
+    return analysis_stage.read_crosswalk(path)

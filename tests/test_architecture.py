@@ -113,10 +113,12 @@ def test_every_stage_package_is_installed() -> None:
 
 
 def test_the_command_line_starts_without_the_table_libraries() -> None:
-    """`sapa --help` and `sapa list` import neither pandas nor SciPy (they are loaded when a
-    command first needs a table): the start stays quick (benchmarks/bench_startup.py)."""
+    """`sapa --help`, `sapa list` and validating a spec that names no data import neither
+    pandas nor SciPy (they are loaded when a command first needs a table): the start stays
+    quick (benchmarks/bench_startup.py)."""
+    spec = ROOT / "tests" / "specs" / "survey.yaml"
     probe = ("import sys\nfrom sapa.cli import main\n"
-             "for arguments in (['--help'], ['list']):\n"
+             f"for arguments in (['--help'], ['list'], ['validate', {str(spec)!r}]):\n"
              "    try:\n        main(arguments)\n    except SystemExit:\n        pass\n"
              "print(sorted(m for m in ('pandas', 'scipy', 'numpy') if m in sys.modules))\n")
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
