@@ -79,7 +79,9 @@ def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
             f"questionnaires missing from '{table.name}': {', '.join(absent)}",
             locate(-1, None), hint="; ".join(guesses[:3]) or "a file made for another method "
             "or year? --allow-missing-items counts their respondents as not asked"))
-    frame = pd.DataFrame(out, index=pd.RangeIndex(len(raw)))  # each column's own dtype
+    # copy=False: the columns stay as they are (no consolidation into one block per dtype), so
+    # a number column read as numbers shares its memory with the file's frame
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(raw)), copy=False)
     problems.extend(_duplicate_keys(table, frame, locate, origin))
     return frame, problems
 

@@ -126,11 +126,13 @@ def csv_text(frame: pd.DataFrame) -> str:
     formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, so the
     spreadsheet shows it instead of running it; numbers in full precision, whole ones (counts)
     without `.0`."""
-    out = frame.copy()
+    out = frame.copy(deep=False)
     for column in out.columns:
         if out[column].dtype == object:
             out[column] = out[column].map(inert)
-    return out.to_csv(index=False, float_format=_number)
+        elif pd.api.types.is_float_dtype(out[column].dtype):
+            out[column] = _numbers(out[column])
+    return out.to_csv(index=False)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -146,12 +148,15 @@ def inert(value: Any) -> Any:
     return value
 
 
-def _number(value: float) -> str:
-    """The shortest text that reads back as the same float; a whole number without `.0`."""
-    value = float(value)  # NumPy's repr would say np.float64(…)
-    if value.is_integer() and abs(value) < 2 ** 53:
-        return str(int(value))
-    return repr(value)
+def _numbers(column: pd.Series) -> np.ndarray:
+    """Each number as the shortest text that reads back as the same float (NumPy's, as
+    Python's repr), a whole number without `.0`, a missing one empty: a column at a time."""
+    values = column.to_numpy(dtype=float, na_value=np.nan)
+    text = values.astype(str).astype(object)
+    whole = np.isfinite(values) & (np.abs(values) < 2 ** 53) & (values == np.trunc(values))
+    text[whole] = values[whole].astype(np.int64).astype(str)
+    text[np.isnan(values)] = None
+    return text
 
 
 def write_comparisons(results: list[RatingComparison], out_dir: Path) -> None:
