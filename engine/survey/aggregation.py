@@ -27,7 +27,8 @@ POOLED = "all"  # the group label of a pooled breakdown without `by`
 class SurveyResults:
     """`table`: one row per unit (or unit x breakdown value), the columns formulas can read.
     `long`: every level (item, criterion, zone, channel) per group, for output and tests, with
-    the sums over every answer beneath each row (TOTALS) and the count of each mark and code.
+    the sums over every answer beneath each row (TOTALS) and the count of each mark and code;
+    None where it was not asked for (a bootstrap whose formulas do not read it).
     `ignored`: answers present where the item was not to be asked, per item (reported)."""
 
     table: pd.DataFrame
