@@ -562,9 +562,12 @@ def explain_command(spec: str, unit: str, rating_id: str | None, data_path: Path
               help="Also bootstrap every combination this many times, the same draws for each "
                    "(0: no bootstrap); sampling is then one more choice.")
 @click.option("--seed", type=int, default=0, show_default=True, help="The bootstrap's seed.")
+@REPORT
+@LANG
 @ALLOW_MISSING_ITEMS
 def sensitivity_command(spec: str, data_path: Path | None, rating_id: str | None, fmt: str,
-                        reps: int, seed: int, allow_missing: bool) -> None:
+                        reps: int, seed: int, report_path: Path | None, lang: str | None,
+                        allow_missing: bool) -> None:
     """Rate every combination of the alternatives SPEC declares (sensitivity:) and report each
     unit's median rank and rank range, and which choice moves the ranks most. With --reps,
     each combination is bootstrapped too, and sampling is weighed against the choices."""
@@ -576,6 +579,11 @@ def sensitivity_command(spec: str, data_path: Path | None, rating_id: str | None
         api.chosen_ratings(loaded, [rid])
         found = api.method_sensitivity(loaded, api.data_folder(spec, loaded, data_path), rid,
                                        allow_missing, reps, seed)
+        if report_path:
+            language = api.output_language(loaded, lang)
+            _write_report(report_path, f"{loaded.id}: {rid}",
+                          present.sensitivity_shown(loaded, rid, found, language), language,
+                          {"spec_id": loaded.id, "replicates": str(reps)})
         if fmt == "json":
             click.echo(files.to_json({"rating": rid, "effects": files.records(found.effects),
                                       "units": files.records(found.units)}))

@@ -100,3 +100,24 @@ def test_a_range_is_rated_at_evenly_spaced_values(tmp_path: Path) -> None:
     result = sapa("validate", spec)
     assert result.exit_code == 1
     assert result.output.count("error[S254]") == 2, result.output
+
+
+def test_the_report_shows_each_choice_s_effect_and_each_unit_s_rank_range(tmp_path: Path
+                                                                          ) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame({"code": ["A", "B"]}).to_csv(data / "units.csv", index=False)
+    pd.DataFrame({"id": [f"r{i}" for i in range(6)], "unit": list("AAABBB"),
+                  "mark": [5, 5, 3, 4, 4, 4]}).to_csv(data / "respondents.csv", index=False)
+    spec = tmp_path / "variant.yaml"
+    spec.write_text(VARIANT.format(base=SPECS / "coverage.yaml"), encoding="utf-8")
+    report = tmp_path / "sensitivity.html"
+    result = sapa("sensitivity", spec, "--data", data, "--report", report)
+    assert result.exit_code == 0, result.output
+    page = report.read_text(encoding="utf-8")
+    assert 'id="chart-units-effects"' in page  # the effects as bars
+    assert 'id="ranks-units-ranks"' in page  # each unit's rank and its range
+    assert 'id="chart-units-ranks"' not in page  # and no bars of an effect column there
+    assert "Mean first-order effect" in page and "Effect: rank_key" in page
+    assert sapa("sensitivity", spec, "--data", data, "--report",
+                tmp_path / "report.pdf").exit_code == 2  # a report is .html or .xlsx

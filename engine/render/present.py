@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from sapa.engine.analysis import RatingComparison
+from sapa.engine.analysis import RatingComparison, Sensitivity
 from sapa.engine.spec import Spec, labels
 
 
@@ -22,7 +22,8 @@ class Shown:
     digits: dict[str, int | None]
     source: str | None
     chart: str = "bars"  # bars of the first printed figure; "slope": rank under A and B;
-    #                      "lines": a value over periods (columns `periods`)
+    #                      "lines": a value over periods (columns `periods`); "intervals":
+    #                      each unit's rank and its range (rank_low, rank_high)
     periods: tuple[str, ...] = ()
 
     def whole(self, column: str) -> bool:
@@ -86,3 +87,25 @@ def history_shown(table: pd.DataFrame, rating: str, column: str, periods: list[s
     digits: dict[str, int | None] = {str(c): None for c in table.columns}
     return Shown(rating, f"{rating}: {column}", table, headers, digits, None, chart="lines",
                  periods=tuple(periods))
+
+
+def sensitivity_shown(spec: Spec, rating_id: str, found: Sensitivity, language: str
+                      ) -> list[Shown]:
+    """`sapa sensitivity` as two sections: each choice's mean first-order effect (bars), and
+    each unit's rank with its range over the combinations (a rank-interval chart)."""
+    rating = spec.ratings[rating_id]
+    title = f"{labels.title(spec, rating, language)}: " \
+        f"{labels.text_of(labels.COMMON['sensitivity'], language)}"
+    effects = found.effects.rename(columns={"choice": "unit"})
+    effect_headers = {"unit": labels.text_of(labels.COMMON["choice"], language),
+                      "mean_effect": labels.text_of(labels.COMMON["mean_effect"], language)}
+    word = labels.text_of(labels.COMMON["effect"], language)
+    headers = {str(c): f"{word}: {str(c)[len('effect_'):]}" if str(c).startswith("effect_")
+               else labels.header(spec, rating, str(c), language) for c in found.units.columns}
+    digits: dict[str, int | None] = {str(c): 3 if str(c).startswith("effect_") else None
+                                     for c in found.units.columns}
+    return [Shown(f"{rating_id}-effects", title, effects, effect_headers,
+                  {"unit": None, "mean_effect": 3}, None),
+            Shown(f"{rating_id}-ranks", labels.title(spec, rating, language),
+                  found.units.sort_values("rank", kind="stable").reset_index(drop=True),
+                  headers, digits, None, chart="intervals")]

@@ -122,12 +122,15 @@ def _chart(rating: Shown, units: Any) -> str:
         return _slope(rating, units)
     if rating.chart == "lines":
         return _lines(rating, units)
+    if rating.chart == "intervals":
+        return _rank_intervals(rating, units)
     return _bars(rating, units) + (_rank_intervals(rating, units)
                                    if {"rank", "rank_low", "rank_high"} <= set(units) else "")
 
 
 def _rank_intervals(rating: Shown, units: Any) -> str:
-    """Each unit's rank and its bootstrap interval (rate --uncertainty): a dot on a line."""
+    """Each unit's rank and its interval (a bootstrap's, or its range over a sensitivity
+    analysis's combinations): a dot on a line."""
     ranked = units.dropna(subset=["rank"])
     if ranked.empty:
         return ""

@@ -26,6 +26,14 @@ COMMON = {  # the columns every rating has
     "change": {"ru": "Изменение", "kk": "Өзгеріс", "en": "Change"},
     "mean": {"ru": "Среднее", "kk": "Орташа", "en": "Mean"},
     "periods": {"ru": "Периодов", "kk": "Кезеңдер", "en": "Periods"},
+    # sapa sensitivity: ranks over the method's alternatives, and each choice's effect
+    "median_rank": {"ru": "Медианное место", "kk": "Медианалық орын", "en": "Median rank"},
+    "choice": {"ru": "Выбор метода", "kk": "Әдіс таңдауы", "en": "Choice of method"},
+    "mean_effect": {"ru": "Средний эффект первого порядка", "kk": "Бірінші ретті орташа әсер",
+                    "en": "Mean first-order effect"},
+    "effect": {"ru": "Эффект", "kk": "Әсер", "en": "Effect"},
+    "sensitivity": {"ru": "чувствительность к выбору метода", "kk": "әдіс таңдауына сезімталдық",
+                    "en": "sensitivity to the method's choices"},
 }
 BOUNDS = {  # an interval's ends, after a column's header (sapa rate --uncertainty)
     "low": {"ru": "нижняя граница", "kk": "төменгі шегі", "en": "low"},
