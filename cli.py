@@ -596,7 +596,8 @@ def sensitivity_command(spec: str, data_path: Path | None, rating_id: str | None
             click.echo("first-order effect: the share of a unit's rank variance a choice "
                        "explains alone (mean over the units)")
             terminal.frame(found.effects, "effects", digits=3)
-            terminal.frame(found.units.sort_values("rank", kind="stable"),
+            terminal.frame(found.units.drop(columns="name", errors="ignore").sort_values(
+                               "rank", kind="stable"),  # names: in --format csv/json, --report
                            f"{rid}: ranks over the combinations", digits=2)
         return 0
     _guard(action)

@@ -281,9 +281,7 @@ def method_sensitivity(spec: Spec, folder: Path, rating_id: str,
                 rows.append(pd.DataFrame([row]))
     base = analysis_stage.rated_units(rating_stage.rate(spec, frames).ratings[rating_id])
     return analysis_stage.sensitivity(pd.concat(ranks, ignore_index=True),
-                                      pd.concat(rows, ignore_index=True),
-                       pd.Series(base["rank"].astype(float).to_numpy(),
-                                 index=base["unit"].astype(str)))
+                                      pd.concat(rows, ignore_index=True), base)
 
 
 def alternative_values(raw: Mapping[str, Any]) -> list[Any]:

@@ -23,15 +23,18 @@ class Sensitivity:
     effects: pd.DataFrame
 
 
-def sensitivity(ranks: pd.DataFrame, design: pd.DataFrame, baseline: pd.Series
+def sensitivity(ranks: pd.DataFrame, design: pd.DataFrame, baseline: pd.DataFrame
                 ) -> Sensitivity:
     """`ranks`: one row per combination, one column per unit; `design`: one row per
-    combination, one column per choice (the index of the value taken); `baseline`: each
-    unit's rank under the spec as written."""
+    combination, one column per choice (the index of the value taken); `baseline`: the rating
+    under the spec as written (each unit's `rank`, and its `name` where the rating has one)."""
     values = ranks.to_numpy(dtype=float)
     total = np.nanvar(values, axis=0)
+    base = baseline.assign(unit=baseline["unit"].astype(str)).set_index("unit")
     units = pd.DataFrame({"unit": ranks.columns.astype(str),
-                          "rank": baseline.reindex(ranks.columns).to_numpy(dtype=float),
+                          **({"name": base["name"].reindex(ranks.columns).to_numpy()}
+                             if "name" in base.columns else {}),
+                          "rank": base["rank"].reindex(ranks.columns).to_numpy(dtype=float),
                           "median_rank": np.nanmedian(values, axis=0),
                           "rank_low": np.nanmin(values, axis=0),
                           "rank_high": np.nanmax(values, axis=0)})
