@@ -23,19 +23,25 @@ ratings:
       satisfaction: {{formula: survey.satisfaction, digits: 1}}
 """
 
+def two_units(folder: Path, units: str, marks: list[int]) -> tuple[Path, Path]:
+    """The variant spec over the one-question survey, and data: units A and B, one respondent
+    per letter of `units` with the mark at the same place."""
+    data = folder / "data"
+    data.mkdir()
+    pd.DataFrame({"code": ["A", "B"]}).to_csv(data / "units.csv", index=False)
+    pd.DataFrame({"id": [f"r{i}" for i in range(len(marks))], "unit": list(units),
+                  "mark": marks}).to_csv(data / "respondents.csv", index=False)
+    spec = folder / "variant.yaml"
+    spec.write_text(VARIANT.format(base=SPECS / "coverage.yaml"), encoding="utf-8")
+    return spec, data
+
 
 def test_two_choices_worked_by_hand(tmp_path: Path) -> None:
     """A: 5, 5, 3 (score 4.33; 5s 66.7 %, 4-or-5 66.7 %). B: 4, 4, 4 (score 4; 0 % or 100 %).
     By score A is first either way; by satisfaction A is first with 5s, B with 4-or-5. A's
     ranks over the four combinations: 1, 1, 1, 2; E[rank | either choice] is 1 or 1.5, so each
     choice alone explains 0.0625 / 0.1875 = 1/3 of the variance."""
-    data = tmp_path / "data"
-    data.mkdir()
-    pd.DataFrame({"code": ["A", "B"]}).to_csv(data / "units.csv", index=False)
-    pd.DataFrame({"id": [f"r{i}" for i in range(6)], "unit": list("AAABBB"),
-                  "mark": [5, 5, 3, 4, 4, 4]}).to_csv(data / "respondents.csv", index=False)
-    spec = tmp_path / "variant.yaml"
-    spec.write_text(VARIANT.format(base=SPECS / "coverage.yaml"), encoding="utf-8")
+    spec, data = two_units(tmp_path, "AAABBB", [5, 5, 3, 4, 4, 4])
     result = sapa("sensitivity", spec, "--data", data, "--format", "json")
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
@@ -69,13 +75,7 @@ def test_with_the_bootstrap_sampling_is_weighed_as_one_more_choice(tmp_path: Pat
     """A: 5, 5. B: 4, 4. Resampling never changes a unit's marks, so sampling explains none of
     the rank variance, and each choice still explains 1/3 of B's (ranks 2, 2, 2, 1: tied first
     by 4-or-5 satisfaction)."""
-    data = tmp_path / "data"
-    data.mkdir()
-    pd.DataFrame({"code": ["A", "B"]}).to_csv(data / "units.csv", index=False)
-    pd.DataFrame({"id": [f"r{i}" for i in range(4)], "unit": list("AABB"),
-                  "mark": [5, 5, 4, 4]}).to_csv(data / "respondents.csv", index=False)
-    spec = tmp_path / "variant.yaml"
-    spec.write_text(VARIANT.format(base=SPECS / "coverage.yaml"), encoding="utf-8")
+    spec, data = two_units(tmp_path, "AABB", [5, 5, 4, 4])
     result = sapa("sensitivity", spec, "--data", data, "--format", "json", "--reps", "12")
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
@@ -104,13 +104,7 @@ def test_a_range_is_rated_at_evenly_spaced_values(tmp_path: Path) -> None:
 
 def test_the_report_shows_each_choice_s_effect_and_each_unit_s_rank_range(tmp_path: Path
                                                                           ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    pd.DataFrame({"code": ["A", "B"]}).to_csv(data / "units.csv", index=False)
-    pd.DataFrame({"id": [f"r{i}" for i in range(6)], "unit": list("AAABBB"),
-                  "mark": [5, 5, 3, 4, 4, 4]}).to_csv(data / "respondents.csv", index=False)
-    spec = tmp_path / "variant.yaml"
-    spec.write_text(VARIANT.format(base=SPECS / "coverage.yaml"), encoding="utf-8")
+    spec, data = two_units(tmp_path, "AAABBB", [5, 5, 3, 4, 4, 4])
     report = tmp_path / "sensitivity.html"
     result = sapa("sensitivity", spec, "--data", data, "--report", report)
     assert result.exit_code == 0, result.output

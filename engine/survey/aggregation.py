@@ -223,7 +223,7 @@ def _given_statistics(survey: Survey, tree: dict[str, Nodes], given: pd.DataFram
                                           for name in _totals(survey)})
     found = []
     for level, column, offset in (("item", "item", 0), ("criterion", "criterion", n_items)):
-        index = tree[level].index()
+        index = tree[level].index
         rows = np.asarray([index.get((q, str(n)), -1) for q, n in
                            zip(questionnaire, given[column].to_numpy(), strict=True)],
                           dtype=np.int64)
@@ -358,7 +358,7 @@ def _wide(survey: Survey, grouping: _Grouping, tree: dict[str, Nodes],
 
     def put(level: str, key: tuple[str, str], prefix: str,
             stats: tuple[str, ...] = ("score", "satisfaction")) -> None:
-        row = tree[level].index().get(key)
+        row = tree[level].index.get(key)
         for stat in stats:
             columns[f"{prefix}{stat}"] = levels[level].get(stat)[row] if row is not None \
                 else np.full(cells, np.nan)

@@ -8,6 +8,7 @@ group run through the same code; nothing loops over groups or replicates."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,7 @@ class Figures:
     satisfaction: np.ndarray
     through: sparse.csr_matrix  # nodes x leaves of `sums`
     sums: Sums
-    members: tuple[list[list[int]], Figures, np.ndarray] | None = None  # members, below, counting
+    members: tuple[Nodes, Figures, np.ndarray] | None = None  # this level, below, counting
     found: dict[str, np.ndarray] = field(default_factory=dict)
 
     def get(self, stat: str) -> np.ndarray:
@@ -72,9 +73,9 @@ class Figures:
             if stat in ("asked", "rated") and self.members is None:
                 self.found[stat] = np.where(self.exists, self.get(f"total_{stat}"), np.nan)
             elif stat in ("asked", "rated"):
-                members, below, counting = self.members
+                nodes, below, counting = self.members
                 self.found[stat] = np.where(np.isnan(self.score), np.nan,
-                                            _maximum(members, below.get(stat), counting))
+                                            _maximum(nodes, below.get(stat), counting))
             else:
                 self.found.update(self.sums.collect(self.through))
         return self.found[stat]
@@ -92,8 +93,25 @@ class Nodes:
     names: list[list[str]]
     needs: np.ndarray  # weighted members a node must have (weighted, missing="missing")
 
+    @cached_property
     def index(self) -> dict[tuple[str, str], int]:
+        """Each node's row, by its key."""
         return {key: i for i, key in enumerate(self.keys)}
+
+    @cached_property
+    def parent(self) -> np.ndarray:
+        """For every (node, member) pair, in order: the node's row."""
+        return np.repeat(np.arange(len(self.keys)), [len(m) for m in self.members])
+
+    @cached_property
+    def child(self) -> np.ndarray:
+        """For every (node, member) pair, in order: the member's row in the level below."""
+        return np.asarray([row for rows in self.members for row in rows], dtype=np.int64)
+
+    @cached_property
+    def member_names(self) -> list[str]:
+        """For every (node, member) pair, in order: the member's name."""
+        return [name for names in self.names for name in names]
 
 
 def hierarchy(survey: Survey) -> dict[str, Nodes]:
@@ -104,7 +122,7 @@ def hierarchy(survey: Survey) -> dict[str, Nodes]:
     items = [(q.name, i.name) for q in survey.questionnaires for i in q.items]
     out = {"item": Nodes(None, items, None, [], [], np.zeros(0, dtype=np.int64))}
     for name in ORDER[1:]:
-        level, index = survey.level(name), out[below[name]].index()
+        level, index = survey.level(name), out[below[name]].index
         needs = required(survey, level)
         keys, members, names, wanted = [], [], [], []
         for node, declared in node_members(survey, level).items():
@@ -143,9 +161,7 @@ def combine(nodes: Nodes, below: Figures) -> Figures:
     does, and collects the sums of every leaf beneath its members."""
     level = nodes.level
     assert level is not None
-    parent = np.repeat(np.arange(len(nodes.keys)), [len(m) for m in nodes.members])
-    child = np.asarray([row for rows in nodes.members for row in rows], dtype=np.int64)
-    names = [n for names in nodes.names for n in names]
+    parent, child, names = nodes.parent, nodes.child, nodes.member_names
     shape = (len(nodes.keys), len(below.exists))
 
     def matrix(values: np.ndarray) -> sparse.csr_matrix:
@@ -155,7 +171,7 @@ def combine(nodes: Nodes, below: Figures) -> Figures:
     exists = (ones @ below.exists.astype(float)) > 0
     scored = ~np.isnan(below.score)
     out = Figures(exists, np.empty(0), np.empty(0), sparse.csr_matrix(ones @ below.through),
-                  below.sums, (nodes.members, below, below.exists if level.rule == "formula"
+                  below.sums, (nodes, below, below.exists if level.rule == "formula"
                                else scored))
     with np.errstate(invalid="ignore", divide="ignore"):
         if level.rule == "formula":
@@ -194,15 +210,13 @@ def _weighted_mean(weights: sparse.csr_matrix, below: Figures, scored: np.ndarra
     return score, satisfaction
 
 
-def _maximum(members: list[list[int]], values: np.ndarray, counting: np.ndarray
-             ) -> np.ndarray:
+def _maximum(nodes: Nodes, values: np.ndarray, counting: np.ndarray) -> np.ndarray:
     """Per node and cell, the largest value among the members that count (missing: none)."""
-    sizes = np.asarray([len(m) for m in members])
-    child = np.asarray([row for rows in members for row in rows], dtype=np.int64)
-    out = np.full((len(members), values.shape[1]), np.nan)
-    if len(child):
+    sizes = np.asarray([len(m) for m in nodes.members])
+    out = np.full((len(sizes), values.shape[1]), np.nan)
+    if len(nodes.child):
         starts = np.r_[0, np.cumsum(sizes)[:-1]]
-        picked = np.where(counting[child], values[child], np.nan)
+        picked = np.where(counting[nodes.child], values[nodes.child], np.nan)
         out[sizes > 0] = np.fmax.reduceat(picked, starts[sizes > 0], axis=0)
     return out
 
