@@ -31,6 +31,10 @@ else:
 
 DEFAULT_SPEC = "2020"
 FORMATS = click.Choice(["text", "json"])
+BATCH_ROWS = click.option(
+    "--batch-rows", type=click.IntRange(min=1), default=None,
+    help="Respondents in Parquet are read, checked and counted this many rows at a time, "
+         "never whole (default 1,000,000); the results do not depend on it.")
 ALLOW_MISSING_ITEMS = click.option(
     "--allow-missing-items", "allow_missing", is_flag=True,
     help="Data that lack items of the method's questionnaires (a file of another year or "
@@ -218,9 +222,10 @@ def show(spec: str, resolved: bool) -> None:
 @UNCERTAINTY
 @LANG
 @ALLOW_MISSING_ITEMS
+@BATCH_ROWS
 def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, force: bool,
          only: tuple[str, ...], uncertainty: bool, reps: int, seed: int, level: float,
-         lang: str | None, allow_missing: bool) -> None:
+         lang: str | None, allow_missing: bool, batch_rows: int | None) -> None:
     """Compute the ratings of SPEC (default: the bundled 2020 methodology) over data."""
     def action() -> int:
         loaded, _ = api.check(spec)
@@ -239,7 +244,8 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, forc
         folder = api.data_folder(spec, loaded, data_path)
         if out_dir:
             files.check_output(out_dir, [folder], force)
-        rated, warnings = api.rate_folder(loaded, folder, allow_missing)
+        rated, warnings = api.rate_folder(loaded, folder, allow_missing, whole=uncertainty,
+                                          batch_rows=batch_rows)
         _echo_problems(warnings)
         for where, count in rated.not_counted.items():
             click.echo(f"notice: {count} answers to {where} were not counted: the item "
@@ -506,7 +512,7 @@ def report(spec: str, data_path: Path | None, out_path: Path, only: tuple[str, .
         loaded, _ = api.check(spec)
         shown = api.chosen_ratings(loaded, only)
         folder = api.data_folder(spec, loaded, data_path)
-        rated, warnings = api.rate_folder(loaded, folder, allow_missing)
+        rated, warnings = api.rate_folder(loaded, folder, allow_missing, whole=uncertainty)
         _echo_problems(warnings)
         language = api.output_language(loaded, lang)
         manifest = api.manifest(loaded, folder, rated, out_path)
@@ -540,7 +546,7 @@ def explain_command(spec: str, unit: str, rating_id: str | None, data_path: Path
         if rating_id:
             api.chosen_ratings(loaded, [rating_id])
         rated, warnings = api.rate_folder(loaded, api.data_folder(spec, loaded, data_path),
-                                          allow_missing)
+                                          allow_missing, whole=True)
         _echo_problems(warnings)
         found = api.explain(loaded, rated, unit, rating_id, api.output_language(loaded, lang))
         if fmt == "json":

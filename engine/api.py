@@ -188,14 +188,16 @@ def data_folder(name: str, spec: Spec, given: Path | None) -> Path:
     return folder
 
 
-def read(spec: Spec, folder: Path, allow_missing_items: bool = False
-         ) -> tuple[dict[str, Any], list[Diagnostic]]:
+def read(spec: Spec, folder: Path, allow_missing_items: bool = False,
+         scanned: str | None = None) -> tuple[dict[str, Any], list[Diagnostic]]:
     """The spec's tables from a folder or workbook, checked under its data contract, and the
     warnings found. Raises SapaError with every problem when any is an error: nothing is
     computed from bad data. Items of the questionnaires the data lack are an error unless
     `allow_missing_items` (a file of another year or method: their respondents count as not
-    asked, and a warning names each)."""
-    raw, locators, origins, problems = data_stage.read_source(spec, folder)
+    asked, and a warning names each). `scanned`: a table read in batches instead (rate_folder),
+    left empty here."""
+    only = [name for name in spec.tables if name != scanned]
+    raw, locators, origins, problems = data_stage.read_source(spec, folder, only)
     frames, more = data_stage.load_tables(spec, raw, locators, origins, allow_missing_items)
     problems += more
     if has_errors(problems):
@@ -203,13 +205,48 @@ def read(spec: Spec, folder: Path, allow_missing_items: bool = False
     return frames, problems
 
 
-def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False
+def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False,
+                whole: bool = False, batch_rows: int | None = None
                 ) -> tuple[rating_stage.Rated, list[Diagnostic]]:
     """Read, check and rate the data in `folder`: the results, and the warnings of the data and
-    of the formulas (values left missing, D414)."""
-    frames, warnings = read(spec, folder, allow_missing_items)
-    rated = rating_stage.rate(spec, frames)
-    return rated, warnings + rated.warnings
+    of the formulas (values left missing, D414). The survey's respondents, when in Parquet,
+    are read, checked and tallied `batch_rows` at a time and never held whole, unless `whole`
+    (a bootstrap or an explanation needs them) or a formula other than the survey's reads
+    them; the results are the same."""
+    scan = None if whole else respondent_scan(spec, folder, allow_missing_items, batch_rows)
+    if scan is None:
+        frames, warnings = read(spec, folder, allow_missing_items)
+        rated = rating_stage.rate(spec, frames)
+        return rated, warnings + rated.warnings
+    try:
+        frames, warnings = read(spec, folder, allow_missing_items, scan.name)
+    except SapaError as error:  # the respondents' problems are reported with the others'
+        scan.parents = {}
+        for _ in scan:
+            pass
+        raise SapaError([*error.diagnostics, *scan.problems], error.summary) from None
+    scan.parents = {link.parent: frames[link.parent]
+                    for link in spec.tables[scan.name].links.values()}
+    rated = rating_stage.rate(spec, frames, respondents=scan)
+    if has_errors(scan.problems):
+        raise SapaError(warnings + scan.problems,
+                        "the data has problems; nothing was computed or written")
+    return rated, warnings + scan.problems + rated.warnings
+
+
+def respondent_scan(spec: Spec, folder: Path, allow_missing_items: bool,
+                    batch_rows: int | None = None) -> data_stage.TableScan | None:
+    """The survey's respondents as a batch reader, where they can be rated that way: a Parquet
+    file in a folder, and only the survey reads them."""
+    if spec.survey is None or not folder.is_dir():
+        return None
+    name = spec.survey.respondents
+    files = [folder / f"{name}{suffix}" for suffix in data_stage.READERS]
+    present = [f for f in files if f.is_file()]
+    if [f.suffix for f in present] != [".parquet"] or not rating_stage.streams_respondents(spec):
+        return None
+    return data_stage.TableScan(spec, name, present[0], {}, allow_missing_items,
+                                batch_rows or data_stage.BATCH_ROWS)
 
 
 def chosen_ratings(spec: Spec, only: Sequence[str]) -> list[str]:
@@ -308,7 +345,9 @@ def uncertainty(spec: Spec, rated: rating_stage.Rated, replicates: int, seed: in
                 ) -> dict[str, pd.DataFrame]:
     """The ratings with each unit's bootstrap interval of every printed figure and of its rank
     (`<column>_low`, `<column>_high`, `rank_low`, `rank_high`) added at the end."""
-    assert rated.inputs is not None
+    if rated.inputs is None:  # a caller's slip, not a user's: the command line asks for them
+        raise ValueError("the respondents were read in batches and not kept: a bootstrap "
+                         "needs them whole (rate_folder(..., whole=True))")
     found = uncertainty_stage.bootstrap(spec, rated.inputs, replicates, seed, level)
     out = {}
     for rid, frame in rated.ratings.items():

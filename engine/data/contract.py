@@ -7,7 +7,8 @@ bool, object for string (codes such as "2.49" or "077" stay text).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,19 @@ def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
     `vocabulary`: item names the methodology knows but does not ask (said as such). An
     optional column that says what its absence means (`if_missing`, the questionnaires' items)
     may be absent only with `allow_missing`; else the absent ones are one error (D413)."""
-    problems: list[Diagnostic] = []
+    frame, problems = check_frame(table, raw, locate, origin, vocabulary, allow_missing)
+    problems += blank_keys(table, frame) or repeated_keys(table, frame)
+    return frame, [p if isinstance(p, Diagnostic) else p.diagnostic(origin, locate)
+                   for p in problems]
+
+
+def check_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str,
+                vocabulary: frozenset[str] = frozenset(), allow_missing: bool = True
+                ) -> tuple[pd.DataFrame, list[Diagnostic | Finding]]:
+    """build_frame's conversion and checks, the keys left unchecked: the problems with columns
+    (absent, unknown) as diagnostics, the cells found bad as findings, in the order found (a
+    table read in batches adds up its batches' findings)."""
+    problems: list[Diagnostic | Finding] = []
     absent: list[str] = []
     out: dict[str, pd.Series] = {}  # the frame is made once, at the end
     unknown = [c for c in raw.columns if c not in table.columns and c not in table.variables]
@@ -70,8 +83,7 @@ def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
         values, bad = _convert(spec, raw[name])
         out[name] = _filled(spec, values)
         for code, rows, expected in bad:
-            problems.append(_grouped(code, origin, table.name, name, rows, raw[name], expected,
-                                     locate))
+            problems.append(Finding.of(code, table.name, name, rows, raw[name], expected))
     if absent:
         guesses = [g for g in (did_you_mean(name, raw.columns) for name in absent) if g]
         problems.append(Diagnostic(
@@ -82,8 +94,9 @@ def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
     # copy=False: the columns stay as they are (no consolidation into one block per dtype), so
     # a number column read as numbers shares its memory with the file's frame
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(raw)), copy=False)
-    problems.extend(_duplicate_keys(table, frame, locate, origin))
     return frame, problems
+
+
 
 
 def _empty(spec: ColumnSpec, n: int) -> pd.Series:
@@ -195,13 +208,42 @@ def _range_problems(spec: ColumnSpec, values: pd.Series) -> list[tuple[str, list
     return out
 
 
-def _grouped(code: str, origin: str, table: str, column: str, rows: Sequence[int],
-             cells: pd.Series, expected: str, locate: Locate) -> Diagnostic:
-    shown = ", ".join(f"row {r + 1} ({_as_text(cells.iloc[r])!r})" for r in rows[:SHOWN_ROWS])
-    more = f" and {len(rows) - SHOWN_ROWS} more" if len(rows) > SHOWN_ROWS else ""
-    count = f"{len(rows)} value{'s' if len(rows) > 1 else ''}"
-    return Diagnostic(code, f"{origin}: {table}.{column}: {count} not {expected}: {shown}{more}",
-                      locate(rows[0], column))
+@dataclass
+class Finding:
+    """Cells of one column with one kind of problem: how many, and the first few with their
+    row (0-based) and text, all a diagnostic shows."""
+
+    code: str
+    table: str
+    column: str
+    expected: str
+    count: int
+    shown: list[tuple[int, str]]
+
+    @classmethod
+    def of(cls, code: str, table: str, column: str, rows: Sequence[int], cells: pd.Series,
+           expected: str) -> Finding:
+        return cls(code, table, column, expected, len(rows),
+                   [(int(r), _as_text(cells.iloc[r])) for r in rows[:SHOWN_ROWS]])
+
+    @property
+    def kind(self) -> tuple[str, str, str, str]:
+        return self.code, self.table, self.column, self.expected
+
+    def after(self, earlier: Finding | None, offset: int) -> Finding:
+        """This batch's finding (rows counted from `offset`) added to the batches before."""
+        shown = [(r + offset, text) for r, text in self.shown]
+        if earlier is None:
+            return Finding(*self.kind, self.count, shown)
+        return Finding(*self.kind, earlier.count + self.count,
+                       (earlier.shown + shown)[:SHOWN_ROWS])
+
+    def diagnostic(self, origin: str, locate: Locate) -> Diagnostic:
+        shown = ", ".join(f"row {r + 1} ({text!r})" for r, text in self.shown)
+        more = f" and {self.count - SHOWN_ROWS} more" if self.count > SHOWN_ROWS else ""
+        count = f"{self.count} value{'s' if self.count > 1 else ''}"
+        return Diagnostic(self.code, f"{origin}: {self.table}.{self.column}: {count} not "
+                          f"{self.expected}: {shown}{more}", locate(self.shown[0][0], self.column))
 
 
 def _as_text(value: Any) -> str:
@@ -211,50 +253,64 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _duplicate_keys(table: TableSpec, frame: pd.DataFrame, locate: Locate, origin: str
-                    ) -> list[Diagnostic]:
+def blank_keys(table: TableSpec, frame: pd.DataFrame) -> list[Finding]:
+    """Key cells left blank (D411)."""
+    findings = []
+    for column in (k for k in table.key if k in frame.columns):
+        blank = frame[column].isna().to_numpy()
+        if blank.any():
+            findings.append(Finding.of("D411", table.name, column, list(np.flatnonzero(blank)),
+                                       frame[column].astype(object).fillna(""),
+                                       "given (a key cell is blank)"))
+    return findings
+
+
+def repeated_keys(table: TableSpec, frame: pd.DataFrame, rows: np.ndarray | None = None
+                  ) -> list[Finding]:
+    """Rows whose key an earlier row has (D406). `rows`: the row number of each row of
+    `frame` when it holds only some rows of a table."""
     key = [k for k in table.key if k in frame.columns]
     if not key or frame.empty:
         return []
-    problems = []
-    for column in key:
-        blank = frame[column].isna().to_numpy()
-        if blank.any():
-            problems.append(_grouped("D411", origin, table.name, column,
-                                     list(np.flatnonzero(blank)),
-                                     frame[column].astype(object).fillna(""),
-                                     "given (a key cell is blank)", locate))
-    if problems:
-        return problems
     dup = frame.duplicated(subset=key, keep="first").to_numpy()
     if not dup.any():
         return []
-    rows = list(np.flatnonzero(dup))
     values = _key_text(frame[key], dup)
-    return [_grouped("D406", origin, table.name, "/".join(key), rows, values,
-                     "unique (the key is repeated)", locate)]
+    found = Finding.of("D406", table.name, "/".join(key), list(np.flatnonzero(dup)), values,
+                       "unique (the key is repeated)")
+    if rows is not None:
+        found.count = int(dup.sum())
+        found.shown = [(int(rows[r]), text) for r, text in found.shown]
+    return [found]
 
 
 def check_links(spec: Spec, frames: Mapping[str, pd.DataFrame],
                 locators: Mapping[str, Locate], origin: Mapping[str, str]) -> list[Diagnostic]:
     """Rows whose link points to no row of the parent table (e.g. an unknown service code).
     Only links between two tables that were both given (named in `origin`) are checked."""
-    problems = []
+    return [f.diagnostic(origin[f.table], locators[f.table])
+            for f in link_findings(spec, frames, origin)]
+
+
+def link_findings(spec: Spec, frames: Mapping[str, pd.DataFrame], given: Collection[str],
+                  children: Collection[str] | None = None) -> list[Finding]:
+    """The rows of each link (of `children` only, when given) between two given tables that
+    point nowhere."""
+    findings = []
     positions = Frames(frames)
     for table in spec.tables.values():
+        if children is not None and table.name not in children:
+            continue
         for link in table.links.values():
-            if link.child not in origin or link.parent not in origin:
+            if link.child not in given or link.parent not in given:
                 continue
-            child = frames[table.name]
-            wanted = child[list(link.on)]
+            wanted = frames[table.name][list(link.on)]
             missing = wanted.notna().all(axis=1).to_numpy() & (positions.positions(link) < 0)
             if missing.any():
-                rows = list(np.flatnonzero(missing))
-                cells = _key_text(wanted, missing)
-                problems.append(_grouped(
-                    "D407", origin[table.name], table.name, "/".join(link.on), rows, cells,
-                    f"a known {link.parent} key", locators[table.name]))
-    return problems
+                findings.append(Finding.of(
+                    "D407", table.name, "/".join(link.on), list(np.flatnonzero(missing)),
+                    _key_text(wanted, missing), f"a known {link.parent} key"))
+    return findings
 
 
 def load_tables(spec: Spec, raw: Mapping[str, pd.DataFrame], locators: Mapping[str, Locate],

@@ -111,7 +111,7 @@ def read_source(spec: Spec, path: Path, only: Collection[str] | None = None
                                            hint=did_you_mean(name, sheets)))
                 continue
             raw[name], origins[name] = sheets[name], f"{path.name}[{name}]"
-            locators[name] = _grid_locator(str(path), sheets[name], sheet=name)
+            locators[name] = grid_locator(str(path), sheets[name], sheet=name)
         return raw, locators, origins, problems
     for name in names:
         found = [path / f"{name}{s}" for s in READERS if (path / f"{name}{s}").is_file()]
@@ -131,10 +131,10 @@ def read_source(spec: Spec, path: Path, only: Collection[str] | None = None
                 locate = csv_locator(file, frame)
             elif file.suffix == ".xlsx":
                 frame = pd.read_excel(file, dtype=str, keep_default_na=False)
-                locate = _grid_locator(str(file), frame, sheet="")
+                locate = grid_locator(str(file), frame, sheet="")
             else:
                 frame = pd.read_parquet(file)
-                locate = _grid_locator(str(file), frame)
+                locate = grid_locator(str(file), frame)
         except Exception as exc:  # noqa: BLE001 - whatever the reader says, the file is bad
             problems.append(_unreadable(file, exc))
             continue
@@ -155,7 +155,7 @@ def _unreadable(file: Path, exc: Exception) -> Diagnostic:
                            "spreadsheet; .parquet")
 
 
-def _grid_locator(where: str, frame: pd.DataFrame, sheet: str | None = None) -> Locate:
+def grid_locator(where: str, frame: pd.DataFrame, sheet: str | None = None) -> Locate:
     """Places in a grid: for a spreadsheet (`sheet`: its name in a workbook, "" for a file of
     one sheet) the cell as the sheet names it (G5, services!G5), its header on row 1; for
     Parquet the row and column numbers."""

@@ -7,6 +7,7 @@ makes them."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -114,19 +115,34 @@ class Banding(Node):
     value: Node
 
 
+def _parts(plans: tuple[object, ...]) -> Iterator[object]:
+    """Every node, link and part of the plans (or of anything holding plans)."""
+    stack = list(plans)
+    while stack:
+        item = stack.pop()
+        yield item
+        if isinstance(item, Link):
+            continue
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            stack += [getattr(item, f.name) for f in dataclasses.fields(item)]
+        elif isinstance(item, tuple | list):
+            stack += list(item)
+
+
 def tables_read(*plans: object) -> set[str]:
     """Every table a plan (or anything holding plans: a variable, a rating) reads, through
     its columns, links and aggregates."""
     found: set[str] = set()
-    stack = list(plans)
-    while stack:
-        item = stack.pop()
+    for item in _parts(plans):
         if isinstance(item, Node) and item.table is not None:
             found.add(item.table)
         if isinstance(item, Link):
             found |= {item.child, item.parent}
-        elif dataclasses.is_dataclass(item) and not isinstance(item, type):
-            stack += [getattr(item, f.name) for f in dataclasses.fields(item)]
-        elif isinstance(item, tuple | list):
-            stack += list(item)
     return found
+
+
+def aggregates_over(table: str, *plans: object) -> bool:
+    """Whether a plan aggregates or ranks rows of `table` (needs all of them at once), rather
+    than looking at one row at a time."""
+    return any((isinstance(item, Reduce) and item.arg.table == table)
+               or (isinstance(item, Window) and item.table == table) for item in _parts(plans))

@@ -3,33 +3,43 @@ where the order puts it (after what its formulas read, before what reads its res
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from sapa.engine.diagnostics import Diagnostic
-from sapa.engine.formula import Frames, evaluate_rows, tables_read
+from sapa.engine.formula import Frames, aggregates_over, evaluate_rows, tables_read
 from sapa.engine.spec import Spec
-from sapa.engine.survey import SurveyResults, run_survey_from_items, run_surveys
+from sapa.engine.survey import (
+    SurveyResults,
+    merged,
+    run_survey_from_items,
+    run_surveys,
+    survey_results,
+    tally,
+)
 
 
 def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],
                     survey_items: pd.DataFrame | None = None,
-                    weights: np.ndarray | None = None
+                    weights: np.ndarray | None = None,
+                    respondents: Iterable[pd.DataFrame] | None = None
                     ) -> tuple[Frames, dict[str, SurveyResults], list[Diagnostic]]:
     """Add every variable as a column of its table and the survey results as tables.
 
     `survey_items` (item statistics per unit) replaces the respondent step: embedded tests use it
     to check the aggregation on published item-level figures. `weights` (replicates x
-    respondents) runs the survey once per bootstrap replicate, at once (uncertainty)."""
+    respondents) runs the survey once per bootstrap replicate, at once (uncertainty).
+    `respondents`: the survey's respondents in batches, tallied one at a time and never held
+    together (`tables` then holds none; only where `streams_respondents`)."""
     # shallow: pandas copies on write, so the variables added here never reach `tables`
     frames = Frames({name: frame.copy(deep=False) for name, frame in tables.items()})
     surveys: dict[str, SurveyResults] = {}
     warnings: list[Diagnostic] = []
     for step, variable in enumerate([*spec.variables, None]):
         if spec.survey is not None and step == spec.survey_step:
-            surveys = _run_survey(spec, frames, survey_items, weights)
+            surveys = _run_survey(spec, frames, survey_items, weights, respondents)
         if variable is not None:
             values = evaluate_rows(variable.plan, frames, variable.table)
             frames.tables[variable.table][variable.name] = values.array
@@ -83,12 +93,29 @@ def _units(spec: Spec, frames: Frames, table: str, rows: np.ndarray) -> str:
     return ", ".join(names) + more
 
 
+def streams_respondents(spec: Spec) -> bool:
+    """Whether the survey's respondents can be rated a batch at a time: only the survey reads
+    them (no variable of their own, no other formula or rating), and the survey's conditions,
+    exclusions and breakdown keys each look at one respondent, never aggregate or rank them."""
+    survey = spec.survey
+    if survey is None:
+        return False
+    rows = survey.respondents
+    return not aggregates_over(rows, survey) and all(
+        rows not in tables_read(part) for part in (*spec.variables, *spec.ratings.values()))
+
+
 def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None,
-                weights: np.ndarray | None) -> dict[str, SurveyResults]:
+                weights: np.ndarray | None, respondents: Iterable[pd.DataFrame] | None
+                ) -> dict[str, SurveyResults]:
     survey = spec.survey
     assert survey is not None
     if survey_items is not None:
         results = run_survey_from_items(survey, frames, survey_items)
+    elif respondents is not None:
+        tallies = merged(tally(survey, Frames({**frames.tables, survey.respondents: batch}))
+                         for batch in respondents)
+        results = survey_results(survey, frames, tallies)
     else:  # replicates of every level only where a formula reads them
         read = tables_read(spec.variables, tuple(spec.ratings.values())) \
             if weights is not None else set()

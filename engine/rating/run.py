@@ -3,7 +3,7 @@ ratings out."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -49,7 +49,11 @@ class Rated:
 
 
 def rate(spec: Spec, tables: Mapping[str, pd.DataFrame],
-         survey_items: pd.DataFrame | None = None) -> Rated:
+         survey_items: pd.DataFrame | None = None,
+         respondents: Iterable[pd.DataFrame] | None = None) -> Rated:
     """Evaluate `spec` over checked tables (data.load_tables). `survey_items` (item statistics
-    per unit) stands in for the respondents: embedded tests check the aggregation with it."""
-    return Rated(spec, *evaluate_tables(spec, tables, survey_items), inputs=tables)
+    per unit) stands in for the respondents: embedded tests check the aggregation with it.
+    `respondents`: the survey's respondents a batch at a time (`tables` then holds none, and
+    the result cannot be bootstrapped or explained down to respondents)."""
+    return Rated(spec, *evaluate_tables(spec, tables, survey_items, respondents=respondents),
+                 inputs=None if respondents is not None else tables)

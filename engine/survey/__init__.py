@@ -7,12 +7,16 @@ from sapa.engine.survey.aggregation import (
     SurveyResults,
     cells_per_replicate,
     counted_respondents,
+    merged,
     run_survey_from_items,
     run_surveys,
+    survey_results,
+    tally,
 )
 from sapa.engine.survey.hierarchy import ItemWeights, NotLinear, node_members, zone_targets
 
 __all__ = [
     "ItemWeights", "NotLinear", "SurveyResults", "cells_per_replicate", "counted_respondents",
-    "node_members", "run_survey_from_items", "run_surveys", "zone_targets",
+    "merged", "node_members", "run_survey_from_items", "run_surveys", "survey_results", "tally",
+    "zone_targets",
 ]

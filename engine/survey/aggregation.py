@@ -2,15 +2,19 @@
 zones of responsibility, each level combined by the rule the spec declares (Survey.levels: mean,
 weighted or pooled; unweighted means by default).
 
-Per item, one vectorised pass over the respondents: counts and sums per group (a unit, or a unit
-and a breakdown value such as a region) with np.bincount. Everything above the item level works on
-arrays of item figures, nodes x groups (levels.py). The spec names criteria, zones and channels;
-this module knows none of them.
+Respondents are tallied, not kept: one vectorised pass over a batch of them counts each code of
+each item per group (a unit, or a unit and a breakdown value such as a region) with np.bincount.
+Tallies of batches add up (`merged`), so a file far larger than memory is read a batch at a
+time and gives the same results as one pass over all of it. Everything above the item level
+works on arrays of item figures from those counts, nodes x groups (levels.py). The spec names
+criteria, zones and channels; this module knows none of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import reduce
 
 import numpy as np
 import pandas as pd
@@ -37,24 +41,58 @@ class SurveyResults:
 
 
 @dataclass
-class _Grouping:
-    """How respondents are grouped for one results table."""
+class Tally:
+    """What some respondents add to one results table, group by group. A group is a unit
+    (`unit`: its row in the unit table, -1 in a pooled breakdown) with a breakdown value
+    (`value`: its row in `values`, which holds the values in the order first met); groups are
+    sorted by (unit, value). Per cell (a group, or a group in one bootstrap replicate: group by
+    group, replicates within): the count of each code of each item (items x codes x cells),
+    the respondents counted (`n`) and those each exclusion rule left out (rules x cells)."""
 
-    labels: pd.DataFrame  # one row per group: unit (and the breakdown value)
-    position: np.ndarray  # group of each respondent, -1 for none
-    included: np.ndarray  # respondents counted in this table
+    unit: np.ndarray
+    value: np.ndarray
+    values: pd.DataFrame
+    counts: np.ndarray
+    n: np.ndarray
+    excluded: np.ndarray
+    pooled: bool = False
+
+
+@dataclass
+class Tallies:
+    """A batch's tallies, one per results table, and the answers given where their item was
+    not to be asked (per item). `replicates`: cells per group in a bootstrap (None: none)."""
+
+    tables: dict[str, Tally]
+    ignored: dict[str, int] = field(default_factory=dict)
+    replicates: int | None = None
+
+
+@dataclass
+class _Grouping:
+    """How respondents are grouped for one results table: the groups (as in Tally), the group
+    of each respondent (-1 for none) and the respondents counted."""
+
+    unit: np.ndarray
+    value: np.ndarray
+    values: pd.DataFrame
+    position: np.ndarray
+    included: np.ndarray
+    pooled: bool = False
     weights: np.ndarray | None = None  # respondents x replicates: times drawn (a bootstrap)
 
     @property
     def groups(self) -> int:
-        """Groups per replicate (all of them without a bootstrap)."""
-        return len(self.labels) // (1 if self.weights is None else self.weights.shape[1])
+        return len(self.unit)
+
+    @property
+    def cells(self) -> int:
+        return self.groups * (1 if self.weights is None else self.weights.shape[1])
 
     def count(self, rows: np.ndarray, slot: np.ndarray | None = None, slots: int = 1
               ) -> np.ndarray:
         """How many of `rows` (respondent numbers) fall in each cell (and in each `slot`,
-        0..slots-1: slots x cells), each respondent counted as often as it is drawn. A cell is
-        a group, or a group in one replicate (group by group, replicates within)."""
+        0..slots-1: slots x cells), each respondent counted as often as it is drawn."""
         slot = np.zeros(len(rows), dtype=np.int64) if slot is None else slot
         at = slot * self.groups + self.position[rows]
         if self.weights is None:
@@ -68,28 +106,112 @@ class _Grouping:
 
 def run_surveys(survey: Survey, frames: Frames, weights: np.ndarray | None = None,
                 levels_table: bool = True) -> dict[str, SurveyResults]:
-    """The results table and every breakdown table, from one pass over the items. With
-    `weights` (replicates x respondents: how often each is drawn), every table is computed once
-    per replicate at once, its rows numbered by REPLICATE; the unit table then holds one copy
-    per replicate (uncertainty.bootstrap). Without `levels_table`, the long table of every
-    level is not built (a bootstrap whose formulas do not read it)."""
+    """The results table and every breakdown table, from one pass over the respondents in
+    `frames`. With `weights` (replicates x respondents: how often each is drawn), every table
+    is computed once per replicate at once, its rows numbered by REPLICATE; the unit table
+    then holds one copy per replicate (uncertainty.bootstrap). Without `levels_table`, the long
+    table of every level is not built (a bootstrap whose formulas do not read it)."""
+    return survey_results(survey, frames, tally(survey, frames, weights), levels_table)
+
+
+def tally(survey: Survey, frames: Frames, weights: np.ndarray | None = None) -> Tallies:
+    """Count one batch of respondents (the survey's table in `frames`) for every results
+    table: one np.bincount (or sparse product, for replicates) per item and table."""
     reason = _exclusion_reasons(survey, frames)
-    groupings = _groupings(survey, frames, reason, 1 if weights is None else len(weights))
+    replicates = None if weights is None else len(weights)
+    groupings = _groupings(survey, frames, reason, replicates or 1)
     if weights is not None:
-        groupings = {name: _replicated(g, weights) for name, g in groupings.items()}
+        drawn = np.ascontiguousarray(weights.T)
+        for grouping in groupings.values():
+            grouping.weights = drawn
+    counts, ignored = _item_counts(survey, frames, groupings)
+    tables = {}
+    for name, g in groupings.items():
+        counted = np.flatnonzero(g.included & (g.position >= 0))
+        excluded = np.zeros((len(survey.exclusions), g.cells))
+        for i in range(len(survey.exclusions)):
+            excluded[i] = g.count(np.flatnonzero((reason == i) & (g.position >= 0)))
+        tables[name] = Tally(g.unit, g.value, g.values, counts[name], g.count(counted),
+                             excluded, g.pooled)
+    return Tallies(tables, ignored, replicates)
+
+
+def merged(batches: Iterable[Tallies]) -> Tallies:
+    """The tallies of several batches of respondents as one: counts add up group by group;
+    breakdown values keep the order they were first met in, over all batches."""
+    def add(a: Tallies, b: Tallies) -> Tallies:
+        assert a.replicates is b.replicates is None, "replicates are tallied in one batch"
+        ignored = {k: a.ignored.get(k, 0) + b.ignored.get(k, 0)
+                   for k in dict.fromkeys([*a.ignored, *b.ignored])}
+        return Tallies({name: _added(t, b.tables[name]) for name, t in a.tables.items()},
+                       ignored)
+
+    return reduce(add, batches)
+
+
+def _added(a: Tally, b: Tally) -> Tally:
+    """Two tallies of one results table as one (groups in the order of Tally)."""
+    if a.values.columns.empty:  # the unit table's own groups: the same in every batch
+        values, remap = a.values, np.zeros(1, dtype=np.int64)
+    else:
+        values = pd.concat([a.values, b.values], ignore_index=True).drop_duplicates(
+            ignore_index=True)
+        remap = pd.MultiIndex.from_frame(values).get_indexer(pd.MultiIndex.from_frame(b.values))
+    size = max(len(values), 1)
+    key_a = (a.unit + 1) * size + a.value
+    key_b = (b.unit + 1) * size + remap[b.value]
+    keys = np.union1d(key_a, key_b)
+    at_a, at_b = np.searchsorted(keys, key_a), np.searchsorted(keys, key_b)
+    out = Tally(keys // size - 1, keys % size, values,
+                np.zeros((*a.counts.shape[:2], len(keys))), np.zeros(len(keys)),
+                np.zeros((len(a.excluded), len(keys))), a.pooled)
+    for at, part in ((at_a, a), (at_b, b)):
+        out.counts[..., at] += part.counts
+        out.n[at] += part.n
+        out.excluded[:, at] += part.excluded
+    return out
+
+
+def survey_results(survey: Survey, frames: Frames, tallies: Tallies,
+                   levels_table: bool = True) -> dict[str, SurveyResults]:
+    """Every results table from the tallies: item figures from the counts, then the levels."""
     tree = hierarchy(survey)
-    items, ignored = _item_statistics(survey, frames, groupings)
+    units = _unit_names(survey, frames, tallies.replicates or 1)
     out = {}
-    for name, grouping in groupings.items():
-        levels = all_levels(tree, items[name])
-        table = _wide(survey, grouping, tree, levels, reason)
-        table = table[list(grouping.labels.columns) + _columns(survey)]
+    for name, counted in tallies.tables.items():
+        labels = _labels(counted, units, tallies.replicates)
+        levels = all_levels(tree, _item_figures(survey, counted.counts))
+        table = _wide(survey, labels, tree, levels, counted.n, counted.excluded)
+        table = table[list(labels.columns) + _columns(survey)]
         if name != survey.results:
             table = table[table["n"] > 0].reset_index(drop=True)
-        long = _labelled(long_table(tree, levels, _totals(survey)), grouping.labels) \
+        long = _labelled(long_table(tree, levels, _totals(survey)), labels) \
             if levels_table else None
-        out[name] = SurveyResults(table, long, ignored)
+        out[name] = SurveyResults(table, long, tallies.ignored)
     return out
+
+
+def _unit_names(survey: Survey, frames: Frames, copies: int) -> np.ndarray:
+    """The units' keys as text; in a bootstrap the unit table is repeated once per replicate
+    and respondents join the first copy."""
+    units = frames.tables[survey.unit_link.parent][survey.unit_link.key[0]]
+    names = units.astype(str).to_numpy()
+    return names[: len(names) // copies]
+
+
+def _labels(counted: Tally, units: np.ndarray, replicates: int | None) -> pd.DataFrame:
+    """What each cell stands for: the unit and the breakdown value (and the replicate)."""
+    parts = []
+    if not counted.pooled:
+        parts.append(pd.DataFrame({"unit": units[counted.unit]}))
+    if not counted.values.columns.empty:
+        parts.append(counted.values.iloc[counted.value].reset_index(drop=True))
+    labels = pd.concat(parts, axis=1)
+    if replicates is not None:
+        labels = labels.iloc[np.repeat(np.arange(len(labels)), replicates)].reset_index(
+            drop=True)
+        labels[REPLICATE] = np.tile(np.arange(replicates), len(counted.unit))
+    return labels
 
 
 def _groupings(survey: Survey, frames: Frames, reason: np.ndarray, copies: int = 1
@@ -97,27 +219,25 @@ def _groupings(survey: Survey, frames: Frames, reason: np.ndarray, copies: int =
     """How respondents are grouped for the results table and each breakdown. `copies`: how
     many times the unit table is repeated (a bootstrap's replicates); the first copy is used."""
     unit_pos = frames.positions(survey.unit_link)
-    units = frames.tables[survey.unit_link.parent][survey.unit_link.key[0]].astype(
-        str).to_numpy()
-    units = units[: len(units) // copies]  # positions join on the key alone: the first copy
+    size = frames.length(survey.unit_link.parent) // copies
     included = (reason < 0) & (unit_pos >= 0)
-    groupings = {survey.results: _Grouping(pd.DataFrame({"unit": units}), unit_pos, included)}
+    units = np.arange(size)
+    groupings = {survey.results: _Grouping(units, np.zeros(size, dtype=np.int64),
+                                           pd.DataFrame(index=range(1)), unit_pos, included)}
     for breakdown in survey.breakdowns:
         codes, values = _key_codes(breakdown, frames, survey.respondents)
         kept = included & (codes >= 0)
         if breakdown.where is not None:
             kept &= evaluate_rows(breakdown.where, frames, survey.respondents).fillna(
                 False).to_numpy(dtype=bool)
-        if breakdown.pooled:
-            position = np.where(unit_pos >= 0, codes, -1)
-            labels = values
-        else:
-            position = np.where((unit_pos >= 0) & (codes >= 0),
-                                unit_pos * len(values) + codes, -1)
-            labels = pd.concat([pd.DataFrame({"unit": np.repeat(units, len(values))}),
-                                values.iloc[np.tile(np.arange(len(values)), len(units))]
-                                .reset_index(drop=True)], axis=1)
-        groupings[breakdown.name] = _pruned(labels, position, kept)
+        width = max(len(values), 1)
+        position = np.where(unit_pos >= 0, codes, -1) if breakdown.pooled else \
+            np.where((unit_pos >= 0) & (codes >= 0), unit_pos * width + codes, -1)
+        used = np.unique(position[kept & (position >= 0)])  # only groups with respondents
+        unit = np.full(len(used), -1) if breakdown.pooled else used // width
+        groupings[breakdown.name] = _Grouping(unit, used % width, values,
+                                              pd.Index(used).get_indexer(position), kept,
+                                              breakdown.pooled)
     return groupings
 
 
@@ -125,26 +245,7 @@ def cells_per_replicate(survey: Survey, frames: Frames) -> int:
     """Groups in the results table and every breakdown: the cells one bootstrap replicate adds
     to every level's arrays (to size its batches)."""
     reason = _exclusion_reasons(survey, frames)
-    return sum(len(g.labels) for g in _groupings(survey, frames, reason).values())
-
-
-def _pruned(labels: pd.DataFrame, position: np.ndarray, kept: np.ndarray) -> _Grouping:
-    """A breakdown's grouping with only the groups some counted respondent falls in (its table
-    keeps no other): a unit x region breakdown has every combination as a label."""
-    used = np.unique(position[kept & (position >= 0)])
-    return _Grouping(labels.iloc[used].reset_index(drop=True),
-                     pd.Index(used).get_indexer(position), kept)
-
-
-def _replicated(grouping: _Grouping, weights: np.ndarray) -> _Grouping:
-    """The grouping once per replicate: each group's label repeated and numbered by
-    REPLICATE, the draws held respondent by respondent (what the counting reads)."""
-    replicates, size = len(weights), len(grouping.labels)
-    labels = grouping.labels.iloc[np.repeat(np.arange(size), replicates)].reset_index(
-        drop=True)
-    labels[REPLICATE] = np.tile(np.arange(replicates), size)
-    return _Grouping(labels, grouping.position, grouping.included,
-                     np.ascontiguousarray(weights.T))
+    return sum(g.groups for g in _groupings(survey, frames, reason).values())
 
 
 def _key_codes(breakdown: Breakdown, frames: Frames, respondents: str
@@ -194,9 +295,9 @@ def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame
         index = {label: i for i, label in enumerate(labels.iloc[:, 0].astype(str))}
         group = keys.astype(str).map(index).to_numpy(dtype=np.int64)
         levels = all_levels(tree, *_given_statistics(survey, tree, rows, group, len(labels)))
-        none = np.zeros(0, dtype=np.int64)
-        grouping = _Grouping(labels, none, np.zeros(0, dtype=bool))
-        table = _wide(survey, grouping, tree, levels, none)
+        nobody = np.zeros(len(labels))
+        table = _wide(survey, labels, tree, levels, nobody,
+                      np.zeros((len(survey.exclusions), len(labels))))
         out[name] = SurveyResults(table[[*labels.columns, *_columns(survey)]],
                                   _labelled(long_table(tree, levels, _totals(survey)), labels),
                                   {})
@@ -275,26 +376,22 @@ def _exclusion_reasons(survey: Survey, frames: Frames) -> np.ndarray:
     return reason
 
 
-def _item_statistics(survey: Survey, frames: Frames, groupings: dict[str, _Grouping]
-                     ) -> tuple[dict[str, Figures], dict[str, int]]:
-    """Per item: how many of each group were asked it and gave each mark or code, counted in
-    one np.bincount (or sparse product, for replicates) per grouping over the respondents asked
-    (every statistic follows from those counts). Conditions are evaluated once."""
+def _codes(survey: Survey) -> np.ndarray:
+    """The scale's marks and non-answer codes, sorted: each is counted (count_<code>)."""
+    return np.unique(np.asarray([*survey.ratings, *survey.non_answers], dtype=float))
+
+
+def _item_counts(survey: Survey, frames: Frames, groupings: dict[str, _Grouping]
+                 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Per item and results table: how many of each cell were asked it and gave each mark or
+    code (items x codes x cells), counted in one np.bincount (or sparse product) per item over
+    the respondents asked. Conditions are evaluated once, however many items ask them."""
     respondents = frames.tables[survey.respondents]
     codes = _codes(survey)
-    marks = np.isin(codes, survey.ratings)
-    satisfied = np.isin(codes, survey.satisfied)
     size = sum(len(q.items) for q in survey.questionnaires)
-    roles = np.stack([np.ones(len(codes)), marks, np.where(marks, codes, 0.0), satisfied],
-                     axis=1).astype(float)
-    out = {name: Figures(np.empty((size, len(g.labels)), dtype=bool),
-                         np.empty((size, len(g.labels))), np.empty((size, len(g.labels))),
-                         sparse.identity(size, format="csr"),
-                         Sums(_totals(survey), np.empty((size, len(codes), len(g.labels))),
-                              roles, survey.base))
-           for name, g in groupings.items()}
+    out = {name: np.empty((size, len(codes), g.cells)) for name, g in groupings.items()}
     ignored: dict[str, int] = {}
-    holds: dict[Node, np.ndarray] = {}  # each condition evaluated once, however many ask it
+    holds: dict[Node, np.ndarray] = {}
 
     def true_for(plan: Node) -> np.ndarray:
         if plan not in holds:
@@ -320,41 +417,35 @@ def _item_statistics(survey: Survey, frames: Frames, groupings: dict[str, _Group
             known = codes[code] == values[asked]  # the data contract admits no other value
             asked, code = asked[known], code[known]
             for name, grouping in groupings.items():
-                _count(out[name], row, grouping, asked, code)
+                keep = grouping.included[asked]
+                out[name][row] = grouping.count(asked[keep], code[keep], len(codes)).reshape(
+                    len(codes), grouping.cells)
             row += 1
     return out, ignored
 
 
-def _codes(survey: Survey) -> np.ndarray:
-    """The scale's marks and non-answer codes, sorted: each is counted (count_<code>)."""
-    return np.unique(np.asarray([*survey.ratings, *survey.non_answers], dtype=float))
-
-
-def _count(figures: Figures, row: int, grouping: _Grouping, asked: np.ndarray,
-           code: np.ndarray) -> None:
-    """One item's figures in every cell (row `row`; score missing where nobody rated), from
-    the count of each code per cell: `asked` are the respondents asked (row numbers), `code`
-    the place of each one's answer in the scale's codes (the columns of `figures.sums`)."""
-    counts, roles = figures.sums.counts, figures.sums.roles
-    assert counts is not None and roles is not None
-    keep = grouping.included[asked]
-    counts[row] = grouping.count(asked[keep], code[keep], counts.shape[1]).reshape(
-        counts.shape[1:])
-    n_asked, n_rated, total, n_top = roles.T @ counts[row]  # whole numbers: exact
-    denominator = n_asked if figures.sums.base == "asked" else n_rated
+def _item_figures(survey: Survey, counts: np.ndarray) -> Figures:
+    """Every item's figures in every cell from the count of each code (items x codes x
+    cells): score missing where nobody rated."""
+    codes = _codes(survey)
+    marks = np.isin(codes, survey.ratings)
+    roles = np.stack([np.ones(len(codes)), marks, np.where(marks, codes, 0.0),
+                      np.isin(codes, survey.satisfied)], axis=1).astype(float)
+    n_asked, n_rated, total, n_top = np.einsum("kr,ikc->ric", roles, counts)  # whole: exact
+    denominator = n_asked if survey.base == "asked" else n_rated
     with np.errstate(invalid="ignore", divide="ignore"):
-        figures.score[row] = np.where(n_rated > 0, total / n_rated, np.nan)
-        figures.satisfaction[row] = np.where(n_rated > 0, 100.0 * n_top / denominator, np.nan)
-    figures.exists[row] = n_asked > 0
+        score = np.where(n_rated > 0, total / n_rated, np.nan)
+        satisfaction = np.where(n_rated > 0, 100.0 * n_top / denominator, np.nan)
+    return Figures(n_asked > 0, score, satisfaction,
+                   sparse.identity(len(counts), format="csr"),
+                   Sums(_totals(survey), counts, roles, survey.base))
 
 
-def _wide(survey: Survey, grouping: _Grouping, tree: dict[str, Nodes],
-          levels: dict[str, Figures], reason: np.ndarray) -> pd.DataFrame:
+def _wide(survey: Survey, labels: pd.DataFrame, tree: dict[str, Nodes],
+          levels: dict[str, Figures], n: np.ndarray, excluded: np.ndarray) -> pd.DataFrame:
     """One row per cell, one column per level figure formulas read (built in one go)."""
-    group_pos = grouping.position
-    columns: dict[str, np.ndarray] = {
-        "n": grouping.count(np.flatnonzero(grouping.included & (group_pos >= 0)))}
-    cells = len(grouping.labels)
+    columns: dict[str, np.ndarray] = {"n": n}
+    cells = len(labels)
 
     def put(level: str, key: tuple[str, str], prefix: str,
             stats: tuple[str, ...] = ("score", "satisfaction")) -> None:
@@ -371,11 +462,10 @@ def _wide(survey: Survey, grouping: _Grouping, tree: dict[str, Nodes],
     for zone in survey.zones:
         put("unit_zone", ("", zone), f"{zone}_")
     for i, (code, _) in enumerate(survey.exclusions):
-        columns[f"excluded_{code}"] = grouping.count(np.flatnonzero((reason == i)
-                                                                    & (group_pos >= 0)))
+        columns[f"excluded_{code}"] = excluded[i]
     # sums over every answer of the unit: 0 where nobody answered
     put("unit", ("", "total"), "", tuple(_totals(survey)))
-    return pd.concat([grouping.labels.reset_index(drop=True), pd.DataFrame(columns)], axis=1)
+    return pd.concat([labels.reset_index(drop=True), pd.DataFrame(columns)], axis=1)
 
 
 def _totals(survey: Survey) -> list[str]:

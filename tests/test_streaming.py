@@ -1,0 +1,131 @@
+"""The survey's respondents read, checked and tallied a batch at a time give what one read of
+the whole file gives: the same results to the last bit, and the same problems, with the same
+row numbers, however the rows fall into batches."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from sapa.engine import api
+from sapa.engine.data import TableScan
+from sapa.engine.diagnostics import SapaError
+
+SPECS = Path(__file__).resolve().parent / "specs"
+
+
+def _same(whole: api.rating_stage.Rated, batched: api.rating_stage.Rated) -> None:
+    for rating, table in whole.ratings.items():
+        pd.testing.assert_frame_equal(batched.ratings[rating], table, check_exact=True)
+    assert whole.surveys.keys() == batched.surveys.keys()
+    for name, result in whole.surveys.items():
+        pd.testing.assert_frame_equal(batched.surveys[name].table, result.table,
+                                      check_exact=True)
+        pd.testing.assert_frame_equal(batched.surveys[name].long, result.long,
+                                      check_exact=True)
+        assert batched.surveys[name].ignored == result.ignored
+
+
+@pytest.mark.parametrize("name", ["2019", "2020"])
+def test_batches_give_what_the_whole_file_gives(name: str) -> None:
+    spec, _ = api.check(name)
+    folder = api.data_folder(name, spec, None)
+    whole, warnings = api.rate_folder(spec, folder, whole=True)
+    assert whole.inputs is not None
+    for rows in (331, 100_000):  # many batches (breakdown values first met in later ones), one
+        batched, batched_warnings = api.rate_folder(spec, folder, batch_rows=rows)
+        assert batched.inputs is None  # never held whole
+        _same(whole, batched)
+        assert sorted(map(str, batched_warnings)) == sorted(map(str, warnings))
+
+
+def test_no_batch_holds_more_rows_than_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, _ = api.check("2020")
+    folder = api.data_folder("2020", spec, None)
+    total = pq.ParquetFile(folder / "respondents.parquet").metadata.num_rows
+    seen: list[int] = []
+    original = TableScan.__iter__
+
+    def spy(self: TableScan):  # type: ignore[no-untyped-def]
+        for frame in original(self):
+            seen.append(len(frame))
+            yield frame
+
+    monkeypatch.setattr(TableScan, "__iter__", spy)
+    api.rate_folder(spec, folder, batch_rows=1000)
+    assert seen == [1000] * (total // 1000) + [total % 1000] * (total % 1000 > 0)
+
+
+def _survey_data(tmp_path: Path, change: dict[tuple[int, str], object]) -> Path:
+    """tests/specs/survey-data with the respondents as Parquet, repeated three times (new ids),
+    and `change`: cells set to other values, (row, column) -> value."""
+    source = SPECS / "survey-data"
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name in ("agencies", "services"):
+        shutil.copy(source / f"{name}.csv", folder / f"{name}.csv")
+    rows = pd.read_csv(source / "respondents.csv", dtype={"id": str})
+    rows = pd.concat([rows.assign(id=rows["id"] + f"-{copy}") for copy in range(3)],
+                     ignore_index=True)
+    rows = rows.astype({"received": "boolean", "complained": "boolean"}).astype(object)
+    for (row, column), value in change.items():
+        rows.loc[row, column] = value
+    rows.to_parquet(folder / "respondents.parquet", index=False)
+    return folder
+
+
+def _problems(spec: api.Spec, folder: Path, **how: object) -> list[str]:
+    with pytest.raises(SapaError) as raised:
+        api.rate_folder(spec, folder, **how)  # type: ignore[arg-type]
+    return sorted(f"{d.code} {d.span} {d.message}" for d in raised.value.diagnostics)
+
+
+def test_bad_rows_are_found_across_batches_as_in_one_read(tmp_path: Path) -> None:
+    spec, _ = api.check(str(SPECS / "survey.yaml"))
+    size = len(pd.read_csv(SPECS / "survey-data" / "respondents.csv"))
+    late = 2 * size + 1  # in the last copy
+    folder = _survey_data(tmp_path, {
+        (1, "contact"): "phone", (late, "contact"): "fax",    # one finding over two batches
+        (late - 1, "id"): "r1-0",                             # a key repeated batches apart
+        (size, "service_code"): "S9",                         # a link to no service
+        (3, "polite"): 7.0, (late, "polite"): 9.0,
+        (0, "extra"): 1})                                     # a column nobody declared
+    whole = _problems(spec, folder, whole=True)
+    assert [p.split()[0] for p in whole] == ["D402", "D404", "D404", "D406", "D407"]
+    text = " ".join(whole)
+    assert "2 values not one of office, web: row 2 ('phone'), row 16 ('fax')" in text
+    assert "1 value not unique (the key is repeated): row 15 ('r1-0')" in text
+    for rows in (1, 4, size + 1, 1000):
+        assert _problems(spec, folder, batch_rows=rows) == whole
+
+
+def test_problems_of_other_tables_come_with_the_respondents(tmp_path: Path) -> None:
+    spec, _ = api.check(str(SPECS / "survey.yaml"))
+    folder = _survey_data(tmp_path, {(0, "contact"): "phone"})
+    services = (folder / "services.csv").read_text(encoding="utf-8")
+    (folder / "services.csv").write_text(services.replace("S1,A1,0,1", "S1,A1,maybe,1"),
+                                         encoding="utf-8")
+    whole = _problems(spec, folder, whole=True)
+    assert [p.split()[0] for p in whole] == ["D403", "D404"]
+    assert _problems(spec, folder, batch_rows=2) == whole
+
+
+@pytest.mark.parametrize("overlay", [
+    "tables:\n  services:\n    variables:\n      answered: 'count(respondents.polite)'\n",
+    "survey:\n  exclude:\n    odd: {when: 'polite > mean(polite)'}\n",
+])
+def test_respondents_read_whole_where_a_formula_needs_them_all(tmp_path: Path,
+                                                               overlay: str) -> None:
+    path = tmp_path / "variant.yaml"
+    path.write_text(f"extends: {SPECS / 'survey.yaml'}\n{overlay}", encoding="utf-8")
+    spec, problems = api.load(str(path))
+    assert spec is not None, problems
+    folder = _survey_data(tmp_path, {})
+    rated, _ = api.rate_folder(spec, folder, batch_rows=2)
+    assert rated.inputs is not None  # read whole, so the aggregate sees every respondent
+    plain, _ = api.check(str(SPECS / "survey.yaml"))
+    assert api.rate_folder(plain, folder, batch_rows=2)[0].inputs is None
