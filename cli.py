@@ -34,7 +34,7 @@ FORMATS = click.Choice(["text", "json"])
 BATCH_ROWS = click.option(
     "--batch-rows", type=click.IntRange(min=1), default=None,
     help="Respondents in Parquet are read, checked and counted this many rows at a time, "
-         "never whole (default 1,000,000); the results do not depend on it.")
+         "never whole (default 250,000); the results do not depend on it.")
 ALLOW_MISSING_ITEMS = click.option(
     "--allow-missing-items", "allow_missing", is_flag=True,
     help="Data that lack items of the method's questionnaires (a file of another year or "

@@ -4,14 +4,18 @@ one run on the same Parquet file: vectorised pandas, DuckDB SQL and polars (each
 the same item list, each checked equal to sapa's figures).
 
     pip install -e ".[bench]"   # duckdb and polars, the alternatives; sapa needs neither
-    python benchmarks/bench_2020.py [--respondents 1000000] [--seed 0]
+    python benchmarks/bench_2020.py [--sizes 100000,1000000,10000000] [--tools sapa,duckdb]
+                                    [--data DIR] [--seed 0]
 
-Two timings per tool: from the Parquet file to the rating (the whole job), and the rating
-alone with the data already in memory. pandas and polars are written wide (one group-by per
-channel over all its item columns), DuckDB as one SQL query with UNPIVOT. sapa computes all 12
-ratings of the method (both breakdowns) where the others compute one; its time for the
-services rating alone is also given (the survey step for the units only). Peak memory is each
-tool's own process.
+Per size, two timings per tool: from the Parquet file to the rating (the whole job), and the
+rating alone with the data already in memory (best of 3). sapa's whole job is `rate_folder`:
+the respondents read, checked and counted a batch at a time, never whole, all 12 ratings of
+the method (both breakdowns) where the others compute one; its in-memory time is for all 12
+and for the services rating alone. Peak memory is each tool's own process, the whole job
+first (sapa's column is the whole job's; the in-memory run reads everything at once). Sizes
+above 10M time sapa's whole job only, and the others only when named in --tools: each holds
+the whole file in memory. `--data DIR` keeps the generated files (made a million rows at a
+time, so 100M fit) and reuses them.
 """
 
 from __future__ import annotations
@@ -155,40 +159,42 @@ def polars_rating(r: object, services: object, items: pd.DataFrame) -> object:
 
 # ------------------------------------------------------------------------------ measurement
 def child(tool: str, folder: Path, respondents: int) -> None:
-    """One tool, in its own process: the whole job from Parquet, then the rating alone on
-    data in memory (best of 3); prints JSON with both times, peak memory and its figures."""
+    """One tool, in its own process: the whole job from Parquet, then (up to 10M) the rating
+    alone on data in memory; prints JSON with both times, peak memory and its figures."""
     spec, _ = api.check("2020")
     items = item_table(spec)
     parquet = folder / "respondents.parquet"
+    in_memory = respondents <= 10_000_000
     start = time.perf_counter()
     if tool == "sapa":
         from sapa.engine.rating import rate
 
-        frames, problems = api.read(spec, folder)
+        rated, problems = api.rate_folder(spec, folder)
         assert not problems, problems[:3]
-        found = rate(spec, frames).ratings["services"]
-        whole = time.perf_counter() - start
-        memory = best(lambda: rate(spec, frames))
-        only = services_only(spec, folder)
-        alone = best(lambda: rate(only, frames))
+        found = rated.ratings["services"]
+        whole, peak = time.perf_counter() - start, peak_gib()
+        if in_memory:
+            frames, _ = api.read(spec, folder)
+            memory = best(lambda: rate(spec, frames).ratings)
+            only = services_only(spec, folder)
+            alone = best(lambda: rate(only, frames).ratings)
         found = found.dropna(subset=["unit"]).set_index("unit")[["score", "satisfaction"]]
     elif tool == "pandas":
         services = pd.read_parquet(folder / "services.parquet")
         r = pd.read_parquet(parquet)
         found = pandas_rating(r, services, items)
-        whole = time.perf_counter() - start
-        memory = best(lambda: pandas_rating(r, services, items))
-        alone = memory
+        whole, peak = time.perf_counter() - start, peak_gib()
+        memory = alone = best(lambda: pandas_rating(r, services, items))
     elif tool == "duckdb":
         import duckdb
 
         con = duckdb.connect()
         con.register("services", pd.read_parquet(folder / "services.parquet"))
         found = con.execute(duckdb_sql(items, f"read_parquet('{parquet}')")).df()
-        whole = time.perf_counter() - start
-        con.execute(f"CREATE TABLE respondents AS SELECT * FROM read_parquet('{parquet}')")
-        memory = best(lambda: con.execute(duckdb_sql(items, "respondents")).df())
-        alone = memory
+        whole, peak = time.perf_counter() - start, peak_gib()
+        if in_memory:
+            con.execute(f"CREATE TABLE respondents AS SELECT * FROM read_parquet('{parquet}')")
+            memory = alone = best(lambda: con.execute(duckdb_sql(items, "respondents")).df())
         found = found.set_index("service")
     else:
         import polars as pl
@@ -196,13 +202,17 @@ def child(tool: str, folder: Path, respondents: int) -> None:
         services = pl.read_parquet(folder / "services.parquet")
         frame = pl.read_parquet(parquet)
         found = polars_rating(frame, services, items).to_pandas()
-        whole = time.perf_counter() - start
-        memory = best(lambda: polars_rating(frame, services, items))
-        alone = memory
+        whole, peak = time.perf_counter() - start, peak_gib()
+        memory = alone = best(lambda: polars_rating(frame, services, items))
         found = found.set_index("service")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    if not in_memory:
+        memory = alone = float("nan")
     print(json.dumps({"whole": whole, "memory": memory, "alone": alone, "peak": peak,
                       "figures": found[["score", "satisfaction"]].astype(float).to_dict()}))
+
+
+def peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
 
 
 def services_only(spec: Spec, folder: Path) -> Spec:
@@ -229,46 +239,67 @@ def best(run: Callable[[], object], times: int = 3) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--respondents", type=int, default=1_000_000)
+    parser.add_argument("--sizes", default="100000,1000000",
+                        help="respondents, comma-separated (e.g. 100000,1000000,10000000)")
+    parser.add_argument("--tools", default="sapa,pandas,duckdb,polars")
+    parser.add_argument("--data", type=Path, help="keep the generated data here (reused)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--respondents", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.folder, args.respondents)
         return
-    spec, _ = api.check("2020")
     with tempfile.TemporaryDirectory() as tmp:
-        tables = synthetic.catalogues(args.seed)
-        tables["respondents"] = synthetic.respondents(spec, tables, args.respondents, args.seed)
-        folder = synthetic.write(tables, Path(tmp) / "data")
-        print(f"{args.respondents:,} synthetic 2020 respondents (Parquet); services rating:")
-        results = {}
-        for tool in ("sapa", "pandas", "duckdb", "polars"):
-            out = subprocess.run([sys.executable, __file__, "--child", tool, "--folder",
-                                  str(folder), "--respondents", str(args.respondents)],
-                                 capture_output=True, text=True)
-            if out.returncode:
-                print(f"  {tool}: failed: {out.stderr.strip().splitlines()[-1]}")
-                continue
-            results[tool] = json.loads(out.stdout.strip().splitlines()[-1])
-        reference = pd.DataFrame(results["sapa"]["figures"])
-        print(f"  {'tool':8} {'Parquet->rating':>16} {'in memory':>10} {'peak GiB':>9} "
-              f"{'max |diff| vs sapa':>19}")
-        for tool, found in results.items():
-            figures = pd.DataFrame(found["figures"]).reindex(reference.index)
-            diff = np.nanmax(np.abs(figures.to_numpy() - reference.to_numpy()))
-            print(f"  {tool:8} {found['whole']:>15.2f}s {found['memory']:>9.2f}s "
-                  f"{found['peak']:>9.2f} {diff:>19.1e}")
-        sapa = results["sapa"]
-        print(f"  sapa, the services rating alone (no breakdowns, no other rating): "
-              f"{sapa['alone']:.2f} s in memory")
-        for tool in ("pandas", "duckdb", "polars"):
-            if tool in results:
-                print(f"  sapa (all 12 ratings) / {tool} (one): "
-                      f"{sapa['memory'] / results[tool]['memory']:.2f} in memory, "
-                      f"{sapa['whole'] / results[tool]['whole']:.2f} from Parquet; "
-                      f"services alone / {tool}: {sapa['alone'] / results[tool]['memory']:.2f}")
+        for size in (int(n) for n in args.sizes.split(",")):
+            folder = (args.data or Path(tmp)) / f"respondents-{size}"
+            if not (folder / "respondents.parquet").exists():
+                generate(folder, size, args.seed)
+            tools = args.tools.split(",")
+            if size > 10_000_000 and args.tools == parser.get_default("tools"):
+                tools = ["sapa"]
+            measure(folder, size, tools)
+
+
+def generate(folder: Path, size: int, seed: int) -> None:
+    spec, _ = api.check("2020")
+    tables = synthetic.catalogues(seed)
+    synthetic.write(tables, folder)
+    synthetic.write_respondents(spec, tables, size, folder / "respondents.parquet", seed)
+
+
+def measure(folder: Path, size: int, tools: list[str]) -> None:
+    print(f"{size:,} synthetic 2020 respondents (Parquet); services rating:")
+    results = {}
+    for tool in tools:
+        out = subprocess.run([sys.executable, __file__, "--child", tool, "--folder",
+                              str(folder), "--respondents", str(size)],
+                             capture_output=True, text=True)
+        if out.returncode:
+            lines = out.stderr.strip().splitlines() or [f"exit code {out.returncode}"]
+            print(f"  {tool}: failed: {lines[-1]}")
+            continue
+        results[tool] = json.loads(out.stdout.strip().splitlines()[-1])
+    if "sapa" not in results:
+        return
+    reference = pd.DataFrame(results["sapa"]["figures"])
+    print(f"  {'tool':8} {'Parquet->rating':>16} {'in memory':>10} {'peak GiB':>9} "
+          f"{'max |diff| vs sapa':>19}")
+    for tool, found in results.items():
+        figures = pd.DataFrame(found["figures"]).reindex(reference.index)
+        diff = np.nanmax(np.abs(figures.to_numpy() - reference.to_numpy()))
+        print(f"  {tool:8} {found['whole']:>15.2f}s {found['memory']:>9.2f}s "
+              f"{found['peak']:>9.2f} {diff:>19.1e}")
+    sapa = results["sapa"]
+    print(f"  sapa, the services rating alone (no breakdowns, no other rating): "
+          f"{sapa['alone']:.2f} s in memory")
+    for tool in ("pandas", "duckdb", "polars"):
+        if tool in results:
+            print(f"  sapa (all 12 ratings) / {tool} (one): "
+                  f"{sapa['memory'] / results[tool]['memory']:.2f} in memory, "
+                  f"{sapa['whole'] / results[tool]['whole']:.2f} from Parquet; "
+                  f"services alone: {sapa['alone'] / results[tool]['alone']:.2f} in memory")
 
 
 if __name__ == "__main__":

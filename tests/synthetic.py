@@ -46,9 +46,10 @@ def catalogues(seed: int = 0) -> dict[str, pd.DataFrame]:
     }
 
 
-def respondents(spec: Spec, tables: dict[str, pd.DataFrame], n: int, seed: int = 0
-                ) -> pd.DataFrame:
-    """n respondents answering the items of `spec`'s questionnaires (empty = not asked)."""
+def respondents(spec: Spec, tables: dict[str, pd.DataFrame], n: int, seed: int = 0,
+                first_id: int = 0) -> pd.DataFrame:
+    """n respondents answering the items of `spec`'s questionnaires (empty = not asked),
+    numbered from `first_id`."""
     rng = np.random.default_rng(seed)
     services = tables["services"]
     service = rng.integers(0, len(services), n)
@@ -57,7 +58,7 @@ def respondents(spec: Spec, tables: dict[str, pd.DataFrame], n: int, seed: int =
     contact[codes == AMBULANCE] = "ambulance_103"
     regions = tables["regions"]["code"].to_numpy()
     frame = pd.DataFrame({
-        "respondent_id": np.arange(n).astype(str), "service_code": codes,
+        "respondent_id": np.arange(first_id, first_id + n).astype(str), "service_code": codes,
         "region": regions[np.minimum(rng.integers(0, len(regions) * 10, n) // 10,
                                      len(regions) - 1)],
         "contact": contact, "received": rng.random(n) > 0.003,
@@ -93,3 +94,22 @@ def write(tables: dict[str, pd.DataFrame], folder: Path, fmt: str = "parquet") -
         else:
             frame.to_csv(folder / f"{name}.csv", index=False)
     return folder
+
+
+def write_respondents(spec: Spec, tables: dict[str, pd.DataFrame], n: int, path: Path,
+                      seed: int = 0, chunk: int = 1_000_000) -> Path:
+    """n respondents written to one Parquet file `chunk` at a time (each chunk drawn with its
+    own seed, ids running on), so that files far larger than memory can be made."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    for number, start in enumerate(range(0, n, chunk)):
+        frame = respondents(spec, tables, min(chunk, n - start), seed + number, start)
+        batch = pa.Table.from_pandas(frame, preserve_index=False)
+        if writer is None:
+            writer = pq.ParquetWriter(path, batch.schema)
+        writer.write_table(batch.cast(writer.schema))
+    assert writer is not None
+    writer.close()
+    return path

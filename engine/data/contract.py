@@ -163,7 +163,9 @@ def _shown(value: object) -> str:
 
 def _parse_text(spec: ColumnSpec, cells: pd.Series
                 ) -> tuple[pd.Series, list[tuple[str, list[int], str]]]:
-    text = cells.astype("string").str.strip().reset_index(drop=True)
+    # text as read (Parquet, pandas' own string type) is stripped as it is, without a copy
+    text = (cells if isinstance(cells.dtype, pd.StringDtype) else cells.astype("string"))
+    text = text.str.strip().reset_index(drop=True)
     blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
     bad: list[tuple[str, list[int], str]] = []
     if spec.type in ("number", "integer"):

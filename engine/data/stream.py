@@ -24,8 +24,9 @@ from sapa.engine.data.readers import grid_locator
 from sapa.engine.diagnostics import Diagnostic, Span
 from sapa.engine.spec import Spec
 
-#: Rows per batch: about 0.5 GB of a 2020 questionnaire's columns in memory at a time.
-BATCH_ROWS = 1_000_000
+#: Rows per batch: about 150 MB of a 2020 questionnaire's columns at a time. Smaller batches
+#: stay in the processor's caches; measured on 1M and 10M respondents, 250k was fastest.
+BATCH_ROWS = 250_000
 
 
 class TableScan:
@@ -65,8 +66,8 @@ class TableScan:
                 elif number == 0:  # about columns: the same in every batch
                     order.append(problem)
             if not blank and table.key:
-                hashes.append(pd.util.hash_pandas_object(frame[list(table.key)], index=False)
-                              .to_numpy())
+                hashes.append(pd.util.hash_pandas_object(  # keys are mostly unique: hashed
+                    frame[list(table.key)], index=False, categorize=False).to_numpy())
             start += len(frame)
             yield frame
         if start == 0:

@@ -48,14 +48,17 @@ def missing(value: Value) -> np.ndarray | bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
-def _plain(value: Value, fill: object) -> Any:
-    """Values as a NumPy array (or scalar) with missing entries replaced by `fill`."""
+def _plain(value: Value, fill: object, absent: np.ndarray | bool | None = None) -> Any:
+    """Values as a NumPy array (or scalar) with missing entries replaced by `fill`. `absent`:
+    where they are missing, when already known."""
     if isinstance(value, pd.Series):
         if pd.api.types.is_bool_dtype(value.dtype):
             return value.fillna(False).to_numpy(dtype=bool)
         if pd.api.types.is_numeric_dtype(value.dtype):
             return value.to_numpy(dtype=float)
-        return value.astype(object).where(value.notna(), fill).to_numpy()
+        values = value.to_numpy(dtype=object)
+        absent = missing(value) if absent is None else absent
+        return np.where(absent, fill, values) if np.any(absent) else values
     return fill if missing(value) else value
 
 
@@ -89,12 +92,15 @@ def _to_float(value: Value) -> Value:
     return np.nan if missing(value) else float(value)
 
 
-def _compare(op: str, a: pd.Series, b: pd.Series, kind: str) -> pd.Series:
+def _compare(op: str, a: Value, b: Value, kind: str, n: int) -> pd.Series:
+    """A comparison over `n` rows; a constant side is compared as one value, never copied into
+    a column."""
     fill = {"number": np.nan, "string": "", "bool": False}[kind]
-    mask = a.isna().to_numpy() | b.isna().to_numpy()
+    absent_a, absent_b = missing(a), missing(b)
     with np.errstate(invalid="ignore"):
-        values = _COMPARE[op](_plain(a, fill), _plain(b, fill))
-    return _boolean(np.asarray(values), mask)
+        values = _COMPARE[op](_plain(a, fill, absent_a), _plain(b, fill, absent_b))
+    return _boolean(np.broadcast_to(np.asarray(values), (n,)),
+                    np.broadcast_to(np.asarray(absent_a | absent_b), (n,)))
 
 
 def round_half_up(x: Value, digits: float) -> Value:
@@ -112,9 +118,12 @@ def _op(node: Op, frames: Frames) -> Value:
     n = frames.length(node.table) if node.table else 1
     if node.op == "if":
         args = _if_arguments(node, frames, n)
+    elif node.op in _COMPARISONS:  # a constant side stays one value
+        args = [evaluate(a, frames) for a in node.args]
     else:
         args = [broadcast(evaluate(a, frames), n, a.type) for a in node.args]
-    result = _OPERATIONS[node.op](node, args)
+    result = _COMPARISONS[node.op](node, args, n) if node.op in _COMPARISONS \
+        else _OPERATIONS[node.op](node, args)
     if node.op in _ARITHMETIC:
         given = args[0].notna().to_numpy() & args[1].notna().to_numpy()
         frames.flag_undefined(node.table, given & result.isna().to_numpy())
@@ -140,12 +149,22 @@ def _if_arguments(node: Op, frames: Frames, n: int) -> list[pd.Series]:
     return args
 
 
-def _membership(node: Op, args: list[pd.Series]) -> pd.Series:
+def _membership(node: Op, args: list[Value], n: int) -> pd.Series:
+    """`x in (a, b, ...)`: true where x equals an option, missing where x is (or where no
+    option matches and one is missing). Options that are all given values are looked up in
+    one pass."""
     value, options = args[0], args[1:]
     kind = node.args[0].type
-    result = _compare("==", value, options[0], kind)
-    for option in options[1:]:
-        result = result | _compare("==", value, option, kind)
+    if isinstance(value, pd.Series) and not any(isinstance(o, pd.Series) or missing(o)
+                                                for o in options):
+        absent = missing(value)
+        plain = _plain(value, {"number": np.nan, "string": "", "bool": False}[kind], absent)
+        result = _boolean(pd.Series(plain, copy=False).isin(list(options)).to_numpy() & ~absent,
+                          absent)
+    else:
+        result = _compare("==", value, options[0], kind, n)
+        for option in options[1:]:
+            result = result | _compare("==", value, option, kind, n)
     return ~result if node.op == "not in" else result
 
 
@@ -178,14 +197,10 @@ def _rowwise(node: Op, args: list[pd.Series]) -> pd.Series:
 
 _OPERATIONS: dict[str, Callable[[Op, list[pd.Series]], pd.Series]] = {
     **{op: (lambda node, a: _arithmetic(node.op, a[0], a[1])) for op in _ARITHMETIC},
-    **{op: (lambda node, a: _compare(node.op, a[0], a[1], node.args[0].type))
-       for op in _COMPARE},
     "neg": lambda node, a: -a[0].astype("float64"),
     "and": lambda node, a: a[0].astype("boolean") & a[1].astype("boolean"),
     "or": lambda node, a: a[0].astype("boolean") | a[1].astype("boolean"),
     "not": lambda node, a: ~a[0].astype("boolean"),
-    "in": _membership,
-    "not in": _membership,
     "if": _if,
     "coalesce": _coalesce,
     "is_missing": lambda node, a: pd.Series(a[0].isna().to_numpy(), dtype="boolean"),
@@ -193,6 +208,14 @@ _OPERATIONS: dict[str, Callable[[Op, list[pd.Series]], pd.Series]] = {
     "round": lambda node, a: round_half_up(a[0], float(node.args[1].value)),  # a constant
     "clamp": _clamp,
     **{op: _rowwise for op in ("sum", "mean", "min", "max")},
+}
+
+
+_COMPARISONS: dict[str, Callable[[Op, list[Value], int], pd.Series]] = {
+    **{op: (lambda node, a, n: _compare(node.op, a[0], a[1], node.args[0].type, n))
+       for op in _COMPARE},
+    "in": _membership,
+    "not in": _membership,
 }
 
 

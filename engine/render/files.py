@@ -152,10 +152,11 @@ def _numbers(column: pd.Series) -> np.ndarray:
     """Each number as the shortest text that reads back as the same float (NumPy's, as
     Python's repr), a whole number without `.0`, a missing one empty: a column at a time."""
     values = column.to_numpy(dtype=float, na_value=np.nan)
-    text = values.astype(str).astype(object)
+    text = np.full(len(values), None, dtype=object)
     whole = np.isfinite(values) & (np.abs(values) < 2 ** 53) & (values == np.trunc(values))
-    text[whole] = values[whole].astype(np.int64).astype(str)
-    text[np.isnan(values)] = None
+    text[whole] = values[whole].astype(np.int64).astype(str)  # counts: fast as integers
+    other = ~whole & ~np.isnan(values)
+    text[other] = values[other].astype(str)
     return text
 
 

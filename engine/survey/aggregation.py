@@ -12,9 +12,9 @@ criteria, zones and channels; this module knows none of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import reduce
+from functools import cached_property, reduce
 
 import numpy as np
 import pandas as pd
@@ -89,17 +89,25 @@ class _Grouping:
     def cells(self) -> int:
         return self.groups * (1 if self.weights is None else self.weights.shape[1])
 
-    def count(self, rows: np.ndarray, slot: np.ndarray | None = None, slots: int = 1
-              ) -> np.ndarray:
-        """How many of `rows` (respondent numbers) fall in each cell (and in each `slot`,
-        0..slots-1: slots x cells), each respondent counted as often as it is drawn."""
-        slot = np.zeros(len(rows), dtype=np.int64) if slot is None else slot
-        at = slot * self.groups + self.position[rows]
-        if self.weights is None:
-            return np.bincount(at, minlength=self.groups * slots).astype(float)
+    @cached_property
+    def counted(self) -> np.ndarray:
+        """The group of each respondent counted, -1 for the others."""
+        return np.where(self.included, self.position, -1)
+
+    def count(self, group: np.ndarray, slot: np.ndarray | None = None, slots: int = 1,
+              rows: np.ndarray | None = None) -> np.ndarray:
+        """How many respondents fall in each cell (and in each `slot`, 0..slots-1: slots x
+        cells), each counted as often as it is drawn. `group`: the group of each (-1: not
+        counted); `rows`: which respondents they are (default: all, in order)."""
+        at = group if slot is None else slot * self.groups + group
+        if self.weights is None:  # the ones not counted go to one bin past the end
+            at = np.where(group >= 0, at, self.groups * slots)
+            return np.bincount(at, minlength=self.groups * slots + 1)[:-1].astype(float)
+        keep = group >= 0
+        rows = np.flatnonzero(keep) if rows is None else rows[keep]
         # (slot, group) x replicates = a one-hot matrix of these respondents' places times
         # their draws: one sparse product, laid out as slots x cells with no copy
-        one_hot = sparse.csr_matrix((np.ones(len(rows)), (at, rows)),
+        one_hot = sparse.csr_matrix((np.ones(len(rows)), (at[keep], rows)),
                                     shape=(self.groups * slots, self.weights.shape[0]))
         return np.asarray(one_hot @ self.weights).ravel()
 
@@ -127,11 +135,10 @@ def tally(survey: Survey, frames: Frames, weights: np.ndarray | None = None) -> 
     counts, ignored = _item_counts(survey, frames, groupings)
     tables = {}
     for name, g in groupings.items():
-        counted = np.flatnonzero(g.included & (g.position >= 0))
         excluded = np.zeros((len(survey.exclusions), g.cells))
         for i in range(len(survey.exclusions)):
-            excluded[i] = g.count(np.flatnonzero((reason == i) & (g.position >= 0)))
-        tables[name] = Tally(g.unit, g.value, g.values, counts[name], g.count(counted),
+            excluded[i] = g.count(np.where(reason == i, g.position, -1))
+        tables[name] = Tally(g.unit, g.value, g.values, counts[name], g.count(g.counted),
                              excluded, g.pooled)
     return Tallies(tables, ignored, replicates)
 
@@ -399,29 +406,49 @@ def _item_counts(survey: Survey, frames: Frames, groupings: dict[str, _Grouping]
                 False).to_numpy(dtype=bool)
         return holds[plan]
 
+    place = _places(codes)
+    counted = groupings[survey.results].included
     row = 0
     for q in survey.questionnaires:
-        member = true_for(q.when)
+        members = np.flatnonzero(true_for(q.when))  # each item looks at these rows only
+        groups = {name: g.counted[members] for name, g in groupings.items()}
         for item in q.items:
-            values = respondents[item.name].to_numpy(dtype=float)
+            values = respondents[item.name].to_numpy(dtype=float)[members]
             present = ~np.isnan(values)
-            applies = member
             if item.asked_if is not None:
-                applies = member & true_for(item.asked_if)
-                stray = int((member & present & ~applies & groupings[survey.results].included)
-                            .sum())
+                applies = true_for(item.asked_if)[members]
+                stray = int((present & ~applies & counted[members]).sum())
                 if stray:
                     ignored[f"{q.name}.{item.name}"] = stray
-            asked = np.flatnonzero(applies & present)
-            code = np.minimum(np.searchsorted(codes, values[asked]), len(codes) - 1)
-            known = codes[code] == values[asked]  # the data contract admits no other value
-            asked, code = asked[known], code[known]
+                present &= applies
+            asked = np.flatnonzero(present)  # among the members
+            code = place(values[asked])
+            asked, code = asked[code >= 0], code[code >= 0]  # the contract admits no other
             for name, grouping in groupings.items():
-                keep = grouping.included[asked]
-                out[name][row] = grouping.count(asked[keep], code[keep], len(codes)).reshape(
-                    len(codes), grouping.cells)
+                rows = members[asked] if grouping.weights is not None else None
+                out[name][row] = grouping.count(groups[name][asked], code, len(codes),
+                                                rows).reshape(len(codes), grouping.cells)
             row += 1
     return out, ignored
+
+
+def _places(codes: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """What finds each answer's place among the scale's codes (sorted), -1 for none: a lookup
+    table when the codes are small whole numbers, as scales are; a binary search otherwise."""
+    if len(codes) and (codes == np.floor(codes)).all() and 0 <= codes[0] and codes[-1] < 1024:
+        table = np.full(int(codes[-1]) + 2, -1, dtype=np.int64)
+        table[codes.astype(np.int64)] = np.arange(len(codes))
+
+        def lookup(values: np.ndarray) -> np.ndarray:
+            whole = values.astype(np.int64)
+            inside = (whole == values) & (whole >= 0) & (whole <= codes[-1])
+            return table[np.where(inside, whole, len(table) - 1)]
+        return lookup
+
+    def search(values: np.ndarray) -> np.ndarray:
+        found = np.minimum(np.searchsorted(codes, values), len(codes) - 1)
+        return np.where(codes[found] == values, found, -1)
+    return search
 
 
 def _item_figures(survey: Survey, counts: np.ndarray) -> Figures:
