@@ -35,6 +35,10 @@ BATCH_ROWS = click.option(
     "--batch-rows", type=click.IntRange(min=1), default=None,
     help="Respondents in Parquet are read, checked and counted this many rows at a time, "
          "never whole (default 250,000); the results do not depend on it.")
+BACKEND = click.option(
+    "--backend", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+    help="Where the respondents are read, checked and counted: here, or by Spark's workers "
+         "(PySpark and Java; a local Spark, or the session spark-submit started).")
 ALLOW_MISSING_ITEMS = click.option(
     "--allow-missing-items", "allow_missing", is_flag=True,
     help="Data that lack items of the method's questionnaires (a file of another year or "
@@ -223,9 +227,10 @@ def show(spec: str, resolved: bool) -> None:
 @LANG
 @ALLOW_MISSING_ITEMS
 @BATCH_ROWS
+@BACKEND
 def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, force: bool,
          only: tuple[str, ...], uncertainty: bool, reps: int, seed: int, level: float,
-         lang: str | None, allow_missing: bool, batch_rows: int | None) -> None:
+         lang: str | None, allow_missing: bool, batch_rows: int | None, backend: str) -> None:
     """Compute the ratings of SPEC (default: the bundled 2020 methodology) over data."""
     def action() -> int:
         loaded, _ = api.check(spec)
@@ -245,7 +250,7 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, forc
         if out_dir:
             files.check_output(out_dir, [folder], force)
         rated, warnings = api.rate_folder(loaded, folder, allow_missing, whole=uncertainty,
-                                          batch_rows=batch_rows)
+                                          batch_rows=batch_rows, backend=backend)
         _echo_problems(warnings)
         for where, count in rated.not_counted.items():
             click.echo(f"notice: {count} answers to {where} were not counted: the item "

@@ -206,23 +206,27 @@ def read(spec: Spec, folder: Path, allow_missing_items: bool = False,
 
 
 def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False,
-                whole: bool = False, batch_rows: int | None = None
+                whole: bool = False, batch_rows: int | None = None, backend: str = "local"
                 ) -> tuple[rating_stage.Rated, list[Diagnostic]]:
     """Read, check and rate the data in `folder`: the results, and the warnings of the data and
     of the formulas (values left missing, D414). The survey's respondents, when in Parquet,
-    are read, checked and tallied `batch_rows` at a time and never held whole, unless `whole`
-    (a bootstrap or an explanation needs them) or a formula other than the survey's reads
-    them; the results are the same."""
-    scan = None if whole else respondent_scan(spec, folder, allow_missing_items, batch_rows)
+    are read, checked and tallied `batch_rows` at a time and never held whole, here or by
+    Spark's workers (`backend`), unless `whole` (a bootstrap or an explanation needs them) or
+    a formula other than the survey's reads them; the results are the same."""
+    scan, why_not = (None, "the respondents are needed whole") if whole else \
+        respondent_scan(spec, folder, allow_missing_items, batch_rows, backend)
+    notes = [] if scan is not None or backend == "local" else [Diagnostic(
+        "D415", f"--backend {backend}: nothing is read by {backend}, as {why_not}; rated here",
+        severity="warning")]
     if scan is None:
         frames, warnings = read(spec, folder, allow_missing_items)
         rated = rating_stage.rate(spec, frames)
-        return rated, warnings + rated.warnings
+        return rated, notes + warnings + rated.warnings
     try:
         frames, warnings = read(spec, folder, allow_missing_items, scan.name)
     except SapaError as error:  # the respondents' problems are reported with the others'
         scan.parents = {}
-        for _ in scan:
+        for _ in scan.map(len):
             pass
         raise SapaError([*error.diagnostics, *scan.problems], error.summary) from None
     scan.parents = {link.parent: frames[link.parent]
@@ -235,18 +239,23 @@ def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False,
 
 
 def respondent_scan(spec: Spec, folder: Path, allow_missing_items: bool,
-                    batch_rows: int | None = None) -> data_stage.TableScan | None:
-    """The survey's respondents as a batch reader, where they can be rated that way: a Parquet
-    file in a folder, and only the survey reads them."""
-    if spec.survey is None or not folder.is_dir():
-        return None
+                    batch_rows: int | None = None, backend: str = "local"
+                    ) -> tuple[data_stage.TableScan | None, str]:
+    """The survey's respondents as a batch reader (on `backend`), where they can be rated
+    that way: a Parquet file in a folder, and only the survey reads them; else None and why."""
+    if spec.survey is None:
+        return None, f"{spec.id} has no survey"
     name = spec.survey.respondents
-    files = [folder / f"{name}{suffix}" for suffix in data_stage.READERS]
+    files = [folder / f"{name}{suffix}" for suffix in data_stage.READERS] \
+        if folder.is_dir() else []
     present = [f for f in files if f.is_file()]
-    if [f.suffix for f in present] != [".parquet"] or not rating_stage.streams_respondents(spec):
-        return None
-    return data_stage.TableScan(spec, name, present[0], {}, allow_missing_items,
-                                batch_rows or data_stage.BATCH_ROWS)
+    if [f.suffix for f in present] != [".parquet"]:
+        return None, f"its respondents are not one Parquet file ({name}.parquet) in a folder"
+    if not rating_stage.streams_respondents(spec):
+        return None, "a formula besides the survey's reads the respondents whole"
+    scan = data_stage.SparkScan if backend == "spark" else data_stage.TableScan
+    return scan(spec, name, present[0], {}, allow_missing_items,
+                batch_rows or data_stage.BATCH_ROWS), ""
 
 
 def chosen_ratings(spec: Spec, only: Sequence[str]) -> list[str]:

@@ -183,6 +183,8 @@ DATA_CASES = [
     Case("a division by zero in the data", "D414", 0, command=RATE,
          edits=(put("services.csv", SERVICES.replace("B,s1,1,50,0", "B,s1,1,0,0")),)),
     Case("no --data and no bundled data", "D400", 2, command="rate {spec}"),
+    Case("--backend spark with nothing for Spark to read", "D415", 0,
+         command=RATE + " --backend spark"),
 ]
 
 COMMAND_CASES = [

@@ -48,14 +48,14 @@ def test_no_batch_holds_more_rows_than_asked(monkeypatch: pytest.MonkeyPatch) ->
     folder = api.data_folder("2020", spec, None)
     total = pq.ParquetFile(folder / "respondents.parquet").metadata.num_rows
     seen: list[int] = []
-    original = TableScan.__iter__
+    original = TableScan._batches
 
-    def spy(self: TableScan):  # type: ignore[no-untyped-def]
-        for frame in original(self):
+    def spy(self: TableScan, *args: object):  # type: ignore[no-untyped-def]
+        for frame in original(self, *args):
             seen.append(len(frame))
             yield frame
 
-    monkeypatch.setattr(TableScan, "__iter__", spy)
+    monkeypatch.setattr(TableScan, "_batches", spy)
     api.rate_folder(spec, folder, batch_rows=1000)
     assert seen == [1000] * (total // 1000) + [total % 1000] * (total % 1000 > 0)
 

@@ -7,8 +7,10 @@ it); other files are read whole."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,20 +22,35 @@ from sapa.engine.data.contract import (
     link_findings,
     repeated_keys,
 )
-from sapa.engine.data.readers import grid_locator
+from sapa.engine.data.readers import Locate, grid_locator
 from sapa.engine.diagnostics import Diagnostic, Span
 from sapa.engine.spec import Spec
+
+T = TypeVar("T")
 
 #: Rows per batch: about 150 MB of a 2020 questionnaire's columns at a time. Smaller batches
 #: stay in the processor's caches; measured on 1M and 10M respondents, 250k was fastest.
 BATCH_ROWS = 250_000
 
 
+@dataclass
+class Checked:
+    """One batch checked: its rows, what was found in them (rows counted from the batch's
+    first), its key hashes (None when a key cell is blank) and what `work` made of it."""
+
+    rows: int
+    problems: list[Diagnostic | Finding]
+    hashes: np.ndarray | None
+    result: Any
+
+
 class TableScan:
-    """Iterating gives the checked batches of one table's Parquet file, in order; afterwards
-    `problems` holds everything found (nothing may be computed from the batches when any of
-    it is an error). `parents`: the checked tables its links point to (their links are
-    checked batch by batch)."""
+    """One table's Parquet file, read and checked a batch at a time: `map(work)` gives
+    work(checked batch) for each batch, in the file's order; afterwards `problems` holds
+    everything found (nothing may be kept from the batches when any of it is an error).
+    `parents`: the checked tables its links point to (its links are checked batch by batch).
+    This scan reads the batches here; a backend reads and checks them where the data are
+    (SparkScan) and hands back what `check` returns."""
 
     def __init__(self, spec: Spec, name: str, file: Path, parents: Mapping[str, pd.DataFrame],
                  allow_missing: bool, rows: int = BATCH_ROWS) -> None:
@@ -41,45 +58,74 @@ class TableScan:
         self.allow_missing, self.rows = allow_missing, max(1, rows)
         self.problems: list[Diagnostic] = []
 
-    def __iter__(self) -> Iterator[pd.DataFrame]:
+    def map(self, work: Callable[[pd.DataFrame], T]) -> Iterator[T]:
         import pyarrow.parquet as pq
 
-        table = self.spec.tables[self.name]
         reader = pq.ParquetFile(self.file)
-        locate = grid_locator(str(self.file), pd.DataFrame(columns=reader.schema_arrow.names))
+        check = self.checker(reader.schema_arrow.names)
+        yield from self.gathered(check(batch, work) for batch in self._batches(reader))
+
+    def checker(self, columns: list[str]) -> Callable[[pd.DataFrame, Callable[..., T]], Checked]:
+        """What checks one batch (and runs `work` on it) wherever it runs: it holds only
+        what it needs, so that it can be shipped to a backend's workers."""
+        spec, name, parents = self.spec, self.name, self.parents
+        locate, origin, allow = self.locate(columns), self.file.name, self.allow_missing
+
+        def check(batch: pd.DataFrame, work: Callable[[pd.DataFrame], T]) -> Checked:
+            table = spec.tables[name]
+            frame, problems = check_frame(table, batch, locate, origin, spec.vocabulary,
+                                          allow)
+            blank = blank_keys(table, frame)
+            problems += blank + link_findings(spec, {**parents, name: frame},
+                                              [name, *parents], [name])
+            hashes = None if blank or not table.key else pd.util.hash_pandas_object(
+                frame[list(table.key)], index=False, categorize=False).to_numpy()  # unique:
+            return Checked(len(frame), problems, hashes, work(frame))  # not factorised
+        return check
+
+    def locate(self, columns: list[str]) -> Locate:
+        return grid_locator(str(self.file), pd.DataFrame(columns=columns))
+
+    def gathered(self, batches: Iterable[Checked]) -> Iterator[T]:
+        """Each batch's result, in order, its findings added to the ones before: one per
+        column and kind, rows numbered in the whole file; at the end, keys repeated across
+        batches."""
         found: dict[tuple[str, str, str, str], Finding] = {}
         order: list[Diagnostic | tuple[str, str, str, str]] = []
         hashes: list[np.ndarray] = []
         start, blank = 0, False
-        for number, batch in enumerate(self._batches(reader)):
-            frame, problems = check_frame(table, batch, locate, self.file.name,
-                                          self.spec.vocabulary, self.allow_missing)
-            keys = blank_keys(table, frame)
-            blank = blank or bool(keys)
-            problems += keys + link_findings(self.spec, {**self.parents, self.name: frame},
-                                             [self.name, *self.parents], [self.name])
-            for problem in problems:
+        for number, checked in enumerate(batches):
+            for problem in checked.problems:
                 if isinstance(problem, Finding):
                     if problem.kind not in found:
                         order.append(problem.kind)
                     found[problem.kind] = problem.after(found.get(problem.kind), start)
                 elif number == 0:  # about columns: the same in every batch
                     order.append(problem)
-            if not blank and table.key:
-                hashes.append(pd.util.hash_pandas_object(  # keys are mostly unique: hashed
-                    frame[list(table.key)], index=False, categorize=False).to_numpy())
-            start += len(frame)
-            yield frame
+            blank = blank or checked.hashes is None
+            if not blank:
+                hashes.append(checked.hashes)  # type: ignore[arg-type]
+            start += checked.rows
+            yield checked.result
         if start == 0:
             self.problems.append(Diagnostic("D412", f"{self.file.name} has no rows: table "
                                             f"'{self.name}' is empty", Span(str(self.file), 1, 1),
                                             "warning"))
-        if not blank and hashes:
-            for problem in self._repeated(reader, np.concatenate(hashes)):
+        table = self.spec.tables[self.name]
+        if not blank and hashes and table.key:
+            import pyarrow.parquet as pq
+
+            for problem in self._repeated(pq.ParquetFile(self.file), np.concatenate(hashes)):
                 order.append(problem.kind)
                 found[problem.kind] = problem
         self.problems += [p if isinstance(p, Diagnostic) else
-                          found[p].diagnostic(self.file.name, locate) for p in order]
+                          found[p].diagnostic(self.file.name, self._header_locate())
+                          for p in order]
+
+    def _header_locate(self) -> Locate:
+        import pyarrow.parquet as pq
+
+        return self.locate(pq.ParquetFile(self.file).schema_arrow.names)
 
     def _batches(self, reader: object, columns: list[str] | None = None
                  ) -> Iterator[pd.DataFrame]:

@@ -3,16 +3,19 @@ where the order puts it (after what its formulas read, before what reads its res
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
+from typing import Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from sapa.engine.diagnostics import Diagnostic
 from sapa.engine.formula import Frames, aggregates_over, evaluate_rows, tables_read
-from sapa.engine.spec import Spec
+from sapa.engine.spec import Spec, Survey
 from sapa.engine.survey import (
     SurveyResults,
+    Tallies,
     merged,
     run_survey_from_items,
     run_surveys,
@@ -20,11 +23,20 @@ from sapa.engine.survey import (
     tally,
 )
 
+T = TypeVar("T")
+
+
+class Batches(Protocol):
+    """Rows of a table handed on a batch at a time: `map(work)` runs work on each batch,
+    wherever the batches are (data.TableScan, or a backend's workers), in order."""
+
+    def map(self, work: Callable[[pd.DataFrame], T]) -> Iterator[T]: ...
+
 
 def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],
                     survey_items: pd.DataFrame | None = None,
                     weights: np.ndarray | None = None,
-                    respondents: Iterable[pd.DataFrame] | None = None
+                    respondents: Batches | None = None
                     ) -> tuple[Frames, dict[str, SurveyResults], list[Diagnostic]]:
     """Add every variable as a column of its table and the survey results as tables.
 
@@ -93,6 +105,12 @@ def _units(spec: Spec, frames: Frames, table: str, rows: np.ndarray) -> str:
     return ", ".join(names) + more
 
 
+def _tally_batch(survey: Survey, parents: dict[str, pd.DataFrame], batch: pd.DataFrame
+                 ) -> Tallies:
+    """One batch of respondents counted (where the batch is: it may run in a worker)."""
+    return tally(survey, Frames({**parents, survey.respondents: batch}))
+
+
 def streams_respondents(spec: Spec) -> bool:
     """Whether the survey's respondents can be rated a batch at a time: only the survey reads
     them (no variable of their own, no other formula or rating), and the survey's conditions,
@@ -106,16 +124,16 @@ def streams_respondents(spec: Spec) -> bool:
 
 
 def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None,
-                weights: np.ndarray | None, respondents: Iterable[pd.DataFrame] | None
+                weights: np.ndarray | None, respondents: Batches | None
                 ) -> dict[str, SurveyResults]:
     survey = spec.survey
     assert survey is not None
     if survey_items is not None:
         results = run_survey_from_items(survey, frames, survey_items)
     elif respondents is not None:
-        tallies = merged(tally(survey, Frames({**frames.tables, survey.respondents: batch}))
-                         for batch in respondents)
-        results = survey_results(survey, frames, tallies)
+        parents = {name: t for name, t in frames.tables.items() if name != survey.respondents}
+        results = survey_results(survey, frames, merged(respondents.map(
+            partial(_tally_batch, survey, parents))))
     else:  # replicates of every level only where a formula reads them
         read = tables_read(spec.variables, tuple(spec.ratings.values())) \
             if weights is not None else set()

@@ -3,7 +3,7 @@ ratings out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -11,7 +11,7 @@ import pandas as pd
 
 from sapa.engine.diagnostics import Diagnostic
 from sapa.engine.formula import Frames
-from sapa.engine.rating.evaluation import evaluate_tables
+from sapa.engine.rating.evaluation import Batches, evaluate_tables
 from sapa.engine.rating.ranking import compute_ratings
 from sapa.engine.spec import Spec
 from sapa.engine.survey import SurveyResults
@@ -50,7 +50,7 @@ class Rated:
 
 def rate(spec: Spec, tables: Mapping[str, pd.DataFrame],
          survey_items: pd.DataFrame | None = None,
-         respondents: Iterable[pd.DataFrame] | None = None) -> Rated:
+         respondents: Batches | None = None) -> Rated:
     """Evaluate `spec` over checked tables (data.load_tables). `survey_items` (item statistics
     per unit) stands in for the respondents: embedded tests check the aggregation with it.
     `respondents`: the survey's respondents a batch at a time (`tables` then holds none, and

@@ -5,6 +5,7 @@ aggregation.py counts the answers over groups of respondents; levels.py combines
 
 from sapa.engine.survey.aggregation import (
     SurveyResults,
+    Tallies,
     cells_per_replicate,
     counted_respondents,
     merged,
@@ -16,7 +17,7 @@ from sapa.engine.survey.aggregation import (
 from sapa.engine.survey.hierarchy import ItemWeights, NotLinear, node_members, zone_targets
 
 __all__ = [
-    "ItemWeights", "NotLinear", "SurveyResults", "cells_per_replicate", "counted_respondents",
-    "merged", "node_members", "run_survey_from_items", "run_surveys", "survey_results", "tally",
-    "zone_targets",
+    "ItemWeights", "NotLinear", "SurveyResults", "Tallies", "cells_per_replicate",
+    "counted_respondents", "merged", "node_members", "run_survey_from_items", "run_surveys",
+    "survey_results", "tally", "zone_targets",
 ]
