@@ -64,3 +64,17 @@ def test_rate_on_spark_writes_the_same_files(tmp_path: Path, name: str) -> None:
 def _first_rating(name: str) -> str:
     spec, _ = api.check(name)
     return next(iter(spec.ratings))
+
+
+def test_without_pyspark_the_backend_says_what_to_install(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from sapa.engine.data.spark import spark_session
+    from sapa.engine.diagnostics import CannotRun
+
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # as if it were not installed
+    with pytest.raises(CannotRun) as raised:
+        spark_session()
+    assert [d.code for d in raised.value.diagnostics] == ["C118"]
+    assert "pip install 'sapa[spark]'" in (raised.value.diagnostics[0].hint or "")

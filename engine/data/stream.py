@@ -115,7 +115,7 @@ class TableScan:
         if not blank and hashes and table.key:
             import pyarrow.parquet as pq
 
-            for problem in self._repeated(pq.ParquetFile(self.file), np.concatenate(hashes)):
+            for problem in self._repeated(pq.ParquetFile(self.file), hashes):
                 order.append(problem.kind)
                 found[problem.kind] = problem
         self.problems += [p if isinstance(p, Diagnostic) else
@@ -137,14 +137,13 @@ class TableScan:
         if empty:
             yield reader.schema_arrow.empty_table().to_pandas()  # type: ignore[attr-defined]
 
-    def _repeated(self, reader: object, hashes: np.ndarray) -> list[Finding]:
+    def _repeated(self, reader: object, hashes: list[np.ndarray]) -> list[Finding]:
         """Rows whose key an earlier row has, over all batches: rows whose keys hash alike
         are candidates, read again (the key columns only) and compared exactly."""
-        order = np.argsort(hashes, kind="stable")
-        alike = hashes[order][1:] == hashes[order][:-1]
-        if not alike.any():
+        repeated = np.unique(np.concatenate([_alike(part) for part in _buckets(hashes)]))
+        if not len(repeated):
             return []
-        wanted = np.isin(hashes, hashes[order][1:][alike])
+        wanted = np.concatenate([np.isin(part, repeated) for part in hashes])
         table = self.spec.tables[self.name]
         key = list(table.key)
         candidates, start = [], 0
@@ -155,3 +154,17 @@ class TableScan:
             start += len(frame)
         rows = pd.concat(candidates, ignore_index=True)
         return repeated_keys(table, rows[key], rows["_row_"].to_numpy())
+
+
+def _buckets(hashes: list[np.ndarray], count: int = 16) -> Iterator[np.ndarray]:
+    """The hashes of every batch, a sixteenth of their range at a time (by their top bits):
+    equal hashes fall in one bucket, and no more than a bucket is copied at once."""
+    shift = np.uint64(64 - int(np.log2(count)))
+    for bucket in range(count):
+        yield np.concatenate([part[(part >> shift) == bucket] for part in hashes])
+
+
+def _alike(hashes: np.ndarray) -> np.ndarray:
+    """The hash values that occur more than once."""
+    hashes.sort()
+    return hashes[1:][hashes[1:] == hashes[:-1]]
