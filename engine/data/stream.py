@@ -129,13 +129,21 @@ class TableScan:
 
     def _batches(self, reader: object, columns: list[str] | None = None
                  ) -> Iterator[pd.DataFrame]:
-        """The file's rows as frames of at most `rows` rows (at least one frame, maybe empty)."""
-        empty = True
-        for batch in reader.iter_batches(batch_size=self.rows, columns=columns):  # type: ignore[attr-defined]
-            empty = False
-            yield batch.to_pandas()
-        if empty:
-            yield reader.schema_arrow.empty_table().to_pandas()  # type: ignore[attr-defined]
+        """The file's rows as frames of at most `rows` rows (at least one frame, maybe empty).
+        The next batch is read while this one is worked on (Arrow reads without the GIL)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        batches = reader.iter_batches(batch_size=self.rows, columns=columns)  # type: ignore[attr-defined]
+        with ThreadPoolExecutor(1) as reading:
+            ahead = reading.submit(_next_frame, batches)
+            first = ahead.result()
+            if first is None:
+                yield reader.schema_arrow.empty_table().to_pandas()  # type: ignore[attr-defined]
+            frame = first
+            while frame is not None:
+                ahead = reading.submit(_next_frame, batches)
+                yield frame
+                frame = ahead.result()
 
     def _repeated(self, reader: object, hashes: list[np.ndarray]) -> list[Finding]:
         """Rows whose key an earlier row has, over all batches: rows whose keys hash alike
@@ -154,6 +162,11 @@ class TableScan:
             start += len(frame)
         rows = pd.concat(candidates, ignore_index=True)
         return repeated_keys(table, rows[key], rows["_row_"].to_numpy())
+
+
+def _next_frame(batches: Iterator[Any]) -> pd.DataFrame | None:
+    batch = next(batches, None)
+    return None if batch is None else batch.to_pandas()
 
 
 def _buckets(hashes: list[np.ndarray], count: int = 16) -> Iterator[np.ndarray]:
