@@ -78,9 +78,10 @@ class TableScan:
             blank = blank_keys(table, frame)
             problems += blank + link_findings(spec, {**parents, name: frame},
                                               [name, *parents], [name])
+            # keys are mostly unique: hashed as they are, not factorised first
             hashes = None if blank or not table.key else pd.util.hash_pandas_object(
-                frame[list(table.key)], index=False, categorize=False).to_numpy()  # unique:
-            return Checked(len(frame), problems, hashes, work(frame))  # not factorised
+                frame[list(table.key)], index=False, categorize=False).to_numpy()
+            return Checked(len(frame), problems, hashes, work(frame))
         return check
 
     def locate(self, columns: list[str]) -> Locate:
@@ -118,14 +119,12 @@ class TableScan:
             for problem in self._repeated(pq.ParquetFile(self.file), hashes):
                 order.append(problem.kind)
                 found[problem.kind] = problem
+        if found:
+            import pyarrow.parquet as pq
+
+            locate = self.locate(pq.ParquetFile(self.file).schema_arrow.names)
         self.problems += [p if isinstance(p, Diagnostic) else
-                          found[p].diagnostic(self.file.name, self._header_locate())
-                          for p in order]
-
-    def _header_locate(self) -> Locate:
-        import pyarrow.parquet as pq
-
-        return self.locate(pq.ParquetFile(self.file).schema_arrow.names)
+                          found[p].diagnostic(self.file.name, locate) for p in order]
 
     def _batches(self, reader: object, columns: list[str] | None = None
                  ) -> Iterator[pd.DataFrame]:
