@@ -12,6 +12,7 @@ import pickle
 import sys
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -56,8 +57,10 @@ def spark_session() -> Any:
                             FutureWarning)
     session = SparkSession.getActiveSession()
     if session is None:
+        log = Path(__file__).with_name("spark-log4j2.properties").as_uri()
         session = (SparkSession.builder.master(os.environ.get("SAPA_SPARK_MASTER", "local[*]"))
                    .appName("sapa").config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log}")
                    .config("spark.log.level", "ERROR").getOrCreate())
     return session
