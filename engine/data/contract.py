@@ -281,7 +281,6 @@ def repeated_keys(table: TableSpec, frame: pd.DataFrame, rows: np.ndarray | None
     found = Finding.of("D406", table.name, "/".join(key), list(np.flatnonzero(dup)), values,
                        "unique (the key is repeated)")
     if rows is not None:
-        found.count = int(dup.sum())
         found.shown = [(int(rows[r]), text) for r, text in found.shown]
     return [found]
 

@@ -28,7 +28,8 @@ class SparkScan(TableScan):
         session = spark_session()
         session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(self.rows))
         table = session.read.parquet(str(self.file.resolve()))
-        check = self.checker(table.columns)
+        locate = self.locate(table.columns)
+        check = self.checker(locate)
 
         def run(batches: Iterator[Any]) -> Iterator[Any]:  # in a Spark worker
             import pyarrow as pa
@@ -38,7 +39,7 @@ class SparkScan(TableScan):
                 yield pa.RecordBatch.from_pylist([{"part": pickle.dumps(checked)}])
 
         parts = table.mapInArrow(run, "part binary").toLocalIterator()  # in partition order
-        yield from self.gathered(pickle.loads(row.part) for row in parts)
+        yield from self.gathered((pickle.loads(row.part) for row in parts), locate)
 
 
 def spark_session() -> Any:

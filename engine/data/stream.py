@@ -62,14 +62,15 @@ class TableScan:
         import pyarrow.parquet as pq
 
         reader = pq.ParquetFile(self.file)
-        check = self.checker(reader.schema_arrow.names)
-        yield from self.gathered(check(batch, work) for batch in self._batches(reader))
+        locate = self.locate(reader.schema_arrow.names)
+        check = self.checker(locate)
+        yield from self.gathered((check(batch, work) for batch in self._batches(reader)), locate)
 
-    def checker(self, columns: list[str]) -> Callable[[pd.DataFrame, Callable[..., T]], Checked]:
+    def checker(self, locate: Locate) -> Callable[[pd.DataFrame, Callable[..., T]], Checked]:
         """What checks one batch (and runs `work` on it) wherever it runs: it holds only
         what it needs, so that it can be shipped to a backend's workers."""
         spec, name, parents = self.spec, self.name, self.parents
-        locate, origin, allow = self.locate(columns), self.file.name, self.allow_missing
+        origin, allow = self.file.name, self.allow_missing
 
         def check(batch: pd.DataFrame, work: Callable[[pd.DataFrame], T]) -> Checked:
             table = spec.tables[name]
@@ -85,9 +86,10 @@ class TableScan:
         return check
 
     def locate(self, columns: list[str]) -> Locate:
+        """Places in the file, from its column names."""
         return grid_locator(str(self.file), pd.DataFrame(columns=columns))
 
-    def gathered(self, batches: Iterable[Checked]) -> Iterator[T]:
+    def gathered(self, batches: Iterable[Checked], locate: Locate) -> Iterator[T]:
         """Each batch's result, in order, its findings added to the ones before: one per
         column and kind, rows numbered in the whole file; at the end, keys repeated across
         batches."""
@@ -112,17 +114,12 @@ class TableScan:
             self.problems.append(Diagnostic("D412", f"{self.file.name} has no rows: table "
                                             f"'{self.name}' is empty", Span(str(self.file), 1, 1),
                                             "warning"))
-        table = self.spec.tables[self.name]
-        if not blank and hashes and table.key:
+        if not blank and hashes:  # (no key: no hashes, as with a blank key cell)
             import pyarrow.parquet as pq
 
             for problem in self._repeated(pq.ParquetFile(self.file), hashes):
                 order.append(problem.kind)
                 found[problem.kind] = problem
-        if found:
-            import pyarrow.parquet as pq
-
-            locate = self.locate(pq.ParquetFile(self.file).schema_arrow.names)
         self.problems += [p if isinstance(p, Diagnostic) else
                           found[p].diagnostic(self.file.name, locate) for p in order]
 
@@ -134,11 +131,9 @@ class TableScan:
 
         batches = reader.iter_batches(batch_size=self.rows, columns=columns)  # type: ignore[attr-defined]
         with ThreadPoolExecutor(1) as reading:
-            ahead = reading.submit(_next_frame, batches)
-            first = ahead.result()
-            if first is None:
+            frame = reading.submit(_next_frame, batches).result()
+            if frame is None:
                 yield reader.schema_arrow.empty_table().to_pandas()  # type: ignore[attr-defined]
-            frame = first
             while frame is not None:
                 ahead = reading.submit(_next_frame, batches)
                 yield frame

@@ -92,10 +92,14 @@ def _to_float(value: Value) -> Value:
     return np.nan if missing(value) else float(value)
 
 
+#: What a missing value is compared as, masked afterwards (a value of each kind).
+_FILL: dict[str, object] = {"number": np.nan, "string": "", "bool": False}
+
+
 def _compare(op: str, a: Value, b: Value, kind: str, n: int) -> pd.Series:
     """A comparison over `n` rows; a constant side is compared as one value, never copied into
     a column."""
-    fill = {"number": np.nan, "string": "", "bool": False}[kind]
+    fill = _FILL[kind]
     absent_a, absent_b = missing(a), missing(b)
     with np.errstate(invalid="ignore"):
         values = _COMPARE[op](_plain(a, fill, absent_a), _plain(b, fill, absent_b))
@@ -158,7 +162,7 @@ def _membership(node: Op, args: list[Value], n: int) -> pd.Series:
     if isinstance(value, pd.Series) and not any(isinstance(o, pd.Series) or missing(o)
                                                 for o in options):
         absent = missing(value)
-        plain = _plain(value, {"number": np.nan, "string": "", "bool": False}[kind], absent)
+        plain = _plain(value, _FILL[kind], absent)
         result = _boolean(pd.Series(plain, copy=False).isin(list(options)).to_numpy() & ~absent,
                           absent)
     else:

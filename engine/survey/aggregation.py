@@ -157,7 +157,8 @@ def merged(batches: Iterable[Tallies]) -> Tallies:
 
 
 def _added(a: Tally, b: Tally) -> Tally:
-    """Two tallies of one results table as one (groups in the order of Tally)."""
+    """Two tallies of one results table as one (groups in the order of Tally). `a` is the
+    running total of `merged`: when `b` has no group it lacks, `b` is added to it in place."""
     if a.values.columns.empty:  # the unit table's own groups: the same in every batch
         values, remap = a.values, np.zeros(1, dtype=np.int64)
     else:
@@ -168,15 +169,22 @@ def _added(a: Tally, b: Tally) -> Tally:
     key_a = (a.unit + 1) * size + a.value
     key_b = (b.unit + 1) * size + remap[b.value]
     keys = np.union1d(key_a, key_b)
-    at_a, at_b = np.searchsorted(keys, key_a), np.searchsorted(keys, key_b)
-    out = Tally(keys // size - 1, keys % size, values,
-                np.zeros((*a.counts.shape[:2], len(keys))), np.zeros(len(keys)),
-                np.zeros((len(a.excluded), len(keys))), a.pooled)
-    for at, part in ((at_a, a), (at_b, b)):
-        out.counts[..., at] += part.counts
-        out.n[at] += part.n
-        out.excluded[:, at] += part.excluded
+    if len(keys) == len(key_a) and len(values) == len(a.values):
+        out = a  # no new group, as in most batches: no new arrays
+    else:
+        out = Tally(keys // size - 1, keys % size, values,
+                    np.zeros((*a.counts.shape[:2], len(keys))), np.zeros(len(keys)),
+                    np.zeros((len(a.excluded), len(keys))), a.pooled)
+        _add_into(out, np.searchsorted(keys, key_a), a)
+    _add_into(out, np.searchsorted(keys, key_b), b)
     return out
+
+
+def _add_into(total: Tally, at: np.ndarray, part: Tally) -> None:
+    """`part`'s counts added to `total`'s groups `at`."""
+    total.counts[..., at] += part.counts
+    total.n[at] += part.n
+    total.excluded[:, at] += part.excluded
 
 
 def survey_results(survey: Survey, frames: Frames, tallies: Tallies,
