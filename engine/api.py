@@ -83,8 +83,9 @@ def validate(name: str) -> tuple[Spec | None, list[Diagnostic]]:
             "S237", f"sapa synth cannot fit this spec's synthesis: plan: {reason}", place,
             "warning", hint="synthesis: null, if the plan is inherited and not meant for this "
             "spec") for reason in limits]
+    earlier: dict[tuple[str, Path], tuple[Spec, list[Diagnostic]] | SapaError] = {}  # read once
     for key, declared in declared_crosswalks(spec).items():
-        diagnostics += _crosswalk_problems(spec, key, declared)
+        diagnostics += _crosswalk_problems(spec, key, declared, earlier)
     return spec, diagnostics
 
 
@@ -109,13 +110,21 @@ def declared_crosswalks(spec: Spec) -> dict[str, DeclaredCrosswalk]:
     return out
 
 
-def _crosswalk_problems(spec: Spec, key: str, declared: DeclaredCrosswalk
+def _crosswalk_problems(spec: Spec, key: str, declared: DeclaredCrosswalk,
+                        checked: dict[tuple[str, Path], tuple[Spec, list[Diagnostic]] | SapaError]
                         ) -> list[Diagnostic]:
-    """A declared crosswalk read, and its codes checked against both bundled catalogues."""
-    try:
-        earlier, _ = check(str(resolve_spec(declared.earlier, declared.relative_to)))
-    except SapaError as exc:
-        return exc.diagnostics
+    """A declared crosswalk read, and its codes checked against both bundled catalogues
+    (`checked`: the earlier specs read so far, by name and folder)."""
+    name = (declared.earlier, declared.relative_to)
+    if name not in checked:
+        try:
+            checked[name] = check(str(resolve_spec(*name)))
+        except SapaError as exc:
+            checked[name] = exc
+    found = checked[name]
+    if isinstance(found, SapaError):
+        return found.diagnostics
+    earlier, _ = found
     return crosswalk_problems(declared.path, (earlier, declared.from_table, None),
                               (spec, declared.table, None),
                               spec.document.place(("crosswalks", key), key=True))

@@ -213,3 +213,27 @@ def test_a_formula_level_needs_both_formulas_over_its_members(tmp_path: Path) ->
     found = {(d.code, d.span.line, d.span.column) for d in diagnostics if d.span}
     assert found == {("S232", 5, 5), ("F301", 5, 42), ("S232", 6, 12)}
     assert "did you mean 'score'?" in " ".join(str(d.hint) for d in diagnostics)
+
+
+def test_plain_scalars_are_typed_by_yaml_1_2(tmp_path: Path) -> None:
+    """YAML 1.1's yes/on/off, sexagesimal and leading-zero forms stay what YAML 1.2 says."""
+    from sapa.engine.spec.source import read_yaml
+
+    path = tmp_path / "scalars.yaml"
+    path.write_text("yes_: yes\non_: on\nfalse_: False\noctal: 0o17\nzero: 017\n"
+                    "under: 1_000\nhalf: .5\nexp: 1e3\ninf_: -.inf\nnone: ~\nempty:\n"
+                    "clock: 1:30\nday: 2020-01-01\nhex: 0x1F\nquoted: '12'\n"
+                    "base: &b {k: 1}\nmerged: {<<: *b, j: 2}\n", encoding="utf-8")
+    data = read_yaml(path).data
+    assert data == {"yes_": "yes", "on_": "on", "false_": False, "octal": 15, "zero": 17,
+                    "under": 1000, "half": 0.5, "exp": 1000.0, "inf_": float("-inf"),
+                    "none": None, "empty": None, "clock": "1:30", "day": "2020-01-01",
+                    "hex": 31, "quoted": "12", "base": {"k": 1}, "merged": {"k": 1, "j": 2}}
+    assert type(data["exp"]) is float and type(data["octal"]) is int
+
+
+def test_a_bad_character_after_cyrillic_text_is_located_by_character(tmp_path: Path) -> None:
+    path = tmp_path / "bell.yaml"
+    path.write_text("methodology: {id: x, title: {en: x}}\nlabel: Сапа\x07\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 2 and f"{path}:2:12: error[S101]" in result.output

@@ -1,23 +1,27 @@
 """Reading spec YAML into plain data while keeping the file position of every key and value.
 
-We compose YAML nodes ourselves (ruamel.yaml, YAML 1.2) instead of loading objects, so that a
-duplicate key is reported (all of them, with positions) rather than stopping the read or being
-silently overwritten, and so that a formula inside a YAML string can be mapped back to the line
-and column of the file.
+We compose YAML nodes ourselves instead of loading objects, so that a duplicate key is reported
+(all of them, with positions) rather than stopping the read or being silently overwritten, and so
+that a formula inside a YAML string can be mapped back to the line and column of the file. The
+nodes come from libyaml (PyYAML's C parser: a spec composes in milliseconds, where a parser in
+Python takes most of a second); their plain scalars are typed by YAML 1.2's core schema, so
+`yes`, `on` and `0777` stay what YAML 1.2 says they are.
 """
 
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.reader import ReaderError
+import yaml
+from yaml.cyaml import CParser
+from yaml.error import MarkedYAMLError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
 from sapa.engine.diagnostics import CannotRun, Diagnostic, Span
 
@@ -79,17 +83,21 @@ def read_yaml(path: Path) -> Document:
             "S105", f"{name} has {len(text):,} characters; a spec may have at most "
             f"{MAX_CHARACTERS:,}", hint="a method is a few thousand lines; is this a data file?")])
     try:
-        root = YAML(typ="rt").compose(text)
+        root = _compose(text)
         builder = _Builder(name, text)
         data = builder.build(root, ()) if root is not None else None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         span = Span(name, mark.line + 1, mark.column + 1) if mark else None
         problem = exc.problem or exc.context or "not valid YAML"
+        if "nesting depth" in problem:  # libyaml stops at 1,000 levels
+            raise CannotRun([Diagnostic("S105", f"{name}: nested too deeply", span, hint=(
+                "a spec nests a few levels; more than 1,000 is not a spec"))]) from None
         raise CannotRun([Diagnostic("S101", f"YAML syntax error: {problem}", span)]) from None
     except ReaderError as exc:  # a byte YAML does not allow (a NUL, a control character)
-        line = text.count("\n", 0, exc.position)
-        column = exc.position - (text.rfind("\n", 0, exc.position) + 1)
+        position = len(text.encode("utf-8")[:exc.position].decode("utf-8", "ignore"))
+        line = text.count("\n", 0, position)
+        column = position - (text.rfind("\n", 0, position) + 1)
         raise CannotRun([Diagnostic(
             "S101", "YAML syntax error: character "
             f"{chr(exc.character) if isinstance(exc.character, int) else exc.character!r} "
@@ -105,6 +113,39 @@ def read_yaml(path: Path) -> Document:
 
 MAX_CHARACTERS = 10_000_000  # a spec's text; the bundled ones have about 100,000
 MAX_VALUES = 200_000  # values after aliases are expanded; a bundled spec has a few thousand
+
+
+class _Resolver(yaml.resolver.BaseResolver):
+    """The tags of plain scalars by YAML 1.2's core schema (and `<<` merge keys); anything
+    else is text."""
+
+
+for _tag, _pattern, _first in [
+        ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+        ("float", r"""[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)""", "-+0123456789."),
+        ("int", r"[-+]?0b[0-1_]+|[-+]?0o?[0-7_]+|[-+]?[0-9_]+|[-+]?0x[0-9a-fA-F_]+",
+         "-+0123456789"),
+        ("merge", r"<<", "<"),
+        ("null", r"~|null|Null|NULL|", ["~", "n", "N", ""])]:
+    _Resolver.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}",
+                                    re.compile(f"^(?:{_pattern})$", re.X), list(_first))
+
+
+class _Loader(CParser, _Resolver):  # type: ignore[misc]
+    def __init__(self, text: str) -> None:
+        CParser.__init__(self, text)
+        _Resolver.__init__(self)
+
+
+def _compose(text: str) -> Node | None:
+    loader = _Loader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 class _TooLarge(Exception):
@@ -188,13 +229,11 @@ class _Builder:
                 return float(lowered)
             except ValueError:
                 return value
-        if getattr(node, "style", None) == ">":
-            return value.replace("\a", "")  # ruamel marks the folds of a folded block
         return value
 
     def _text_positions(self, node: ScalarNode) -> Callable[[int], Span]:
         """Map each character of the parsed string back to the file (quotes, folds, blocks)."""
-        value: str = node.value.replace("\a", "") if node.style == ">" else node.value
+        value: str = node.value
         start, end = node.start_mark.index, node.end_mark.index
         raw = self.text[start:end]
         j = 0

@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
 
+from sapa.engine import lazy
 from sapa.engine.data import build_frame
 from sapa.engine.diagnostics import CannotRun, Diagnostic, SapaError, did_you_mean
 from sapa.engine.formula import Frames, evaluate_rows
@@ -60,6 +60,8 @@ from sapa.engine.synth.targets import (
     unit_channels,
     unit_counts,
 )
+
+optimize = lazy.module("scipy.optimize")  # SciPy loads when a fit first runs
 
 Progress = Callable[[int, int], None]
 Sizes = dict[str, tuple[int, dict[str, int]]]  # channel -> respondents, flagged per routing field
@@ -394,10 +396,10 @@ def _balanced(unit: _Unit, shares: Mapping[str, float], weight: Mapping[str, flo
         for sign in (1.0, -1.0):  # sign * (sum w * figure - total) <= half / 2 + miss
             rows.append(np.concatenate([sign * figures[:, k], np.zeros(2 * g), miss]))
             bound.append(half[j] / 2 + sign * total[k])
-    found = linprog(cost, A_ub=np.array(rows), b_ub=np.array(bound), A_eq=equal,
-                    b_eq=np.concatenate([[1.0], start]),
-                    bounds=[(w / 3, 1) for w in start] + [(0, None)] * (2 * g + m),
-                    method="highs")
+    found = optimize.linprog(cost, A_ub=np.array(rows), b_ub=np.array(bound), A_eq=equal,
+                             b_eq=np.concatenate([[1.0], start]),
+                             bounds=[(w / 3, 1) for w in start] + [(0, None)] * (2 * g + m),
+                             method="highs")
     chosen = found.x[:g] if found.status == 0 else start
     return dict(zip(unit.groups, chosen.tolist(), strict=True))
 

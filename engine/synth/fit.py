@@ -39,8 +39,11 @@ from functools import cache
 from typing import Any
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+
+from sapa.engine import lazy
+
+sparse = lazy.module("scipy.sparse")
+optimize = lazy.module("scipy.optimize")  # SciPy loads when a fit first runs
 
 MISS_WEIGHT = 1000.0  # cost of one rounding half-width outside a goal, against moving by 0.01
 AIM = 0.6  # the programme aims inside this fraction of each rounding interval (integer slack)
@@ -157,8 +160,8 @@ def _possible(cells: Cells, goals: list[Goal], met: np.ndarray, top_mark: int,
                  "b_eq": np.concatenate([sums.total, sums.top]).astype(float)}
     bounds = [(ri, top_mark * ri) for ri in r] + [(0, ri) for ri in r]
     for k in np.flatnonzero(~met):
-        ends = [linprog(sign * figure[k], A_ub=rows, b_ub=bound, bounds=bounds,
-                        method="highs", **equal) for sign in (1.0, -1.0)]
+        ends = [optimize.linprog(sign * figure[k], A_ub=rows, b_ub=bound, bounds=bounds,
+                                 method="highs", **equal) for sign in (1.0, -1.0)]
         if all(end.status == 0 for end in ends):
             out[k] = (ends[0].fun, -ends[1].fun)
     return out
@@ -318,8 +321,8 @@ def _programme(cells: Cells, goals: list[Goal], score_map: np.ndarray, share_map
         equal = {"A_eq": sparse.vstack([sparse.hstack([block, block * 0, zero]),
                                         sparse.hstack([block * 0, block, zero])]),
                  "b_eq": np.concatenate([sums.total, sums.top]).astype(float)}
-    result = linprog(cost, A_ub=matrix, b_ub=np.concatenate(rhs), bounds=bounds,
-                     method="highs", **equal)
+    result = optimize.linprog(cost, A_ub=matrix, b_ub=np.concatenate(rhs), bounds=bounds,
+                              method="highs", **equal)
     if result.status != 0:  # cannot happen for a bounded, always-feasible programme
         return start_total, np.minimum(start_top, r), np.full(k, np.inf)
     return result.x[:n], result.x[n:2 * n], result.x[4 * n + k:]
@@ -408,14 +411,15 @@ def _integer(cells: Cells, goals: list[Goal], score_map: np.ndarray, share_map: 
         add([*t[members]], [1.0] * len(members), sums.total[owner], sums.total[owner])
         add([*f[members]], [1.0] * len(members), sums.top[owner], sums.top[owner])
     matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(len(lower), 2 * n + 2 * k))
-    bounds = Bounds(np.concatenate([lowest, np.zeros(2 * k)]),
-                    np.concatenate([highest, np.ones(k), np.full(k, np.inf)]))
+    bounds = optimize.Bounds(np.concatenate([lowest, np.zeros(2 * k)]),
+                             np.concatenate([highest, np.ones(k), np.full(k, np.inf)]))
     cost = np.concatenate([np.zeros(2 * n), price, 1e-3 * price / half])
     with solver_output_hidden():
-        result = milp(cost, constraints=LinearConstraint(matrix, lower, upper), bounds=bounds,
-                      integrality=np.concatenate([np.ones(2 * n + k), np.zeros(k)]),
-                      options={"node_limit": NODE_LIMIT if sums is None else GROUP_NODE_LIMIT,
-                               "presolve": True})
+        limit = NODE_LIMIT if sums is None else GROUP_NODE_LIMIT
+        result = optimize.milp(cost, constraints=optimize.LinearConstraint(matrix, lower, upper),
+                               bounds=bounds,
+                               integrality=np.concatenate([np.ones(2 * n + k), np.zeros(k)]),
+                               options={"node_limit": limit, "presolve": True})
     if result.x is None:
         return None
     return np.rint(result.x[:n]).astype(int), np.rint(result.x[n:2 * n]).astype(int)

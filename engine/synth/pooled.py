@@ -15,14 +15,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
+from sapa.engine import lazy
 from sapa.engine.published import number
 from sapa.engine.spec import Spec, Survey
 from sapa.engine.synth import skips as skips
 from sapa.engine.synth.exchange import Figures, Pooled, exchange
 from sapa.engine.synth.fit import solver_output_hidden, within
 from sapa.engine.synth.targets import Targets, read
+
+optimize = lazy.module("scipy.optimize")  # SciPy loads when a fit first runs
 
 
 def answering_shares(folder: Path, plan: Mapping[str, Any], survey: Survey,
@@ -62,8 +64,8 @@ def answering_shares(folder: Path, plan: Mapping[str, Any], survey: Survey,
             gap = values[:, k] - pooled[k]
             rows += [n * (gap - slack), -n * (gap + slack)]
             bound += [0.0, 0.0]
-        found = linprog(-n, A_ub=np.array(rows), b_ub=np.array(bound),
-                        bounds=[(0.5, 1.0)] * len(n), method="highs") if rows else None
+        found = optimize.linprog(-n, A_ub=np.array(rows), b_ub=np.array(bound),
+                                 bounds=[(0.5, 1.0)] * len(n), method="highs") if rows else None
         if found is not None and found.status == 0:
             for (unit, _), share in zip(keys, found.x, strict=True):
                 out.setdefault(unit, {})[criterion] = float(share)
@@ -119,10 +121,11 @@ def item_splits(folder: Path, plan: Mapping[str, Any], survey: Survey,
                 # variables: moves | their size up | down | each pool's miss up | down
                 cost = np.concatenate([np.zeros(m), np.ones(2 * m), np.full(2 * r, 1e4)])
                 link = np.hstack([np.eye(m), -np.eye(m), np.eye(m), np.zeros((m, 2 * r))])
-                found = linprog(cost, A_eq=np.vstack([np.array(equal), link]),
-                                b_eq=np.concatenate([wanted, np.zeros(m)]),
-                                bounds=[(low - value[u], high - value[u]) for u, _ in columns]
-                                + [(0, None)] * (2 * m + 2 * r), method="highs")
+                found = optimize.linprog(cost, A_eq=np.vstack([np.array(equal), link]),
+                                         b_eq=np.concatenate([wanted, np.zeros(m)]),
+                                         bounds=[(low - value[u], high - value[u])
+                                                 for u, _ in columns]
+                                         + [(0, None)] * (2 * m + 2 * r), method="highs")
                 if found.status == 0:
                     moves[:, k] = found.x[:m]
             for (u, i), move in zip(columns, moves, strict=True):
@@ -186,9 +189,10 @@ def routed_counts(folder: Path, plan: Mapping[str, Any], survey: Survey,
                 upper.append(0.0)
         cost = np.array([abs(count - share * counts[units[j][0]]) for j, count, _ in columns])
         with solver_output_hidden():
-            found = milp(cost, constraints=LinearConstraint(np.array(rows), lower, upper),
-                         integrality=np.ones(len(columns)), bounds=Bounds(0, 1),
-                         options={"node_limit": 2000})
+            limits = optimize.LinearConstraint(np.array(rows), lower, upper)
+            found = optimize.milp(cost, constraints=limits,
+                                  integrality=np.ones(len(columns)), bounds=optimize.Bounds(0, 1),
+                                  options={"node_limit": 2000})
         if found.x is not None:
             for (j, count, _), picked in zip(columns, found.x, strict=True):
                 if picked > 0.5:
