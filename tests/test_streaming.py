@@ -5,6 +5,8 @@ row numbers, however the rows fall into batches."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sapa.engine import api
-from sapa.engine.data import TableScan
+from sapa.engine.data import TableScan, stream
 from sapa.engine.diagnostics import SapaError
 
 SPECS = Path(__file__).resolve().parent / "specs"
@@ -60,12 +62,33 @@ def test_no_batch_holds_more_rows_than_asked(monkeypatch: pytest.MonkeyPatch) ->
     assert seen == [1000] * (total // 1000) + [total % 1000] * (total % 1000 > 0)
 
 
+def test_batches_are_checked_on_threads_in_order_and_read_only_when_a_thread_is_free() -> None:
+    taken: list[int] = []
+    done: list[int] = []
+    threads: set[int] = set()
+
+    def batches():  # type: ignore[no-untyped-def]
+        for number in range(24):
+            taken.append(number)
+            assert len(taken) - len(done) <= stream.THREADS  # memory holds THREADS batches
+            yield number
+
+    def check(number: int) -> int:
+        threads.add(threading.get_ident())
+        time.sleep(0.002 * (number % 3))  # later batches can finish first
+        return number
+
+    for result in stream._in_order(check, batches()):  # type: ignore[arg-type]
+        done.append(result)
+    assert done == list(range(24)) and len(threads) == stream.THREADS > 1
+
+
 def _survey_data(tmp_path: Path, change: dict[tuple[int, str], object]) -> Path:
     """tests/specs/survey-data with the respondents as Parquet, repeated three times (new ids),
     and `change`: cells set to other values, (row, column) -> value."""
     source = SPECS / "survey-data"
     folder = tmp_path / "data"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     for name in ("agencies", "services"):
         shutil.copy(source / f"{name}.csv", folder / f"{name}.csv")
     rows = pd.read_csv(source / "respondents.csv", dtype={"id": str})
@@ -101,6 +124,21 @@ def test_bad_rows_are_found_across_batches_as_in_one_read(tmp_path: Path) -> Non
     assert "1 value not unique (the key is repeated): row 15 ('r1-0')" in text
     for rows in (1, 4, size + 1, 1000):
         assert _problems(spec, folder, batch_rows=rows) == whole
+
+
+def test_text_codes_are_read_stripped_and_blank_is_missing(tmp_path: Path) -> None:
+    spec, _ = api.check(str(SPECS / "survey.yaml"))
+    rows = pd.read_csv(SPECS / "survey-data" / "respondents.csv", dtype=str)
+    clean = _survey_data(tmp_path / "clean", {(0, "region"): None})
+    padded = _survey_data(tmp_path / "padded", {
+        (0, "region"): "   ", **{(row, column): f" {value}  " for row, values in rows.iterrows()
+                                for column, value in values.items()
+                                if column in ("service_code", "contact", "region") and row}})
+    assert pq.read_table(padded / "respondents.parquet").column("contact")[1].as_py() \
+        == " office  "
+    for rows_per_batch in (4, 1000):
+        _same(api.rate_folder(spec, clean, batch_rows=rows_per_batch)[0],
+              api.rate_folder(spec, padded, batch_rows=rows_per_batch)[0])
 
 
 def test_problems_of_other_tables_come_with_the_respondents(tmp_path: Path) -> None:

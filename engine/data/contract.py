@@ -80,7 +80,7 @@ def check_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
                 elif spec.if_missing and len(raw):
                     absent.append(name)
             continue
-        values, bad = _convert(spec, raw[name])
+        values, bad = _convert(spec, raw[name], codes=name not in table.key)
         out[name] = _filled(spec, values)
         for code, rows, expected in bad:
             problems.append(Finding.of(code, table.name, name, rows, raw[name], expected))
@@ -116,10 +116,11 @@ def _filled(spec: ColumnSpec, values: pd.Series) -> pd.Series:
     return values.where(values.notna(), default)
 
 
-def _convert(spec: ColumnSpec, cells: pd.Series
+def _convert(spec: ColumnSpec, cells: pd.Series, codes: bool = False
              ) -> tuple[pd.Series, list[tuple[str, list[int], str]]]:
     """Typed values and, per kind of problem, the rows that have it. Cells that already carry
-    the right type (Parquet, YAML numbers) are taken as they are; text is parsed."""
+    the right type (Parquet, YAML numbers) are taken as they are; text is parsed. `codes`: a
+    text column not of the key, expected to repeat few values."""
     bad: list[tuple[str, list[int], str]] = []
     numeric = pd.api.types.is_numeric_dtype(cells) and not pd.api.types.is_bool_dtype(cells)
     if spec.type in ("number", "integer") and numeric:
@@ -127,7 +128,7 @@ def _convert(spec: ColumnSpec, cells: pd.Series
     elif spec.type == "bool" and pd.api.types.is_bool_dtype(cells):
         values = cells.astype("boolean").reset_index(drop=True)
     else:
-        values, bad = _parse_text(spec, cells)
+        values, bad = _parse_text(spec, cells, codes)
     if spec.type in ("number", "integer"):
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
         infinite = np.isinf(numbers)
@@ -161,8 +162,10 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-def _parse_text(spec: ColumnSpec, cells: pd.Series
+def _parse_text(spec: ColumnSpec, cells: pd.Series, codes: bool = False
                 ) -> tuple[pd.Series, list[tuple[str, list[int], str]]]:
+    if spec.type == "string" and codes and getattr(cells.dtype, "storage", None) == "pyarrow":
+        return _coded_text(cells), []
     # text as read (Parquet, pandas' own string type) is stripped as it is, without a copy
     text = (cells if isinstance(cells.dtype, pd.StringDtype) else cells.astype("string"))
     text = text.str.strip().reset_index(drop=True)
@@ -187,6 +190,22 @@ def _parse_text(spec: ColumnSpec, cells: pd.Series
         values[~(is_true | is_false)] = pd.NA
         return values, bad
     return text.astype(object).where(~blank, None), bad
+
+
+def _coded_text(cells: pd.Series) -> pd.Series:
+    """Text read by Arrow, stripped and made Python strings once per distinct value, not once
+    per row: codes (services, regions, channels) repeat a few values over millions of rows,
+    and the rows share their value's string (with its hash, which joins and lookups reuse)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    coded = pc.dictionary_encode(pa.array(cells.array))
+    if isinstance(coded, pa.ChunkedArray):
+        coded = coded.unify_dictionaries().combine_chunks()
+    words = pc.utf8_trim_whitespace(coded.dictionary)
+    words = pc.if_else(pc.equal(words, ""), None, words)  # blank is missing
+    lookup = np.array([*words.to_pylist(), None], dtype=object)
+    return pd.Series(lookup[coded.indices.fill_null(len(words)).to_numpy()], dtype=object)
 
 
 def _canonical(value: Any) -> Any:
