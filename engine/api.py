@@ -218,7 +218,7 @@ def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False,
                 whole: bool = False, batch_rows: int | None = None, backend: str = "local"
                 ) -> tuple[rating_stage.Rated, list[Diagnostic]]:
     """Read, check and rate the data in `folder`: the results, and the warnings of the data and
-    of the formulas (values left missing, D414). The survey's respondents, when in Parquet,
+    of the formulas (values left missing, D414). The survey's respondents, in Parquet or CSV,
     are read, checked and tallied `batch_rows` at a time and never held whole, here or by
     Spark's workers (`backend`), unless `whole` (a bootstrap or an explanation needs them) or
     a formula other than the survey's reads them; the results are the same."""
@@ -251,20 +251,28 @@ def respondent_scan(spec: Spec, folder: Path, allow_missing_items: bool,
                     batch_rows: int | None = None, backend: str = "local"
                     ) -> tuple[data_stage.TableScan | None, str]:
     """The survey's respondents as a batch reader (on `backend`), where they can be rated
-    that way: a Parquet file in a folder, and only the survey reads them; else None and why."""
+    that way: one Parquet file in a folder (or CSV, read here), and only the survey reads
+    them; else None and why."""
     if spec.survey is None:
         return None, f"{spec.id} has no survey"
     name = spec.survey.respondents
     files = [folder / f"{name}{suffix}" for suffix in data_stage.READERS] \
         if folder.is_dir() else []
     present = [f for f in files if f.is_file()]
-    if [f.suffix for f in present] != [".parquet"]:
-        return None, f"its respondents are not one Parquet file ({name}.parquet) in a folder"
+    kinds = (".parquet",) if backend == "spark" else (".parquet", ".csv")
+    if len(present) != 1 or present[0].suffix not in kinds:
+        return None, (f"its respondents are not one Parquet file ({name}.parquet) in a folder"
+                      if backend == "spark" else "its respondents are not one Parquet or CSV "
+                      "file in a folder")
     if not rating_stage.streams_respondents(spec):
         return None, "a formula besides the survey's reads the respondents whole"
-    scan = data_stage.SparkScan if backend == "spark" else data_stage.TableScan
-    return scan(spec, name, present[0], {}, allow_missing_items,
-                batch_rows or data_stage.BATCH_ROWS), ""
+    scan = (data_stage.SparkScan if backend == "spark" else data_stage.TableScan)(
+        spec, name, present[0], {}, allow_missing_items, batch_rows or data_stage.BATCH_ROWS)
+    try:
+        scan.columns()
+    except Exception:  # noqa: BLE001 - unreadable: read whole, where it is reported (D409)
+        return None, f"{present[0].name} cannot be read"
+    return scan, ""
 
 
 def chosen_ratings(spec: Spec, only: Sequence[str]) -> list[str]:

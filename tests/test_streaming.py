@@ -32,10 +32,16 @@ def _same(whole: api.rating_stage.Rated, batched: api.rating_stage.Rated) -> Non
         assert batched.surveys[name].ignored == result.ignored
 
 
-@pytest.mark.parametrize("name", ["2019", "2020"])
-def test_batches_give_what_the_whole_file_gives(name: str) -> None:
+@pytest.mark.parametrize(("name", "kind"), [("2019", "parquet"), ("2020", "parquet"),
+                                           ("2020", "csv")])
+def test_batches_give_what_the_whole_file_gives(name: str, kind: str, tmp_path: Path) -> None:
     spec, _ = api.check(name)
     folder = api.data_folder(name, spec, None)
+    if kind == "csv":  # the same rows as a Windows-1251 CSV with semicolons
+        folder = Path(shutil.copytree(folder, tmp_path / "data"))
+        rows = pd.read_parquet(folder / "respondents.parquet")
+        (folder / "respondents.parquet").unlink()
+        rows.to_csv(folder / "respondents.csv", sep=";", index=False, encoding="cp1251")
     whole, warnings = api.rate_folder(spec, folder, whole=True)
     assert whole.inputs is not None
     for rows in (331, 100_000):  # many batches (breakdown values first met in later ones), one
@@ -43,6 +49,18 @@ def test_batches_give_what_the_whole_file_gives(name: str) -> None:
         assert batched.inputs is None  # never held whole
         _same(whole, batched)
         assert sorted(map(str, batched_warnings)) == sorted(map(str, warnings))
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_any_batch_size_gives_what_the_whole_file_gives(tmp_path: Path, kind: str) -> None:
+    """Breakdowns and exclusions over a few rows: a batch may hold a group's left-out
+    respondents and none it counts."""
+    spec, _ = api.check(str(SPECS / "survey.yaml"))
+    folder = _survey_data(tmp_path, {}, kind)
+    whole, _ = api.rate_folder(spec, folder, whole=True)
+    assert whole.surveys["by_region"].table["excluded_non_recipient"].sum() == 3
+    for rows in (1, 2, 4, 7, 1000):
+        _same(whole, api.rate_folder(spec, folder, batch_rows=rows)[0])
 
 
 def test_no_batch_holds_more_rows_than_asked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,9 +101,10 @@ def test_batches_are_checked_on_threads_in_order_and_read_only_when_a_thread_is_
     assert done == list(range(24)) and len(threads) == stream.THREADS > 1
 
 
-def _survey_data(tmp_path: Path, change: dict[tuple[int, str], object]) -> Path:
-    """tests/specs/survey-data with the respondents as Parquet, repeated three times (new ids),
-    and `change`: cells set to other values, (row, column) -> value."""
+def _survey_data(tmp_path: Path, change: dict[tuple[int, str], object],
+                 kind: str = "parquet") -> Path:
+    """tests/specs/survey-data with the respondents as Parquet (or CSV), repeated three times
+    (new ids), and `change`: cells set to other values, (row, column) -> value."""
     source = SPECS / "survey-data"
     folder = tmp_path / "data"
     folder.mkdir(parents=True)
@@ -97,7 +116,10 @@ def _survey_data(tmp_path: Path, change: dict[tuple[int, str], object]) -> Path:
     rows = rows.astype({"received": "boolean", "complained": "boolean"}).astype(object)
     for (row, column), value in change.items():
         rows.loc[row, column] = value
-    rows.to_parquet(folder / "respondents.parquet", index=False)
+    if kind == "csv":
+        rows.to_csv(folder / "respondents.csv", index=False)
+    else:
+        rows.to_parquet(folder / "respondents.parquet", index=False)
     return folder
 
 
@@ -107,7 +129,8 @@ def _problems(spec: api.Spec, folder: Path, **how: object) -> list[str]:
     return sorted(f"{d.code} {d.span} {d.message}" for d in raised.value.diagnostics)
 
 
-def test_bad_rows_are_found_across_batches_as_in_one_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+def test_bad_rows_are_found_across_batches_as_in_one_read(tmp_path: Path, kind: str) -> None:
     spec, _ = api.check(str(SPECS / "survey.yaml"))
     size = len(pd.read_csv(SPECS / "survey-data" / "respondents.csv"))
     late = 2 * size + 1  # in the last copy
@@ -116,14 +139,49 @@ def test_bad_rows_are_found_across_batches_as_in_one_read(tmp_path: Path) -> Non
         (late - 1, "id"): "r1-0",                             # a key repeated batches apart
         (size, "service_code"): "S9",                         # a link to no service
         (3, "polite"): 7.0, (late, "polite"): 9.0,
-        (0, "extra"): 1})                                     # a column nobody declared
+        (0, "extra"): 1}, kind)                               # a column nobody declared
     whole = _problems(spec, folder, whole=True)
     assert [p.split()[0] for p in whole] == ["D402", "D404", "D404", "D406", "D407"]
     text = " ".join(whole)
     assert "2 values not one of office, web: row 2 ('phone'), row 16 ('fax')" in text
     assert "1 value not unique (the key is repeated): row 15 ('r1-0')" in text
+    if kind == "csv":  # placed by line and column
+        assert "respondents.csv:3:9 " in text and "respondents.csv:16:1 " in text
     for rows in (1, 4, size + 1, 1000):
         assert _problems(spec, folder, batch_rows=rows) == whole
+
+
+def test_a_csv_cell_that_is_no_number_is_found_in_any_batch(tmp_path: Path) -> None:
+    """Numbers are parsed while reading until a batch has a cell that is none; from that
+    batch on the rest is read as text: the same findings and values as a whole read."""
+    spec, _ = api.check(str(SPECS / "survey.yaml"))
+    size = len(pd.read_csv(SPECS / "survey-data" / "respondents.csv"))
+    folder = _survey_data(tmp_path, {(size + 2, "queue"): "two", (2 * size, "polite"): "4,0",
+                                     (2 * size + 1, "polite"): 6}, "csv")
+    whole = _problems(spec, folder, whole=True)
+    assert [p.split()[0] for p in whole] == ["D403", "D404"]
+    assert f"row {size + 3} ('two')" in whole[0] and f"row {2 * size + 2} ('6')" in whole[1]
+    for rows in (1, 3, size, 1000):
+        assert _problems(spec, folder, batch_rows=rows) == whole
+    clean = _survey_data(tmp_path / "clean", {(2 * size, "polite"): 4.0}, "csv")
+    _same(api.rate_folder(spec, clean, whole=True)[0],
+          api.rate_folder(spec, _survey_data(tmp_path / "comma", {(2 * size, "polite"): "4,0"},
+                                             "csv"), batch_rows=4)[0])
+
+
+def test_a_file_that_breaks_off_is_reported_not_a_crash(tmp_path: Path) -> None:
+    spec, _ = api.check(str(SPECS / "survey.yaml"))
+    folder = _survey_data(tmp_path / "csv", {}, "csv")
+    lines = (folder / "respondents.csv").read_text().splitlines()
+    lines[-3] += ",surplus"  # a ragged line in the last batches
+    (folder / "respondents.csv").write_text("\n".join(lines) + "\n")
+    whole = _problems(spec, folder, whole=True)
+    assert len(whole) == 1 and whole[0].startswith("D409") and f"line {len(lines) - 2}" in whole[0]
+    assert _problems(spec, folder, batch_rows=5) == whole
+    broken = _survey_data(tmp_path / "parquet", {})
+    data = (broken / "respondents.parquet").read_bytes()
+    (broken / "respondents.parquet").write_bytes(data[:len(data) // 2])
+    assert [p.split()[0] for p in _problems(spec, broken)] == ["D409"]
 
 
 def test_text_codes_are_read_stripped_and_blank_is_missing(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 readers (CSV, Excel, Parquet or one workbook; a locator per table for a cell's place) ->
 contract (every column converted and checked under the spec's declared types, ranges, keys and
 links; every problem found, grouped, before any work). stream: one large table (the survey's
-respondents, in Parquet) read and checked a batch at a time, never whole: here, or by Spark's
+respondents, in Parquet or CSV) read and checked a batch at a time, never whole: here, or by Spark's
 workers (spark)."""
 
 from sapa.engine.data.contract import build_frame, load_tables

@@ -82,8 +82,12 @@ def check_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
             continue
         values, bad = _convert(spec, raw[name], codes=name not in table.key)
         out[name] = _filled(spec, values)
-        for code, rows, expected in bad:
-            problems.append(Finding.of(code, table.name, name, rows, raw[name], expected))
+        if bad:  # a number shown as read (7, whether the file says 7, 7.0 or 7,0), else its text
+            cells = raw[name].reset_index(drop=True)
+            if spec.type in ("number", "integer"):
+                cells = values.astype(object).where(values.notna(), cells)
+            problems += [Finding.of(code, table.name, name, rows, cells, expected)
+                         for code, rows, expected in bad]
     if absent:
         guesses = [g for g in (did_you_mean(name, raw.columns) for name in absent) if g]
         problems.append(Diagnostic(

@@ -5,10 +5,12 @@ the data contract (contract.py) checks what these readers return."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+import codecs
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sapa.engine.diagnostics import Diagnostic, Span, did_you_mean
@@ -21,22 +23,61 @@ def read_csv(path: Path, table: TableSpec | None = None) -> pd.DataFrame:
     """A CSV (UTF-8 or Windows-1251; comma or semicolon). With the table's contract, number
     columns are parsed while reading (fast); if any cell does not parse, everything is read as
     text instead, so that every bad cell can be reported with its place."""
-    raw = path.read_bytes()
-    encoding = _encoding(raw)
-    header = raw.decode(encoding).split("\n", 1)[0]
-    options = {"encoding": encoding, "sep": _separator(header)}
+    options = _csv_options(path)
     if table is not None:
-        numbers = {name: "float64" for name, column in table.columns.items()
-                   if column.type in ("number", "integer")}
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, **options,
-                                converters=None, nrows=0)
-            typed = {c: numbers.get(c, str) for c in frame.columns}
-            return pd.read_csv(path, dtype=typed, keep_default_na=False,
-                               na_values={c: [""] for c in numbers}, **options)
+            return pd.read_csv(path, **_typed(path, table, options), **options)
         except ValueError:
             pass
     return pd.read_csv(path, dtype=str, keep_default_na=False, **options)
+
+
+def csv_batches(path: Path, rows: int, table: TableSpec, columns: Sequence[str] | None = None
+                ) -> Iterator[pd.DataFrame]:
+    """A CSV's rows `rows` at a time, read as read_csv reads it whole: number columns parsed
+    while reading until a batch has a cell that does not parse, text from there on (the
+    contract parses text to the same numbers). At least one frame (maybe empty); `columns`:
+    only these."""
+    options = _csv_options(path)
+    wanted = list(columns) if columns is not None else csv_header(path)
+    only = {"usecols": wanted} if columns is not None else {}  # (usecols lets long lines by)
+    typed = {**_typed(path, table, options), **only}
+    start, empty = 0, True
+    try:
+        with pd.read_csv(path, chunksize=rows, **typed, **options) as chunks:
+            for chunk in chunks:
+                empty = False
+                yield chunk.reset_index(drop=True)
+                start += len(chunk)
+    except ValueError:  # a cell of the batch after `start` is no number: the rest as text
+        with pd.read_csv(path, chunksize=rows, dtype=str, keep_default_na=False,
+                         skiprows=lambda line: 0 < line <= start, **only, **options) as chunks:
+            for chunk in chunks:
+                empty = False
+                yield chunk.reset_index(drop=True)
+    if empty:
+        yield pd.DataFrame({c: pd.Series(dtype=str) for c in wanted})
+
+
+def _typed(path: Path, table: TableSpec, options: dict[str, str]) -> dict[str, Any]:
+    """read_csv's options that parse the table's number columns while reading."""
+    numbers = {name: "float64" for name, column in table.columns.items()
+               if column.type in ("number", "integer")}
+    header = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=0, **options).columns
+    return {"dtype": {c: numbers.get(c, str) for c in header}, "keep_default_na": False,
+            "na_values": {c: [""] for c in numbers}}
+
+
+def csv_header(path: Path) -> list[str]:
+    return list(pd.read_csv(path, dtype=str, nrows=0, **_csv_options(path)).columns)
+
+
+def _csv_options(path: Path) -> dict[str, str]:
+    """The encoding (UTF-8 unless the file is not) and separator (from the header)."""
+    encoding = _encoding(path)
+    with path.open(encoding=encoding, newline="") as file:
+        header = file.readline()
+    return {"encoding": encoding, "sep": _separator(header)}
 
 
 def _separator(line: str) -> str:
@@ -44,22 +85,46 @@ def _separator(line: str) -> str:
 
 
 def csv_locator(path: Path, frame: pd.DataFrame) -> Locate:
-    """Places of cells, read back from the file only for the few cells that are reported."""
+    """Places of cells, read back from the file only for the few cells that are reported: the
+    lines' places in the file are found once (a number per line, not the lines' text)."""
     columns = list(frame.columns)
-    lines: list[str] = []
+    found: dict[str, Any] = {}
 
     def locate(row: int, column: str | None) -> Span:
-        if not lines:
-            raw = path.read_bytes()
-            lines.extend(raw.decode(_encoding(raw)).splitlines())
+        if not found:
+            found["encoding"], found["starts"] = _encoding(path), _line_starts(path)
+            found["separator"] = _separator(_line(path, found, 0))
         line = row + 2 if row >= 0 else 1  # line 1 is the header
         field = columns.index(column) if column in columns else 0
-        text = lines[line - 1] if line <= len(lines) else ""
-        spans = _field_spans(text, _separator(lines[0] if lines else ""))
+        text = _line(path, found, line - 1)
+        spans = _field_spans(text, found["separator"])
         start, end = spans[field] if field < len(spans) else (len(text), len(text) + 1)
         return Span(str(path), line, start + 1, start + 1 + max(end - start, 1))
 
     return locate
+
+
+def _line_starts(path: Path) -> np.ndarray:
+    """Where each line of a file starts, in bytes, read a block at a time."""
+    starts, offset = [np.zeros(1, dtype=np.int64)], 0
+    with path.open("rb") as file:
+        while block := file.read(1 << 24):
+            starts.append(np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10) + 1
+                          + offset)
+            offset += len(block)
+    return np.concatenate(starts)
+
+
+def _line(path: Path, found: dict[str, Any], number: int) -> str:
+    """Line `number` (from 0) of the file, without its line break ("" past the end)."""
+    starts = found["starts"]
+    if number >= len(starts):
+        return ""
+    with path.open("rb") as file:
+        file.seek(int(starts[number]))
+        raw = file.readline()
+    encoding = "utf-8" if number and found["encoding"] == "utf-8-sig" else found["encoding"]
+    return raw.decode(encoding).rstrip("\r\n")
 
 
 def _field_spans(line: str, separator: str) -> list[tuple[int, int]]:
@@ -76,9 +141,15 @@ def _field_spans(line: str, separator: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _encoding(raw: bytes) -> str:
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without its mark) when every byte of the file decodes as UTF-8, else
+    Windows-1251: checked a block at a time, never holding the file."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        raw.decode("utf-8-sig")
+        with path.open("rb") as file:
+            while block := file.read(1 << 24):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return "cp1251"
     return "utf-8-sig"
@@ -104,7 +175,7 @@ def read_source(spec: Spec, path: Path, only: Collection[str] | None = None
         try:
             sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
         except Exception as exc:  # noqa: BLE001 - whatever the reader says, the file is bad
-            return raw, locators, origins, [_unreadable(path, exc)]
+            return raw, locators, origins, [unreadable(path, exc)]
         for name in names:
             if name not in sheets:
                 problems.append(Diagnostic("D400", f"no sheet '{name}' in {path}",
@@ -136,7 +207,7 @@ def read_source(spec: Spec, path: Path, only: Collection[str] | None = None
                 frame = pd.read_parquet(file)
                 locate = grid_locator(str(file), frame)
         except Exception as exc:  # noqa: BLE001 - whatever the reader says, the file is bad
-            problems.append(_unreadable(file, exc))
+            problems.append(unreadable(file, exc))
             continue
         if frame.empty:
             problems.append(Diagnostic("D412", f"{file.name} has no rows: table '{name}' is "
@@ -145,7 +216,7 @@ def read_source(spec: Spec, path: Path, only: Collection[str] | None = None
     return raw, locators, origins, problems
 
 
-def _unreadable(file: Path, exc: Exception) -> Diagnostic:
+def unreadable(file: Path, exc: Exception) -> Diagnostic:
     """A data file no reader can read (empty, not the format its name says, broken quoting,
     bytes in no known encoding)."""
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

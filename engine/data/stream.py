@@ -2,8 +2,8 @@
 which can be far larger than memory. Each batch goes through the same contract as a table read
 whole (contract.check_frame); what the batches find adds up, so the diagnostics are the ones a
 whole read gives: one per column and kind of problem, rows numbered in the whole file, keys
-repeated across batches found too. Only Parquet is read this way (its row groups are made for
-it); other files are read whole."""
+repeated across batches found too. Parquet and CSV are read this way (a workbook is read
+whole); a file that breaks off partway is reported (D409) with what was found before."""
 
 from __future__ import annotations
 
@@ -24,8 +24,15 @@ from sapa.engine.data.contract import (
     link_findings,
     repeated_keys,
 )
-from sapa.engine.data.readers import Locate, grid_locator
-from sapa.engine.diagnostics import Diagnostic, Span
+from sapa.engine.data.readers import (
+    Locate,
+    csv_batches,
+    csv_header,
+    csv_locator,
+    grid_locator,
+    unreadable,
+)
+from sapa.engine.diagnostics import Diagnostic, Span, has_errors
 from sapa.engine.spec import Spec
 
 T = TypeVar("T")
@@ -66,13 +73,20 @@ class TableScan:
         self.problems: list[Diagnostic] = []
 
     def map(self, work: Callable[[pd.DataFrame], T]) -> Iterator[T]:
+        columns = self.columns()
+        locate = self.locate(columns)
+        check = self.checker(locate)
+        yield from self.gathered(_in_order(partial(check, work=work), self._batches(columns)),
+                                 locate)
+
+    def columns(self) -> list[str]:
+        """The file's columns (an error here is the whole file unreadable: `api` reads it whole
+        instead, to report it as any table's)."""
+        if self.file.suffix == ".csv":
+            return csv_header(self.file)
         import pyarrow.parquet as pq
 
-        reader = pq.ParquetFile(self.file)
-        locate = self.locate(reader.schema_arrow.names)
-        check = self.checker(locate)
-        yield from self.gathered(_in_order(partial(check, work=work), self._batches(reader)),
-                                 locate)
+        return list(pq.ParquetFile(self.file).schema_arrow.names)
 
     def checker(self, locate: Locate) -> Callable[[pd.DataFrame, Callable[..., T]], Checked]:
         """What checks one batch (and runs `work` on it) wherever it runs: it holds only
@@ -95,6 +109,8 @@ class TableScan:
 
     def locate(self, columns: list[str]) -> Locate:
         """Places in the file, from its column names."""
+        if self.file.suffix == ".csv":
+            return csv_locator(self.file, pd.DataFrame(columns=columns))
         return grid_locator(str(self.file), pd.DataFrame(columns=columns))
 
     def gathered(self, batches: Iterable[Checked], locate: Locate) -> Iterator[T]:
@@ -118,36 +134,57 @@ class TableScan:
                 hashes.append(checked.hashes)  # type: ignore[arg-type]
             start += checked.rows
             yield checked.result
-        if start == 0:
+        if start == 0 and not has_errors(self.problems):
             self.problems.append(Diagnostic("D412", f"{self.file.name} has no rows: table "
                                             f"'{self.name}' is empty", Span(str(self.file), 1, 1),
                                             "warning"))
-        if not blank and hashes:  # (no key: no hashes, as with a blank key cell)
-            import pyarrow.parquet as pq
-
-            for problem in self._repeated(pq.ParquetFile(self.file), hashes):
+        if not blank and hashes and not has_errors(self.problems):  # (errors: unread)
+            for problem in self._repeated(hashes):
                 order.append(problem.kind)
                 found[problem.kind] = problem
         self.problems += [p if isinstance(p, Diagnostic) else
                           found[p].diagnostic(self.file.name, locate) for p in order]
 
-    def _batches(self, reader: object, columns: list[str] | None = None
+    def _batches(self, columns: list[str], only: list[str] | None = None
                  ) -> Iterator[pd.DataFrame]:
-        """The file's rows as frames of at most `rows` rows (at least one frame, maybe empty).
-        The next batch is read while this one is worked on (Arrow reads without the GIL)."""
+        """The file's rows as frames of at most `rows` rows (at least one frame, maybe empty;
+        `only`: these columns). The next batch is read while this one is worked on (Arrow
+        and pandas' CSV parser read without the GIL). A file that breaks off (a bad row group,
+        a ragged CSV line) is an error (D409) and ends the batches."""
         from concurrent.futures import ThreadPoolExecutor
 
-        batches = reader.iter_batches(batch_size=self.rows, columns=columns)  # type: ignore[attr-defined]
+        frames, given = self._frames(only), False
         with ThreadPoolExecutor(1) as reading:
-            frame = reading.submit(_next_frame, batches).result()
-            if frame is None:
-                yield reader.schema_arrow.empty_table().to_pandas()  # type: ignore[attr-defined]
-            while frame is not None:
-                ahead = reading.submit(_next_frame, batches)
+            ahead = reading.submit(next, frames, None)
+            while True:
+                try:
+                    frame = ahead.result()
+                except Exception as exc:  # noqa: BLE001 - whatever the reader says, it is bad
+                    self.problems.append(unreadable(self.file, exc))
+                    frame = None if given else pd.DataFrame(
+                        {c: pd.Series(dtype=object) for c in only or columns})
+                    frames = iter(())
+                if frame is None:
+                    return
+                ahead, given = reading.submit(next, frames, None), True
                 yield frame
-                frame = ahead.result()
 
-    def _repeated(self, reader: object, hashes: list[np.ndarray]) -> list[Finding]:
+    def _frames(self, only: list[str] | None) -> Iterator[pd.DataFrame]:
+        if self.file.suffix == ".csv":
+            yield from csv_batches(self.file, self.rows, self.spec.tables[self.name], only)
+            return
+        import pyarrow.parquet as pq
+
+        reader = pq.ParquetFile(self.file)
+        empty = True
+        for batch in reader.iter_batches(batch_size=self.rows, columns=only):
+            empty = False
+            yield batch.to_pandas()
+        if empty:
+            yield reader.schema_arrow.empty_table().select(only or reader.schema_arrow.names
+                                                           ).to_pandas()
+
+    def _repeated(self, hashes: list[np.ndarray]) -> list[Finding]:
         """Rows whose key an earlier row has, over all batches: rows whose keys hash alike
         are candidates, read again (the key columns only) and compared exactly."""
         repeated = np.unique(np.concatenate([_alike(part) for part in _buckets(hashes)]))
@@ -157,7 +194,8 @@ class TableScan:
         table = self.spec.tables[self.name]
         key = list(table.key)
         candidates, start = [], 0
-        for batch in self._batches(reader, [k for k in key if k in reader.schema_arrow.names]):  # type: ignore[attr-defined]
+        columns = self.columns()
+        for batch in self._batches(columns, [k for k in key if k in columns]):
             frame, _ = check_frame(table, batch, lambda row, column: None, "", self.spec.vocabulary)
             mine = wanted[start:start + len(frame)]
             candidates.append(frame.loc[mine, key].assign(_row_=np.flatnonzero(mine) + start))
@@ -180,11 +218,6 @@ def _in_order(check: Callable[[pd.DataFrame], Checked], batches: Iterable[pd.Dat
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-def _next_frame(batches: Iterator[Any]) -> pd.DataFrame | None:
-    batch = next(batches, None)
-    return None if batch is None else batch.to_pandas()
 
 
 def _buckets(hashes: list[np.ndarray], count: int = 16) -> Iterator[np.ndarray]:

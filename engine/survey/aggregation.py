@@ -47,7 +47,10 @@ class Tally:
     (`value`: its row in `values`, which holds the values in the order first met); groups are
     sorted by (unit, value). Per cell (a group, or a group in one bootstrap replicate: group by
     group, replicates within): the count of each code of each item (items x codes x cells),
-    the respondents counted (`n`) and those each exclusion rule left out (rules x cells)."""
+    the respondents counted (`n`) and those each exclusion rule left out (rules x cells).
+    `kept`: per group, whether any respondent of it is counted; a group only left-out
+    respondents fall in is carried for their counts (a later batch may count some of it)
+    and dropped at the end, as when the respondents are counted at once."""
 
     unit: np.ndarray
     value: np.ndarray
@@ -55,6 +58,7 @@ class Tally:
     counts: np.ndarray
     n: np.ndarray
     excluded: np.ndarray
+    kept: np.ndarray
     pooled: bool = False
 
 
@@ -78,6 +82,7 @@ class _Grouping:
     values: pd.DataFrame
     position: np.ndarray
     included: np.ndarray
+    kept: np.ndarray  # per group: some respondent of it is counted
     pooled: bool = False
     weights: np.ndarray | None = None  # respondents x replicates: times drawn (a bootstrap)
 
@@ -139,7 +144,7 @@ def tally(survey: Survey, frames: Frames, weights: np.ndarray | None = None) -> 
         for i in range(len(survey.exclusions)):
             excluded[i] = g.count(np.where(reason == i, g.position, -1))
         tables[name] = Tally(g.unit, g.value, g.values, counts[name], g.count(g.counted),
-                             excluded, g.pooled)
+                             excluded, g.kept, g.pooled)
     return Tallies(tables, ignored, replicates)
 
 
@@ -174,7 +179,8 @@ def _added(a: Tally, b: Tally) -> Tally:
     else:
         out = Tally(keys // size - 1, keys % size, values,
                     np.zeros((*a.counts.shape[:2], len(keys))), np.zeros(len(keys)),
-                    np.zeros((len(a.excluded), len(keys))), a.pooled)
+                    np.zeros((len(a.excluded), len(keys))), np.zeros(len(keys), dtype=bool),
+                    a.pooled)
         _add_into(out, np.searchsorted(keys, key_a), a)
     _add_into(out, np.searchsorted(keys, key_b), b)
     return out
@@ -185,6 +191,7 @@ def _add_into(total: Tally, at: np.ndarray, part: Tally) -> None:
     total.counts[..., at] += part.counts
     total.n[at] += part.n
     total.excluded[:, at] += part.excluded
+    total.kept[at] |= part.kept
 
 
 def survey_results(survey: Survey, frames: Frames, tallies: Tallies,
@@ -194,6 +201,7 @@ def survey_results(survey: Survey, frames: Frames, tallies: Tallies,
     units = _unit_names(survey, frames, tallies.replicates or 1)
     out = {}
     for name, counted in tallies.tables.items():
+        counted = _kept(counted, tallies.replicates or 1)
         labels = _labels(counted, units, tallies.replicates)
         levels = all_levels(tree, _item_figures(survey, counted.counts))
         table = _wide(survey, labels, tree, levels, counted.n, counted.excluded)
@@ -204,6 +212,16 @@ def survey_results(survey: Survey, frames: Frames, tallies: Tallies,
             if levels_table else None
         out[name] = SurveyResults(table, long, tallies.ignored)
     return out
+
+
+def _kept(tally: Tally, replicates: int) -> Tally:
+    """The tally without the groups no respondent is counted in."""
+    if tally.kept.all():
+        return tally
+    cells = np.repeat(tally.kept, replicates)
+    return Tally(tally.unit[tally.kept], tally.value[tally.kept], tally.values,
+                 tally.counts[..., cells], tally.n[cells], tally.excluded[:, cells],
+                 tally.kept[tally.kept], tally.pooled)
 
 
 def _unit_names(survey: Survey, frames: Frames, copies: int) -> np.ndarray:
@@ -238,7 +256,8 @@ def _groupings(survey: Survey, frames: Frames, reason: np.ndarray, copies: int =
     included = (reason < 0) & (unit_pos >= 0)
     units = np.arange(size)
     groupings = {survey.results: _Grouping(units, np.zeros(size, dtype=np.int64),
-                                           pd.DataFrame(index=range(1)), unit_pos, included)}
+                                           pd.DataFrame(index=range(1)), unit_pos, included,
+                                           np.ones(size, dtype=bool))}
     for breakdown in survey.breakdowns:
         codes, values = _key_codes(breakdown, frames, survey.respondents)
         kept = included & (codes >= 0)
@@ -248,11 +267,13 @@ def _groupings(survey: Survey, frames: Frames, reason: np.ndarray, copies: int =
         width = max(len(values), 1)
         position = np.where(unit_pos >= 0, codes, -1) if breakdown.pooled else \
             np.where((unit_pos >= 0) & (codes >= 0), unit_pos * width + codes, -1)
-        used = np.unique(position[kept & (position >= 0)])  # only groups with respondents
+        # groups with respondents counted or left out (those only left out: see Tally.kept)
+        grouped = (kept | ((reason >= 0) & (codes >= 0))) & (position >= 0)
+        used = np.unique(position[grouped])
         unit = np.full(len(used), -1) if breakdown.pooled else used // width
         groupings[breakdown.name] = _Grouping(unit, used % width, values,
                                               pd.Index(used).get_indexer(position), kept,
-                                              breakdown.pooled)
+                                              np.isin(used, position[kept]), breakdown.pooled)
     return groupings
 
 
