@@ -9,7 +9,9 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -99,6 +101,17 @@ def test_batches_are_checked_on_threads_in_order_and_read_only_when_a_thread_is_
     for result in stream._in_order(check, batches()):  # type: ignore[arg-type]
         done.append(result)
     assert done == list(range(24)) and len(threads) == stream.THREADS > 1
+
+
+def test_a_scan_holds_one_batch_of_the_file_not_all_it_has_read(tmp_path: Path) -> None:
+    spec, _ = api.check(str(SPECS / "survey.yaml"))
+    noise = np.random.default_rng(0).random((400_000, 25))  # 80 MB that do not compress
+    path = tmp_path / "respondents.parquet"
+    pd.DataFrame(noise, columns=[f"c{i}" for i in range(25)]).to_parquet(path,
+                                                                         row_group_size=20_000)
+    held = [pa.total_allocated_bytes() for _ in TableScan(spec, "respondents", path, {}, True,
+                                                          rows=20_000)._frames(None)]
+    assert len(held) == 20 and max(held) - min(held) < path.stat().st_size / 4
 
 
 def _survey_data(tmp_path: Path, change: dict[tuple[int, str], object],

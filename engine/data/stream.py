@@ -175,7 +175,8 @@ class TableScan:
             return
         import pyarrow.parquet as pq
 
-        reader = pq.ParquetFile(self.file)
+        # not pre-buffered: a pre-buffering reader keeps what it has read until it is closed
+        reader = pq.ParquetFile(self.file, pre_buffer=False)
         empty = True
         for batch in reader.iter_batches(batch_size=self.rows, columns=only):
             empty = False
