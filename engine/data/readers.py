@@ -23,7 +23,7 @@ def read_csv(path: Path, table: TableSpec | None = None) -> pd.DataFrame:
     """A CSV (UTF-8 or Windows-1251; comma or semicolon). With the table's contract, number
     columns are parsed while reading (fast); if any cell does not parse, everything is read as
     text instead, so that every bad cell can be reported with its place."""
-    options = _csv_options(path)
+    options = csv_options(path)
     if table is not None:
         try:
             return pd.read_csv(path, **_typed(path, table, options), **options)
@@ -32,14 +32,13 @@ def read_csv(path: Path, table: TableSpec | None = None) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False, **options)
 
 
-def csv_batches(path: Path, rows: int, table: TableSpec, columns: Sequence[str] | None = None
-                ) -> Iterator[pd.DataFrame]:
+def csv_batches(path: Path, options: dict[str, str], rows: int, table: TableSpec,
+                columns: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
     """A CSV's rows `rows` at a time, read as read_csv reads it whole: number columns parsed
     while reading until a batch has a cell that does not parse, text from there on (the
     contract parses text to the same numbers). At least one frame (maybe empty); `columns`:
-    only these."""
-    options = _csv_options(path)
-    wanted = list(columns) if columns is not None else csv_header(path)
+    only these. `options`: csv_options(path)."""
+    wanted = list(columns) if columns is not None else csv_header(path, options)
     only = {"usecols": wanted} if columns is not None else {}  # (usecols lets long lines by)
     typed = {**_typed(path, table, options), **only}
     start, empty = 0, True
@@ -63,16 +62,16 @@ def _typed(path: Path, table: TableSpec, options: dict[str, str]) -> dict[str, A
     """read_csv's options that parse the table's number columns while reading."""
     numbers = {name: "float64" for name, column in table.columns.items()
                if column.type in ("number", "integer")}
-    header = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=0, **options).columns
-    return {"dtype": {c: numbers.get(c, str) for c in header}, "keep_default_na": False,
+    return {"dtype": {c: numbers.get(c, str) for c in csv_header(path, options)},
+            "keep_default_na": False,
             "na_values": {c: [""] for c in numbers}}
 
 
-def csv_header(path: Path) -> list[str]:
-    return list(pd.read_csv(path, dtype=str, nrows=0, **_csv_options(path)).columns)
+def csv_header(path: Path, options: dict[str, str]) -> list[str]:
+    return list(pd.read_csv(path, dtype=str, nrows=0, **options).columns)
 
 
-def _csv_options(path: Path) -> dict[str, str]:
+def csv_options(path: Path) -> dict[str, str]:
     """The encoding (UTF-8 unless the file is not) and separator (from the header)."""
     encoding = _encoding(path)
     with path.open(encoding=encoding, newline="") as file:

@@ -29,6 +29,7 @@ from sapa.engine.data.readers import (
     csv_batches,
     csv_header,
     csv_locator,
+    csv_options,
     grid_locator,
     unreadable,
 )
@@ -71,6 +72,7 @@ class TableScan:
         self.spec, self.name, self.file, self.parents = spec, name, file, parents
         self.allow_missing, self.rows = allow_missing, max(1, rows)
         self.problems: list[Diagnostic] = []
+        self.csv: dict[str, str] | None = None
 
     def map(self, work: Callable[[pd.DataFrame], T]) -> Iterator[T]:
         columns = self.columns()
@@ -83,7 +85,7 @@ class TableScan:
         """The file's columns (an error here is the whole file unreadable: `api` reads it whole
         instead, to report it as any table's)."""
         if self.file.suffix == ".csv":
-            return csv_header(self.file)
+            return csv_header(self.file, self._csv())
         import pyarrow.parquet as pq
 
         return list(pq.ParquetFile(self.file).schema_arrow.names)
@@ -169,9 +171,17 @@ class TableScan:
                 ahead, given = reading.submit(next, frames, None), True
                 yield frame
 
+    def _csv(self) -> dict[str, str]:
+        """The CSV's encoding and separator, found once per scan (finding the encoding reads
+        the file through)."""
+        if self.csv is None:
+            self.csv = csv_options(self.file)
+        return self.csv
+
     def _frames(self, only: list[str] | None) -> Iterator[pd.DataFrame]:
         if self.file.suffix == ".csv":
-            yield from csv_batches(self.file, self.rows, self.spec.tables[self.name], only)
+            yield from csv_batches(self.file, self._csv(), self.rows, self.spec.tables[self.name],
+                                   only)
             return
         import pyarrow.parquet as pq
 
