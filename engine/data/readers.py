@@ -6,6 +6,7 @@ the data contract (contract.py) checks what these readers return."""
 from __future__ import annotations
 
 import codecs
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -88,11 +89,13 @@ def csv_locator(path: Path, frame: pd.DataFrame) -> Locate:
     lines' places in the file are found once (a number per line, not the lines' text)."""
     columns = list(frame.columns)
     found: dict[str, Any] = {}
+    finding = threading.Lock()  # batches are checked on threads: the first call finds them
 
     def locate(row: int, column: str | None) -> Span:
-        if not found:
-            found["encoding"], found["starts"] = _encoding(path), _line_starts(path)
-            found["separator"] = _separator(_line(path, found, 0))
+        with finding:
+            if not found:
+                found["encoding"], found["starts"] = _encoding(path), _line_starts(path)
+                found["separator"] = _separator(_line(path, found, 0))
         line = row + 2 if row >= 0 else 1  # line 1 is the header
         field = columns.index(column) if column in columns else 0
         text = _line(path, found, line - 1)
