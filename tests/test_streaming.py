@@ -114,23 +114,22 @@ def test_a_scan_holds_one_batch_of_the_file_not_all_it_has_read(tmp_path: Path) 
     assert len(held) == 20 and max(held) - min(held) < path.stat().st_size / 4
 
 
-def test_a_csv_locator_called_from_two_threads_at_once_places_both(
+def test_a_csv_locator_called_from_two_threads_at_once_reads_the_file_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Batches are checked on threads, and each may place a column's problem first."""
     from sapa.engine.data import readers
 
     path = tmp_path / "r.csv"
     path.write_text("id,extra\nr1,1\n", encoding="utf-8")
-    line, calls, inside = readers._line, [], threading.Event()
+    starts, calls, inside = readers._line_starts, [], threading.Event()
 
-    def first_slow(*args: object) -> str:  # the first caller is held up while it finds them
-        calls.append(args)
-        if len(calls) == 1:
-            inside.set()
-            time.sleep(0.3)
-        return line(*args)  # type: ignore[arg-type]
+    def slow(found: Path) -> object:  # the first caller is held up while it reads the file
+        calls.append(found)
+        inside.set()
+        time.sleep(0.3)
+        return starts(found)
 
-    monkeypatch.setattr(readers, "_line", first_slow)
+    monkeypatch.setattr(readers, "_line_starts", slow)
     locate = readers.csv_locator(path, pd.DataFrame(columns=["id", "extra"]))
     placed: list[object] = []
     threads = [threading.Thread(target=lambda: placed.append(locate(-1, "extra")))
@@ -140,6 +139,7 @@ def test_a_csv_locator_called_from_two_threads_at_once_places_both(
     threads[1].start()  # while the first is finding the lines' places
     for thread in threads:
         thread.join()
+    assert len(calls) == 1
     assert [(p.line, p.column) for p in placed] == [(1, 4), (1, 4)]  # type: ignore[attr-defined]
 
 

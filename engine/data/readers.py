@@ -89,17 +89,16 @@ def csv_locator(path: Path, frame: pd.DataFrame) -> Locate:
     lines' places in the file are found once (a number per line, not the lines' text)."""
     columns = list(frame.columns)
     found: dict[str, Any] = {}
-    finding = threading.Lock()  # batches are checked on threads: the first call finds them
+    finding = threading.Lock()  # batches are checked on threads: one call reads the file
 
     def locate(row: int, column: str | None) -> Span:
         with finding:
             if not found:
-                found["encoding"], found["starts"] = _encoding(path), _line_starts(path)
-                found["separator"] = _separator(_line(path, found, 0))
+                found.update(csv_options(path), starts=_line_starts(path))
         line = row + 2 if row >= 0 else 1  # line 1 is the header
         field = columns.index(column) if column in columns else 0
         text = _line(path, found, line - 1)
-        spans = _field_spans(text, found["separator"])
+        spans = _field_spans(text, found["sep"])
         start, end = spans[field] if field < len(spans) else (len(text), len(text) + 1)
         return Span(str(path), line, start + 1, start + 1 + max(end - start, 1))
 
