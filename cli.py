@@ -33,7 +33,7 @@ DEFAULT_SPEC = "2020"
 FORMATS = click.Choice(["text", "json"])
 BATCH_ROWS = click.option(
     "--batch-rows", type=click.IntRange(min=1), default=None,
-    help="Respondents in Parquet are read, checked and counted this many rows at a time, "
+    help="Respondents in Parquet or CSV are read, checked and counted this many rows at a time, "
          "never whole (default 250,000); the results do not depend on it.")
 BACKEND = click.option(
     "--backend", type=click.Choice(["local", "spark"]), default="local", show_default=True,

@@ -269,7 +269,7 @@ def respondent_scan(spec: Spec, folder: Path, allow_missing_items: bool,
     scan = (data_stage.SparkScan if backend == "spark" else data_stage.TableScan)(
         spec, name, present[0], {}, allow_missing_items, batch_rows or data_stage.BATCH_ROWS)
     try:
-        scan.columns()
+        scan.columns  # noqa: B018 - read the header: can the file be read at all?
     except Exception:  # noqa: BLE001 - unreadable: read whole, where it is reported (D409)
         return None, f"{present[0].name} cannot be read"
     return scan, ""

@@ -27,7 +27,7 @@ def read_csv(path: Path, table: TableSpec | None = None) -> pd.DataFrame:
     options = csv_options(path)
     if table is not None:
         try:
-            return pd.read_csv(path, **_typed(path, table, options), **options)
+            return pd.read_csv(path, **_typed(csv_header(path, options), table), **options)
         except ValueError:
             pass
     return pd.read_csv(path, dtype=str, keep_default_na=False, **options)
@@ -39,9 +39,10 @@ def csv_batches(path: Path, options: dict[str, str], rows: int, table: TableSpec
     while reading until a batch has a cell that does not parse, text from there on (the
     contract parses text to the same numbers). At least one frame (maybe empty); `columns`:
     only these. `options`: csv_options(path)."""
-    wanted = list(columns) if columns is not None else csv_header(path, options)
+    header = csv_header(path, options)
+    wanted = list(columns) if columns is not None else header
     only = {"usecols": wanted} if columns is not None else {}  # (usecols lets long lines by)
-    typed = {**_typed(path, table, options), **only}
+    typed = {**_typed(header, table), **only}
     start, empty = 0, True
     try:
         with pd.read_csv(path, chunksize=rows, **typed, **options) as chunks:
@@ -59,11 +60,12 @@ def csv_batches(path: Path, options: dict[str, str], rows: int, table: TableSpec
         yield pd.DataFrame({c: pd.Series(dtype=str) for c in wanted})
 
 
-def _typed(path: Path, table: TableSpec, options: dict[str, str]) -> dict[str, Any]:
-    """read_csv's options that parse the table's number columns while reading."""
+def _typed(header: Sequence[str], table: TableSpec) -> dict[str, Any]:
+    """read_csv's options that parse the table's number columns (of the file's `header`)
+    while reading."""
     numbers = {name: "float64" for name, column in table.columns.items()
                if column.type in ("number", "integer")}
-    return {"dtype": {c: numbers.get(c, str) for c in csv_header(path, options)},
+    return {"dtype": {c: numbers.get(c, str) for c in header},
             "keep_default_na": False,
             "na_values": {c: [""] for c in numbers}}
 

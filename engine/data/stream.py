@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,7 +60,7 @@ class Checked:
 
 
 class TableScan:
-    """One table's Parquet file, read and checked a batch at a time: `map(work)` gives
+    """One table's Parquet or CSV file, read and checked a batch at a time: `map(work)` gives
     work(checked batch) for each batch, in the file's order; afterwards `problems` holds
     everything found (nothing may be kept from the batches when any of it is an error).
     `parents`: the checked tables its links point to (its links are checked batch by batch).
@@ -72,20 +72,18 @@ class TableScan:
         self.spec, self.name, self.file, self.parents = spec, name, file, parents
         self.allow_missing, self.rows = allow_missing, max(1, rows)
         self.problems: list[Diagnostic] = []
-        self.csv: dict[str, str] | None = None
 
     def map(self, work: Callable[[pd.DataFrame], T]) -> Iterator[T]:
-        columns = self.columns()
-        locate = self.locate(columns)
+        locate = self.locate(self.columns)
         check = self.checker(locate)
-        yield from self.gathered(_in_order(partial(check, work=work), self._batches(columns)),
-                                 locate)
+        yield from self.gathered(_in_order(partial(check, work=work), self._batches()), locate)
 
+    @cached_property
     def columns(self) -> list[str]:
         """The file's columns (an error here is the whole file unreadable: `api` reads it whole
         instead, to report it as any table's)."""
         if self.file.suffix == ".csv":
-            return csv_header(self.file, self._csv())
+            return csv_header(self.file, self._csv)
         import pyarrow.parquet as pq
 
         return list(pq.ParquetFile(self.file).schema_arrow.names)
@@ -147,8 +145,7 @@ class TableScan:
         self.problems += [p if isinstance(p, Diagnostic) else
                           found[p].diagnostic(self.file.name, locate) for p in order]
 
-    def _batches(self, columns: list[str], only: list[str] | None = None
-                 ) -> Iterator[pd.DataFrame]:
+    def _batches(self, only: list[str] | None = None) -> Iterator[pd.DataFrame]:
         """The file's rows as frames of at most `rows` rows (at least one frame, maybe empty;
         `only`: these columns). The next batch is read while this one is worked on (Arrow
         and pandas' CSV parser read without the GIL). A file that breaks off (a bad row group,
@@ -164,23 +161,22 @@ class TableScan:
                 except Exception as exc:  # noqa: BLE001 - whatever the reader says, it is bad
                     self.problems.append(unreadable(self.file, exc))
                     frame = None if given else pd.DataFrame(
-                        {c: pd.Series(dtype=object) for c in only or columns})
+                        {c: pd.Series(dtype=object) for c in only or self.columns})
                     frames = iter(())
                 if frame is None:
                     return
                 ahead, given = reading.submit(next, frames, None), True
                 yield frame
 
+    @cached_property
     def _csv(self) -> dict[str, str]:
         """The CSV's encoding and separator, found once per scan (finding the encoding reads
         the file through)."""
-        if self.csv is None:
-            self.csv = csv_options(self.file)
-        return self.csv
+        return csv_options(self.file)
 
     def _frames(self, only: list[str] | None) -> Iterator[pd.DataFrame]:
         if self.file.suffix == ".csv":
-            yield from csv_batches(self.file, self._csv(), self.rows, self.spec.tables[self.name],
+            yield from csv_batches(self.file, self._csv, self.rows, self.spec.tables[self.name],
                                    only)
             return
         import pyarrow.parquet as pq
@@ -205,8 +201,7 @@ class TableScan:
         table = self.spec.tables[self.name]
         key = list(table.key)
         candidates, start = [], 0
-        columns = self.columns()
-        for batch in self._batches(columns, [k for k in key if k in columns]):
+        for batch in self._batches([k for k in key if k in self.columns]):
             frame, _ = check_frame(table, batch, lambda row, column: None, "", self.spec.vocabulary)
             mine = wanted[start:start + len(frame)]
             candidates.append(frame.loc[mine, key].assign(_row_=np.flatnonzero(mine) + start))
