@@ -81,6 +81,24 @@ def test_membership_in_and_not_in() -> None:
     assert run('kind not in ("x", "z")') == [False, False, True, None]
 
 
+@pytest.mark.parametrize(("formula", "expected"), [
+    ('kind == "x"', [True, True, False, None]),
+    ('"x" == kind', [True, True, False, None]),
+    ('kind != "x"', [False, False, True, None]),
+    ('kind in ("y", "none of them")', [False, False, True, None]),
+    ('kind not in ("y", "none of them")', [True, True, False, None]),
+    ("is_missing(kind)", [False, False, False, True]),
+])
+def test_text_compared_by_its_distinct_values_as_row_by_row(formula: str,
+                                                            expected: list[object]) -> None:
+    """A text column compared with given values is compared once per distinct value; the
+    same comparison with a computed side (coalesce) is made row by row: both agree."""
+    assert run(formula) == expected
+    computed = formula.replace('"x"', 'coalesce("x", kind)').replace('"y"', 'coalesce("y", kind)')
+    if computed != formula:
+        assert run(computed) == expected
+
+
 # ------------------------------------------------------------------------------------- logic
 def test_and_or_not_use_three_valued_logic() -> None:
     assert run("flag and x > 0") == [True, False, None, False]  # false and missing = false

@@ -65,6 +65,25 @@ def test_any_batch_size_gives_what_the_whole_file_gives(tmp_path: Path, kind: st
         _same(whole, api.rate_folder(spec, folder, batch_rows=rows)[0])
 
 
+def test_a_batch_reads_the_variables_of_the_tables_it_links_to(tmp_path: Path) -> None:
+    """A condition over a variable of the respondents' parent (computed before the survey)
+    reads it in every batch, as in one read."""
+    overlay = tmp_path / "charged.yaml"
+    overlay.write_text(f"""extends: {SPECS / 'survey.yaml'}
+methodology: {{id: charged}}
+tables: {{services: {{variables: {{charged: "not paid"}}}}}}
+questionnaires: {{office: {{items: {{fee: {{asked_if: service.charged}}}}}}}}
+""", encoding="utf-8")
+    spec, problems = api.check(str(overlay))
+    assert [p for p in problems if p.severity == "error"] == []
+    folder = _survey_data(tmp_path, {})
+    whole, _ = api.rate_folder(spec, folder, whole=True)
+    plain, _ = api.rate_folder(api.check(str(SPECS / "survey.yaml"))[0], folder, whole=True)
+    assert not whole.surveys["survey"].table.equals(plain.surveys["survey"].table)
+    for rows in (4, 1000):
+        _same(whole, api.rate_folder(spec, folder, batch_rows=rows)[0])
+
+
 def test_no_batch_holds_more_rows_than_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     spec, _ = api.check("2020")
     folder = api.data_folder("2020", spec, None)

@@ -133,6 +133,7 @@ def _convert(spec: ColumnSpec, cells: pd.Series, codes: bool = False
         values = cells.astype("boolean").reset_index(drop=True)
     else:
         values, bad = _parse_text(spec, cells, codes)
+    numbers = None
     if spec.type in ("number", "integer"):
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
         infinite = np.isinf(numbers)
@@ -146,13 +147,12 @@ def _convert(spec: ColumnSpec, cells: pd.Series, codes: bool = False
         bad.extend(_range_problems(spec, values))
     if spec.values is not None:
         allowed = {_canonical(v) for v in spec.values}
-        if spec.type in ("number", "integer"):  # as numbers: no object copy of the column
-            inside = np.isin(values.to_numpy(dtype=float, na_value=np.nan),
-                             [v for v in allowed if isinstance(v, float)])
+        if numbers is not None:  # as numbers: no object copy of the column
+            outside = ~np.isin(numbers, [v for v in allowed if isinstance(v, float)]) \
+                & ~np.isnan(numbers)
         else:
             comparable = values.astype(object) if spec.type != "string" else values
-            inside = comparable.isin(allowed).to_numpy()
-        outside = values.notna().to_numpy() & ~inside
+            outside = values.notna().to_numpy() & ~comparable.isin(allowed).to_numpy()
         if outside.any():
             bad.append(("D404", list(np.flatnonzero(outside)),
                         "one of " + ", ".join(_shown(v) for v in spec.values)))
@@ -313,23 +313,24 @@ def check_links(spec: Spec, frames: Mapping[str, pd.DataFrame],
     """Rows whose link points to no row of the parent table (e.g. an unknown service code).
     Only links between two tables that were both given (named in `origin`) are checked."""
     return [f.diagnostic(origin[f.table], locators[f.table])
-            for f in link_findings(spec, frames, origin)]
+            for f in link_findings(spec, Frames(frames), origin)]
 
 
-def link_findings(spec: Spec, frames: Mapping[str, pd.DataFrame], given: Collection[str],
+def link_findings(spec: Spec, frames: Frames, given: Collection[str],
                   children: Collection[str] | None = None) -> list[Finding]:
     """The rows of each link (of `children` only, when given) between two given tables that
-    point nowhere."""
+    point nowhere. The joins stay on `frames` for the work that follows."""
     findings = []
-    positions = Frames(frames)
     for table in spec.tables.values():
         if children is not None and table.name not in children:
             continue
         for link in table.links.values():
             if link.child not in given or link.parent not in given:
                 continue
-            wanted = frames[table.name][list(link.on)]
-            missing = wanted.notna().all(axis=1).to_numpy() & (positions.positions(link) < 0)
+            wanted = frames.tables[table.name][list(link.on)]
+            given_on = frames.codes(table.name, link.on[0])[0] >= 0 if len(link.on) == 1 \
+                else wanted.notna().all(axis=1).to_numpy()
+            missing = given_on & (frames.positions(link) < 0)
             if missing.any():
                 findings.append(Finding.of(
                     "D407", table.name, "/".join(link.on), list(np.flatnonzero(missing)),

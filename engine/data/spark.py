@@ -11,7 +11,7 @@ import os
 import pickle
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,19 @@ import pandas as pd
 
 from sapa.engine.data.stream import T, TableScan
 from sapa.engine.diagnostics import CannotRun, Diagnostic
+from sapa.engine.formula import Frames
 
 
 class SparkScan(TableScan):
     """A TableScan whose batches are read, checked and worked on by Spark's workers."""
 
-    def map(self, work: Callable[[pd.DataFrame], T]) -> Iterator[T]:
+    def map(self, work: Callable[[Frames], T],
+            tables: Mapping[str, pd.DataFrame] | None = None) -> Iterator[T]:
         session = spark_session()
         session.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(self.rows))
         table = session.read.parquet(str(self.file.resolve()))
         locate = self.locate(table.columns)
-        check = self.checker(locate)
+        check = self.checker(locate, tables)
 
         def run(batches: Iterator[Any]) -> Iterator[Any]:  # in a Spark worker
             import pyarrow as pa

@@ -34,6 +34,7 @@ from sapa.engine.data.readers import (
     unreadable,
 )
 from sapa.engine.diagnostics import Diagnostic, Span, has_errors
+from sapa.engine.formula import Frames
 from sapa.engine.spec import Spec
 
 T = TypeVar("T")
@@ -61,7 +62,8 @@ class Checked:
 
 class TableScan:
     """One table's Parquet or CSV file, read and checked a batch at a time: `map(work)` gives
-    work(checked batch) for each batch, in the file's order; afterwards `problems` holds
+    work(checked batch) for each batch, in the file's order (the batch as Frames, with the
+    parent tables and the links joined in checking); afterwards `problems` holds
     everything found (nothing may be kept from the batches when any of it is an error).
     `parents`: the checked tables its links point to (its links are checked batch by batch).
     This scan reads the batches here; a backend reads and checks them where the data are
@@ -73,9 +75,11 @@ class TableScan:
         self.allow_missing, self.rows = allow_missing, max(1, rows)
         self.problems: list[Diagnostic] = []
 
-    def map(self, work: Callable[[pd.DataFrame], T]) -> Iterator[T]:
+    def map(self, work: Callable[[Frames], T],
+            tables: Mapping[str, pd.DataFrame] | None = None) -> Iterator[T]:
+        """`tables`: the other tables `work` reads (the parents by default; the same rows)."""
         locate = self.locate(self.columns)
-        check = self.checker(locate)
+        check = self.checker(locate, tables)
         yield from self.gathered(_in_order(partial(check, work=work), self._batches()), locate)
 
     @cached_property
@@ -88,23 +92,25 @@ class TableScan:
 
         return list(pq.ParquetFile(self.file).schema_arrow.names)
 
-    def checker(self, locate: Locate) -> Callable[[pd.DataFrame, Callable[..., T]], Checked]:
-        """What checks one batch (and runs `work` on it) wherever it runs: it holds only
-        what it needs, so that it can be shipped to a backend's workers."""
-        spec, name, parents = self.spec, self.name, self.parents
+    def checker(self, locate: Locate, tables: Mapping[str, pd.DataFrame] | None = None
+                ) -> Callable[[pd.DataFrame, Callable[..., T]], Checked]:
+        """What checks one batch (and runs `work` on it, with `tables`) wherever it runs: it
+        holds only what it needs, so that it can be shipped to a backend's workers."""
+        spec, name, parents = self.spec, self.name, list(self.parents)
+        others = self.parents if tables is None else tables
         origin, allow = self.file.name, self.allow_missing
 
-        def check(batch: pd.DataFrame, work: Callable[[pd.DataFrame], T]) -> Checked:
+        def check(batch: pd.DataFrame, work: Callable[[Frames], T]) -> Checked:
             table = spec.tables[name]
             frame, problems = check_frame(table, batch, locate, origin, spec.vocabulary,
                                           allow)
             blank = blank_keys(table, frame)
-            problems += blank + link_findings(spec, {**parents, name: frame},
-                                              [name, *parents], [name])
+            frames = Frames({**others, name: frame})  # the links joined once, for both
+            problems += blank + link_findings(spec, frames, [name, *parents], [name])
             # keys are mostly unique: hashed as they are, not factorised first
             hashes = None if blank or not table.key else pd.util.hash_pandas_object(
                 frame[list(table.key)], index=False, categorize=False).to_numpy()
-            return Checked(len(frame), problems, hashes, work(frame))
+            return Checked(len(frame), problems, hashes, work(frames))
         return check
 
     def locate(self, columns: list[str]) -> Locate:

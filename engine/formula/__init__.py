@@ -10,13 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 from sapa.engine.formula.compiler import compile_formula
 from sapa.engine.formula.parser import FormulaSyntaxError, parse
-from sapa.engine.formula.plan import Band, Catalog, Link, Node, Type, aggregates_over, tables_read
+from sapa.engine.formula.plan import (
+    Band,
+    Catalog,
+    Column,
+    Link,
+    Node,
+    Type,
+    aggregates_over,
+    tables_read,
+)
 from sapa.engine.formula.syntax import names, shape
 
 __all__ = [
-    "REPLICATE", "Band", "Catalog", "FormulaSyntaxError", "Frames", "Link", "Node", "Type",
-    "aggregates_over", "compile_formula", "evaluate_rows", "names", "parse", "round_half_up",
-    "shape", "tables_read",
+    "REPLICATE", "Band", "Catalog", "Column", "FormulaSyntaxError", "Frames", "Link", "Node",
+    "Type", "aggregates_over", "compile_formula", "evaluate_rows", "names", "parse",
+    "round_half_up", "shape", "tables_read",
 ]
 
 #: What runs a plan, imported when first named: checking a spec needs no pandas.

@@ -120,6 +120,8 @@ def _op(node: Op, frames: Frames) -> Value:
     Arithmetic that gives no number from two numbers is flagged on the frames (`if` keeps only
     the flags of the branch each row takes)."""
     n = frames.length(node.table) if node.table else 1
+    if node.op in _CODED and (coded := _coded(node, frames)) is not None:
+        return coded
     if node.op == "if":
         args = _if_arguments(node, frames, n)
     elif node.op in _COMPARISONS:  # a constant side stays one value
@@ -135,6 +137,30 @@ def _op(node: Op, frames: Frames) -> Value:
         return result
     value = result.iloc[0]
     return None if pd.isna(value) else value
+
+
+_CODED = ("==", "!=", "in", "not in", "is_missing")
+
+
+def _coded(node: Op, frames: Frames) -> pd.Series | None:
+    """A text column compared with given values (or found missing) by its distinct values,
+    then spread to its rows by their codes (Frames.codes): channels, regions and services
+    repeat a few values over many rows. None where the operation is not of that form."""
+    column, *given = node.args
+    if node.op in ("==", "!=") and isinstance(given[0], Column):
+        column, given = given[0], [column]
+    if not (isinstance(column, Column) and column.type == "string"
+            and all(isinstance(g, Const) and g.value is not None for g in given)):
+        return None
+    codes, values = frames.codes(column.table, column.name)
+    absent = codes < 0
+    if node.op == "is_missing":
+        return pd.Series(absent, dtype="boolean")
+    wanted = {g.value for g in given}
+    hit = np.fromiter((v in wanted for v in values), dtype=bool, count=len(values))
+    if node.op in ("!=", "not in"):
+        hit = ~hit
+    return _boolean(np.append(hit, False)[codes], absent)  # code -1 takes the last
 
 
 def _if_arguments(node: Op, frames: Frames, n: int) -> list[pd.Series]:

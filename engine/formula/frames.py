@@ -4,6 +4,7 @@ once per link). The data contract uses the same join to find rows whose link poi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ class Frames:
     def __init__(self, tables: Mapping[str, pd.DataFrame]) -> None:
         self.tables = dict(tables)
         self._positions: dict[Link, np.ndarray] = {}
+        self._codes: dict[tuple[str, str], tuple[np.ndarray, Any]] = {}
         self._undefined: dict[str | None, np.ndarray] = {}
 
     def flag_undefined(self, table: str | None, rows: np.ndarray) -> None:
@@ -46,16 +48,25 @@ class Frames:
             key, on = list(link.key), list(link.on)
             if REPLICATE in parent.columns and REPLICATE in child.columns:
                 key, on = [*key, REPLICATE], [*on, REPLICATE]
-            if len(key) == 1:
-                index = pd.Index(parent[key[0]])
-                wanted = pd.Index(child[on[0]])
-            else:
-                index = pd.MultiIndex.from_frame(parent[key])
-                wanted = pd.MultiIndex.from_frame(child[on])
+            single = len(key) == 1
+            index = pd.Index(parent[key[0]]) if single else pd.MultiIndex.from_frame(parent[key])
             first = ~index.duplicated()  # duplicated keys are a data error reported elsewhere
-            found = index[first].get_indexer(wanted)
+            if single:  # each distinct value looked up once (Frames.codes)
+                codes, values = self.codes(link.child, on[0])
+                found = np.append(index[first].get_indexer(pd.Index(values)), -1)[codes]
+            else:
+                found = index[first].get_indexer(pd.MultiIndex.from_frame(child[on]))
             positions = np.full(len(found), -1, dtype=np.int64)
             hit = found >= 0
             positions[hit] = np.flatnonzero(first)[found[hit]]
             self._positions[link] = positions
         return self._positions[link]
+
+    def codes(self, table: str, column: str) -> tuple[np.ndarray, Any]:
+        """A column as codes (-1: missing) into its distinct values (of the column's dtype), in
+        the order first met; found once per column (a column never changes once read: variables
+        add columns), so that every comparison, grouping and link over it hashes its rows once,
+        not once each."""
+        if (table, column) not in self._codes:
+            self._codes[table, column] = pd.factorize(self.tables[table][column])
+        return self._codes[table, column]

@@ -12,10 +12,9 @@ import pandas as pd
 
 from sapa.engine.diagnostics import Diagnostic
 from sapa.engine.formula import Frames, aggregates_over, evaluate_rows, tables_read
-from sapa.engine.spec import Spec, Survey
+from sapa.engine.spec import Spec
 from sapa.engine.survey import (
     SurveyResults,
-    Tallies,
     merged,
     run_survey_from_items,
     run_surveys,
@@ -27,10 +26,12 @@ T = TypeVar("T")
 
 
 class Batches(Protocol):
-    """Rows of a table handed on a batch at a time: `map(work)` runs work on each batch,
-    wherever the batches are (data.TableScan, or a backend's workers), in order."""
+    """Rows of a table handed on a batch at a time: `map(work, tables)` runs work on each
+    batch with the other `tables` (as Frames), wherever the batches are (data.TableScan, or a
+    backend's workers), in order."""
 
-    def map(self, work: Callable[[pd.DataFrame], T]) -> Iterator[T]: ...
+    def map(self, work: Callable[[Frames], T],
+            tables: Mapping[str, pd.DataFrame] | None = None) -> Iterator[T]: ...
 
 
 def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],
@@ -105,12 +106,6 @@ def _units(spec: Spec, frames: Frames, table: str, rows: np.ndarray) -> str:
     return ", ".join(names) + more
 
 
-def _tally_batch(survey: Survey, parents: dict[str, pd.DataFrame], batch: pd.DataFrame
-                 ) -> Tallies:
-    """One batch of respondents counted (where the batch is: it may run in a worker)."""
-    return tally(survey, Frames({**parents, survey.respondents: batch}))
-
-
 def streams_respondents(spec: Spec) -> bool:
     """Whether the survey's respondents can be rated a batch at a time: only the survey reads
     them (no variable of their own, no other formula or rating), and the survey's conditions,
@@ -131,9 +126,10 @@ def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None,
     if survey_items is not None:
         results = run_survey_from_items(survey, frames, survey_items)
     elif respondents is not None:
-        parents = {name: t for name, t in frames.tables.items() if name != survey.respondents}
-        results = survey_results(survey, frames, merged(respondents.map(
-            partial(_tally_batch, survey, parents))))
+        # each batch counted where it is checked (it may be a worker), with the other tables
+        others = {name: t for name, t in frames.tables.items() if name != survey.respondents}
+        results = survey_results(survey, frames, merged(respondents.map(partial(tally, survey),
+                                                                        others)))
     else:  # replicates of every level only where a formula reads them
         read = tables_read(spec.variables, tuple(spec.ratings.values())) \
             if weights is not None else set()

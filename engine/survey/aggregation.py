@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from sapa.engine.formula import REPLICATE, Frames, Node, evaluate_rows
+from sapa.engine.formula import REPLICATE, Column, Frames, Node, evaluate_rows
 from sapa.engine.spec import TOTALS, Breakdown, Survey, count_column, level_columns, result_columns
 from sapa.engine.survey.levels import Figures, Nodes, Sums, all_levels, hierarchy, long_table
 
@@ -104,10 +104,14 @@ class _Grouping:
         """How many respondents fall in each cell (and in each `slot`, 0..slots-1: slots x
         cells), each counted as often as it is drawn. `group`: the group of each (-1: not
         counted); `rows`: which respondents they are (default: all, in order)."""
+        if self.weights is None:  # each slot's bin 0 takes the ones not counted (group -1)
+            at = group + 1 if slot is None else slot * (self.groups + 1)
+            if slot is not None:
+                np.add(at, group, out=at)
+                at += 1
+            found = np.bincount(at, minlength=(self.groups + 1) * slots)
+            return found.reshape(slots, self.groups + 1)[:, 1:].astype(float).ravel()
         at = group if slot is None else slot * self.groups + group
-        if self.weights is None:  # the ones not counted go to one bin past the end
-            at = np.where(group >= 0, at, self.groups * slots)
-            return np.bincount(at, minlength=self.groups * slots + 1)[:-1].astype(float)
         keep = group >= 0
         rows = np.flatnonzero(keep) if rows is None else rows[keep]
         # (slot, group) x replicates = a one-hot matrix of these respondents' places times
@@ -291,6 +295,10 @@ def _key_codes(breakdown: Breakdown, frames: Frames, respondents: str
     n = frames.length(respondents)
     if not breakdown.keys:
         return np.zeros(n, dtype=np.int64), pd.DataFrame({"group": [POOLED]})
+    if len(breakdown.keys) == 1 and isinstance(breakdown.keys[0][1], Column):
+        name, column = breakdown.keys[0]
+        codes, values = frames.codes(column.table, column.name)
+        return codes, pd.DataFrame({name: np.asarray(values, dtype=object)})
     keys = pd.DataFrame({name: evaluate_rows(plan, frames, respondents).astype(object)
                          for name, plan in breakdown.keys})
     if len(keys.columns) == 1:
