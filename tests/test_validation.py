@@ -215,7 +215,18 @@ def test_a_formula_level_needs_both_formulas_over_its_members(tmp_path: Path) ->
     assert "did you mean 'score'?" in " ".join(str(d.hint) for d in diagnostics)
 
 
-def test_plain_scalars_are_typed_by_yaml_1_2(tmp_path: Path) -> None:
+@pytest.fixture(params=["libyaml", "python"])
+def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Specs composed by libyaml (PyYAML's wheels) and by PyYAML's parser in Python (a PyYAML
+    built without libyaml)."""
+    from sapa.engine.spec import source
+
+    if request.param == "python":
+        monkeypatch.setattr(source, "PARSER", source._PythonParser)
+    return str(request.param)
+
+
+def test_plain_scalars_are_typed_by_yaml_1_2(tmp_path: Path, yaml_parser: str) -> None:
     """YAML 1.1's yes/on/off, sexagesimal and leading-zero forms stay what YAML 1.2 says."""
     from sapa.engine.spec.source import read_yaml
 
@@ -232,7 +243,31 @@ def test_plain_scalars_are_typed_by_yaml_1_2(tmp_path: Path) -> None:
     assert type(data["exp"]) is float and type(data["octal"]) is int
 
 
-def test_a_bad_character_after_cyrillic_text_is_located_by_character(tmp_path: Path) -> None:
+def test_without_libyaml_every_spec_reads_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same data and the same places, down to each character of each formula."""
+    from sapa.engine.spec import source
+
+    root = Path(__file__).resolve().parent.parent
+    files = sorted([*root.glob("methodology/**/*.yaml"), *root.glob("examples/*.yaml"),
+                    *root.glob("tests/specs/*.yaml")])
+    assert len(files) > 10
+    with_libyaml = [source.read_yaml(f) for f in files]
+    monkeypatch.setattr(source, "PARSER", source._PythonParser)
+    for file, expected in zip(files, with_libyaml, strict=True):
+        found = source.read_yaml(file)
+        assert found.data == expected.data, file
+        assert found.places.keys() == expected.places.keys(), file
+        for path, place in expected.places.items():
+            other = found.places[path]
+            assert (other.value, other.key) == (place.value, place.key), (file, path)
+            if place.text_position is not None:
+                assert other.text_position is not None
+                for offset in range(0, 200, 7):
+                    assert other.text_position(offset) == place.text_position(offset)
+
+
+def test_a_bad_character_after_cyrillic_text_is_located_by_character(
+        tmp_path: Path, yaml_parser: str) -> None:
     path = tmp_path / "bell.yaml"
     path.write_text("methodology: {id: x, title: {en: x}}\nlabel: Сапа\x07\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["validate", str(path)])

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.cyaml import CParser
 from yaml.error import MarkedYAMLError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.reader import ReaderError
@@ -95,7 +94,8 @@ def read_yaml(path: Path) -> Document:
                 "a spec nests a few levels; more than 1,000 is not a spec"))]) from None
         raise CannotRun([Diagnostic("S101", f"YAML syntax error: {problem}", span)]) from None
     except ReaderError as exc:  # a byte YAML does not allow (a NUL, a control character)
-        position = len(text.encode("utf-8")[:exc.position].decode("utf-8", "ignore"))
+        position = exc.position if PARSER is _PythonParser else \
+            len(text.encode("utf-8")[:exc.position].decode("utf-8", "ignore"))
         line = text.count("\n", 0, position)
         column = position - (text.rfind("\n", 0, position) + 1)
         raise CannotRun([Diagnostic(
@@ -134,14 +134,33 @@ for _tag, _pattern, _first in [
                                     re.compile(f"^(?:{_pattern})$", re.X), list(_first))
 
 
-class _Loader(CParser, _Resolver):  # type: ignore[misc]
+class _PythonParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+                    yaml.composer.Composer):
+    """PyYAML's own parser, in Python: the same nodes and marks as libyaml's, for a PyYAML
+    built without libyaml (its wheels carry it)."""
+
     def __init__(self, text: str) -> None:
-        CParser.__init__(self, text)
-        _Resolver.__init__(self)
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+
+
+try:  # the parser: libyaml's where PyYAML has it (its reader errors count bytes)
+    from yaml.cyaml import CParser as PARSER
+except ImportError:  # a PyYAML built without libyaml
+    PARSER = _PythonParser
 
 
 def _compose(text: str) -> Node | None:
-    loader = _Loader(text)
+    parser = PARSER
+
+    class Loader(parser, _Resolver):  # type: ignore[misc, valid-type]
+        def __init__(self, text: str) -> None:
+            parser.__init__(self, text)
+            _Resolver.__init__(self)
+
+    loader = Loader(text)
     try:
         return loader.get_single_node()
     finally:
