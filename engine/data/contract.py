@@ -19,6 +19,7 @@ from sapa.engine.diagnostics import Diagnostic, did_you_mean
 from sapa.engine.formula import Frames
 from sapa.engine.spec import ColumnSpec, Spec, TableSpec
 
+_DECIMAL = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)[eE][-+]?[0-9]+"  # a number with an exponent
 TRUE_WORDS = {"true", "1", "yes", "да", "иә"}
 FALSE_WORDS = {"false", "0", "no", "нет", "жоқ"}
 SHOWN_ROWS = 5
@@ -176,9 +177,14 @@ def _parse_text(spec: ColumnSpec, cells: pd.Series, codes: bool = False
     blank = (text.isna() | (text == "")).to_numpy(dtype=bool)
     bad: list[tuple[str, list[int], str]] = []
     if spec.type in ("number", "integer"):
-        values = pd.to_numeric(text.str.replace(",", ".", regex=False).where(~blank, None),
-                               errors="coerce").astype(float)
+        written = text.str.replace(",", ".", regex=False).where(~blank, None)
+        values = pd.to_numeric(written, errors="coerce").astype(float)
         wrong = ~blank & values.isna().to_numpy()
+        if wrong.any():  # 1e999: infinite to pandas 3 and to Python, given up on by pandas 2
+            rows = np.flatnonzero(wrong)
+            exponent = written.iloc[rows].str.fullmatch(_DECIMAL).to_numpy(dtype=bool)
+            values.iloc[rows[exponent]] = [float(t) for t in written.iloc[rows[exponent]]]
+            wrong[rows[exponent]] = False
         if wrong.any():
             wanted = "an integer" if spec.type == "integer" else "a number"
             bad.append(("D403", list(np.flatnonzero(wrong)), wanted))
