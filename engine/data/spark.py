@@ -65,5 +65,5 @@ def spark_session() -> Any:
                    .appName("sapa").config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
                    .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log}")
-                   .config("spark.log.level", "ERROR").getOrCreate())
+                   .getOrCreate())
     return session
