@@ -230,6 +230,52 @@ def test_a_csv_cell_that_is_no_number_is_found_in_any_batch(tmp_path: Path) -> N
                                              "csv"), batch_rows=4)[0])
 
 
+def test_key_hashes_wait_on_disk_a_sixteenth_read_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keys' hashes are written to files while the batches are read (none kept in memory
+    with the batches), read back a bucket at a time, and the files removed at the end."""
+    import tempfile
+
+    spec, _ = api.check(str(SPECS / "survey.yaml"))
+    folder = _survey_data(tmp_path, {(18, "id"): "r1-0", (40, "id"): "r7-1"})
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    sizes: list[int] = []
+    original = stream.KeyHashes.alike
+
+    def alike(self: stream.KeyHashes) -> np.ndarray:
+        written = sorted(Path(self._folder.name).iterdir())
+        sizes.extend(p.stat().st_size for p in written)
+        return original(self)
+
+    monkeypatch.setattr(stream.KeyHashes, "alike", alike)
+    problems = _problems(spec, folder, batch_rows=5)
+    rows = len(pd.read_parquet(folder / "respondents.parquet"))
+    assert len(sizes) == stream.KeyHashes.BUCKETS and sum(sizes) == 16 * rows
+    assert [p.split()[0] for p in problems] == ["D406"] and "2 values" in problems[0]
+    assert problems == _problems(spec, folder, whole=True)
+    assert list(spill.iterdir()) == []  # removed
+
+
+def test_a_folder_that_cannot_take_the_key_hashes_is_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from click.testing import CliRunner
+
+    from sapa.cli import main
+
+    folder = _survey_data(tmp_path, {})
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("", encoding="utf-8")
+    monkeypatch.setattr(tempfile, "tempdir", str(not_a_folder))
+    result = CliRunner().invoke(main, ["rate", str(SPECS / "survey.yaml"), "--data",
+                                       str(folder)])
+    assert result.exit_code == 2 and "error[C119]" in result.output, result.output
+    assert str(not_a_folder) in result.output and "Traceback" not in result.output
+
+
 def test_a_file_that_breaks_off_is_reported_not_a_crash(tmp_path: Path) -> None:
     spec, _ = api.check(str(SPECS / "survey.yaml"))
     folder = _survey_data(tmp_path / "csv", {}, "csv")

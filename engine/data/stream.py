@@ -33,7 +33,7 @@ from sapa.engine.data.readers import (
     grid_locator,
     unreadable,
 )
-from sapa.engine.diagnostics import Diagnostic, Span, has_errors
+from sapa.engine.diagnostics import CannotRun, Diagnostic, Span, has_errors
 from sapa.engine.formula import Frames
 from sapa.engine.spec import Spec
 
@@ -125,29 +125,29 @@ class TableScan:
         batches."""
         found: dict[tuple[str, str, str, str], Finding] = {}
         order: list[Diagnostic | tuple[str, str, str, str]] = []
-        hashes: list[np.ndarray] = []
         start, blank = 0, False
-        for number, checked in enumerate(batches):
-            for problem in checked.problems:
-                if isinstance(problem, Finding):
-                    if problem.kind not in found:
-                        order.append(problem.kind)
-                    found[problem.kind] = problem.after(found.get(problem.kind), start)
-                elif number == 0:  # about columns: the same in every batch
-                    order.append(problem)
-            blank = blank or checked.hashes is None
-            if not blank:
-                hashes.append(checked.hashes)  # type: ignore[arg-type]
-            start += checked.rows
-            yield checked.result
-        if start == 0 and not has_errors(self.problems):
-            self.problems.append(Diagnostic("D412", f"{self.file.name} has no rows: table "
-                                            f"'{self.name}' is empty", Span(str(self.file), 1, 1),
-                                            "warning"))
-        if not blank and hashes and not has_errors(self.problems):  # (errors: unread)
-            for problem in self._repeated(hashes):
-                order.append(problem.kind)
-                found[problem.kind] = problem
+        with KeyHashes(self.file.name) as hashes:
+            for number, checked in enumerate(batches):
+                for problem in checked.problems:
+                    if isinstance(problem, Finding):
+                        if problem.kind not in found:
+                            order.append(problem.kind)
+                        found[problem.kind] = problem.after(found.get(problem.kind), start)
+                    elif number == 0:  # about columns: the same in every batch
+                        order.append(problem)
+                blank = blank or checked.hashes is None
+                if not blank:
+                    hashes.add(checked.hashes, start)  # type: ignore[arg-type]
+                start += checked.rows
+                yield checked.result
+            if start == 0 and not has_errors(self.problems):
+                self.problems.append(Diagnostic(
+                    "D412", f"{self.file.name} has no rows: table '{self.name}' is empty",
+                    Span(str(self.file), 1, 1), "warning"))
+            if not blank and start and not has_errors(self.problems):  # (errors: unread)
+                for problem in self._repeated(hashes.alike()):
+                    order.append(problem.kind)
+                    found[problem.kind] = problem
         self.problems += [p if isinstance(p, Diagnostic) else
                           found[p].diagnostic(self.file.name, locate) for p in order]
 
@@ -197,23 +197,86 @@ class TableScan:
             yield reader.schema_arrow.empty_table().select(only or reader.schema_arrow.names
                                                            ).to_pandas()
 
-    def _repeated(self, hashes: list[np.ndarray]) -> list[Finding]:
-        """Rows whose key an earlier row has, over all batches: rows whose keys hash alike
-        are candidates, read again (the key columns only) and compared exactly."""
-        repeated = np.unique(np.concatenate([_alike(part) for part in _buckets(hashes)]))
-        if not len(repeated):
+    def _repeated(self, alike: np.ndarray) -> list[Finding]:
+        """Rows whose key an earlier row has: the rows whose key hashes alike (`alike`, row
+        numbers, ascending) are read again (the key columns only) and compared exactly."""
+        if not len(alike):
             return []
-        wanted = np.concatenate([np.isin(part, repeated) for part in hashes])
         table = self.spec.tables[self.name]
         key = list(table.key)
         candidates, start = [], 0
         for batch in self._batches([k for k in key if k in self.columns]):
             frame, _ = check_frame(table, batch, lambda row, column: None, "", self.spec.vocabulary)
-            mine = wanted[start:start + len(frame)]
-            candidates.append(frame.loc[mine, key].assign(_row_=np.flatnonzero(mine) + start))
+            mine = alike[np.searchsorted(alike, start):np.searchsorted(alike, start + len(frame))]
+            candidates.append(frame.iloc[mine - start][key].assign(_row_=mine))
             start += len(frame)
         rows = pd.concat(candidates, ignore_index=True)
         return repeated_keys(table, rows[key], rows["_row_"].to_numpy())
+
+
+class KeyHashes:
+    """Every row's key hash with its row number, kept on disk (16 bytes a row) in 16 files by
+    the hash's top bits: equal hashes fall in one file, and memory holds one file at a time,
+    so a file of any length is checked for repeated keys in the memory of a sixteenth of its
+    hashes. A context manager: the files are removed when it closes; a folder that cannot
+    take them is an error (C119) that names it."""
+
+    BUCKETS = 16
+    ROW = np.dtype([("hash", "<u8"), ("row", "<i8")])
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> KeyHashes:
+        import tempfile
+
+        self._files = []
+        try:
+            self._folder = tempfile.TemporaryDirectory(prefix="sapa-keys-")
+            self._files = [open(Path(self._folder.name) / f"{b:02d}", "wb")  # noqa: SIM115
+                           for b in range(self.BUCKETS)]
+        except OSError as exc:
+            raise self._cannot(exc) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for file in self._files:
+            file.close()
+        self._folder.cleanup()
+
+    def add(self, hashes: np.ndarray, start: int) -> None:
+        """One batch's hashes, its first row numbered `start` in the whole file."""
+        records = np.empty(len(hashes), self.ROW)
+        records["hash"], records["row"] = hashes, np.arange(start, start + len(hashes))
+        bucket = hashes >> np.uint64(64 - int(np.log2(self.BUCKETS)))
+        try:
+            for b, file in enumerate(self._files):
+                records[bucket == b].tofile(file)
+        except OSError as exc:
+            raise self._cannot(exc) from None
+
+    def _cannot(self, exc: OSError) -> CannotRun:
+        import tempfile
+
+        return CannotRun([Diagnostic(
+            "C119", f"{self.what}: its keys are checked through files in {tempfile.gettempdir()}, "
+            f"which cannot take them: {exc.strerror or exc}",
+            hint="TMPDIR=<a folder with room: 16 bytes per row>")])
+
+    def alike(self) -> np.ndarray:
+        """The rows (ascending) whose hash another row has: a file at a time, sorted."""
+        found = []
+        for b, file in enumerate(self._files):
+            file.close()
+            records = np.fromfile(Path(self._folder.name) / f"{b:02d}", self.ROW)
+            order = np.argsort(records["hash"], kind="stable")
+            hashes = records["hash"][order]
+            same = hashes[1:] == hashes[:-1]
+            shared = np.zeros(len(hashes), dtype=bool)
+            shared[1:] |= same
+            shared[:-1] |= same
+            found.append(records["row"][order[shared]])
+        return np.sort(np.concatenate(found))
 
 
 def _in_order(check: Callable[[pd.DataFrame], Checked], batches: Iterable[pd.DataFrame],
@@ -230,17 +293,3 @@ def _in_order(check: Callable[[pd.DataFrame], Checked], batches: Iterable[pd.Dat
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
-
-
-def _buckets(hashes: list[np.ndarray], count: int = 16) -> Iterator[np.ndarray]:
-    """The hashes of every batch, a sixteenth of their range at a time (by their top bits):
-    equal hashes fall in one bucket, and no more than a bucket is copied at once."""
-    shift = np.uint64(64 - int(np.log2(count)))
-    for bucket in range(count):
-        yield np.concatenate([part[(part >> shift) == bucket] for part in hashes])
-
-
-def _alike(hashes: np.ndarray) -> np.ndarray:
-    """The hash values that occur more than once."""
-    hashes.sort()
-    return hashes[1:][hashes[1:] == hashes[:-1]]
