@@ -274,6 +274,8 @@ def test_a_folder_that_cannot_take_the_key_hashes_is_named(
                                        str(folder)])
     assert result.exit_code == 2 and "error[C119]" in result.output, result.output
     assert str(not_a_folder) in result.output and "Traceback" not in result.output
+    with stream.KeyHashes("no keys") as hashes:  # no key hashed: no file needed, no error
+        assert len(hashes.alike()) == 0
 
 
 def test_a_file_that_breaks_off_is_reported_not_a_crash(tmp_path: Path) -> None:

@@ -218,31 +218,25 @@ class KeyHashes:
     """Every row's key hash with its row number, kept on disk (16 bytes a row) in 16 files by
     the hash's top bits: equal hashes fall in one file, and memory holds one file at a time,
     so a file of any length is checked for repeated keys in the memory of a sixteenth of its
-    hashes. A context manager: the files are removed when it closes; a folder that cannot
-    take them is an error (C119) that names it."""
+    hashes. A context manager: the files are made at the first batch and removed when it
+    closes; a folder that cannot take them is an error (C119) that names it."""
 
     BUCKETS = 16
     ROW = np.dtype([("hash", "<u8"), ("row", "<i8")])
 
     def __init__(self, what: str) -> None:
         self.what = what
+        self._folder: Any = None
+        self._files: list[Any] = []
 
     def __enter__(self) -> KeyHashes:
-        import tempfile
-
-        self._files = []
-        try:
-            self._folder = tempfile.TemporaryDirectory(prefix="sapa-keys-")
-            self._files = [open(Path(self._folder.name) / f"{b:02d}", "wb")  # noqa: SIM115
-                           for b in range(self.BUCKETS)]
-        except OSError as exc:
-            raise self._cannot(exc) from None
         return self
 
     def __exit__(self, *exc: object) -> None:
         for file in self._files:
             file.close()
-        self._folder.cleanup()
+        if self._folder is not None:
+            self._folder.cleanup()
 
     def add(self, hashes: np.ndarray, start: int) -> None:
         """One batch's hashes, its first row numbered `start` in the whole file."""
@@ -250,25 +244,28 @@ class KeyHashes:
         records["hash"], records["row"] = hashes, np.arange(start, start + len(hashes))
         bucket = hashes >> np.uint64(64 - int(np.log2(self.BUCKETS)))
         try:
+            if self._folder is None:
+                import tempfile
+
+                self._folder = tempfile.TemporaryDirectory(prefix="sapa-keys-")
+                self._files = [open(self._path(b), "wb")  # noqa: SIM115 - closed on exit
+                               for b in range(self.BUCKETS)]
             for b, file in enumerate(self._files):
                 records[bucket == b].tofile(file)
         except OSError as exc:
-            raise self._cannot(exc) from None
+            import tempfile
 
-    def _cannot(self, exc: OSError) -> CannotRun:
-        import tempfile
-
-        return CannotRun([Diagnostic(
-            "C119", f"{self.what}: its keys are checked through files in {tempfile.gettempdir()}, "
-            f"which cannot take them: {exc.strerror or exc}",
-            hint="TMPDIR=<a folder with room: 16 bytes per row>")])
+            raise CannotRun([Diagnostic(
+                "C119", f"{self.what}: its keys are checked through files in "
+                f"{tempfile.gettempdir()}, which cannot take them: {exc.strerror or exc}",
+                hint="TMPDIR=<a folder with room: 16 bytes per row>")]) from None
 
     def alike(self) -> np.ndarray:
         """The rows (ascending) whose hash another row has: a file at a time, sorted."""
-        found = []
+        found = [np.zeros(0, dtype=np.int64)]
         for b, file in enumerate(self._files):
             file.close()
-            records = np.fromfile(Path(self._folder.name) / f"{b:02d}", self.ROW)
+            records = np.fromfile(self._path(b), self.ROW)
             order = np.argsort(records["hash"], kind="stable")
             hashes = records["hash"][order]
             same = hashes[1:] == hashes[:-1]
@@ -277,6 +274,9 @@ class KeyHashes:
             shared[:-1] |= same
             found.append(records["row"][order[shared]])
         return np.sort(np.concatenate(found))
+
+    def _path(self, bucket: int) -> Path:
+        return Path(self._folder.name) / f"{bucket:02d}"
 
 
 def _in_order(check: Callable[[pd.DataFrame], Checked], batches: Iterable[pd.DataFrame],
