@@ -144,6 +144,28 @@ def test_synth_weighs_item_values_by_the_declared_levels() -> None:
         item_weights("levels-pooled.yaml", present).unit()
 
 
+def test_the_levels_table_is_built_when_read_or_asked_for(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose formulas do not read `<results>_levels` builds it only when asked (output,
+    tests, explain); a rating over it builds it with the ratings."""
+    from sapa.engine import api
+    from sapa.engine.survey import aggregation
+
+    built: list[int] = []
+    original = aggregation.long_table
+    monkeypatch.setattr(aggregation, "long_table",
+                        lambda *args: built.append(1) or original(*args))
+    spec, _ = api.check(str(SPEC))
+    rated, _ = api.rate_folder(spec, DATA)
+    assert rated.ratings and built == []
+    long = rated.surveys["survey"].long
+    assert len(built) == 1 and not long.empty
+    assert rated.surveys["survey"].long is long  # built once
+    built.clear()
+    pooled, _ = load_spec(SPECS / "pooled.yaml")
+    assert all(r.passed for r in run_tests(pooled)) and built  # its `aspects` rating reads it
+
+
 def test_synth_refuses_a_pooled_level_by_name(tmp_path: Path) -> None:
     spec = tmp_path / "pooled.yaml"
     spec.write_text("extends: \"2020\"\ntests: null\npublished: null\n"

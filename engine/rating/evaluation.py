@@ -123,6 +123,7 @@ def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None,
                 ) -> dict[str, SurveyResults]:
     survey = spec.survey
     assert survey is not None
+    read = tables_read(spec.variables, tuple(spec.ratings.values()))
     if survey_items is not None:
         results = run_survey_from_items(survey, frames, survey_items)
     elif respondents is not None:
@@ -131,13 +132,11 @@ def _run_survey(spec: Spec, frames: Frames, survey_items: pd.DataFrame | None,
         results = survey_results(survey, frames, merged(respondents.map(partial(tally, survey),
                                                                         others)))
     else:  # replicates of every level only where a formula reads them
-        read = tables_read(spec.variables, tuple(spec.ratings.values())) \
-            if weights is not None else set()
         levels = weights is None or any(f"{name}_levels" in read for name in
                                         (survey.results, *(b.name for b in survey.breakdowns)))
         results = run_surveys(survey, frames, weights, levels)
     for name, result in results.items():
         frames.tables[name] = result.table
-        if result.long is not None:
+        if f"{name}_levels" in read and result.long is not None:  # else built when asked for
             frames.tables[f"{name}_levels"] = result.long
     return results

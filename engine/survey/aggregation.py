@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property, reduce
+from functools import cached_property, partial, reduce
 
 import numpy as np
 import pandas as pd
@@ -32,12 +32,17 @@ class SurveyResults:
     """`table`: one row per unit (or unit x breakdown value), the columns formulas can read.
     `long`: every level (item, criterion, zone, channel) per group, for output and tests, with
     the sums over every answer beneath each row (TOTALS) and the count of each mark and code;
-    None where it was not asked for (a bootstrap whose formulas do not read it).
+    built by `levels` when first read (a run that neither writes nor reads it never builds
+    it); None where it was not asked for (a bootstrap whose formulas do not read it).
     `ignored`: answers present where the item was not to be asked, per item (reported)."""
 
     table: pd.DataFrame
-    long: pd.DataFrame | None
+    levels: Callable[[], pd.DataFrame] | None
     ignored: dict[str, int]
+
+    @cached_property
+    def long(self) -> pd.DataFrame | None:
+        return None if self.levels is None else self.levels()
 
 
 @dataclass
@@ -212,8 +217,7 @@ def survey_results(survey: Survey, frames: Frames, tallies: Tallies,
         table = table[list(labels.columns) + _columns(survey)]
         if name != survey.results:
             table = table[table["n"] > 0].reset_index(drop=True)
-        long = _labelled(long_table(tree, levels, _totals(survey)), labels) \
-            if levels_table else None
+        long = partial(_long, survey, tree, levels, labels) if levels_table else None
         out[name] = SurveyResults(table, long, tallies.ignored)
     return out
 
@@ -331,7 +335,8 @@ def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame
             label = names if breakdown.pooled else ["unit", *names]
             out[breakdown.name] = SurveyResults(
                 pd.DataFrame(columns=[*label, *_columns(survey)]),
-                pd.DataFrame(columns=[*label, *level_columns(list(_codes(survey)))]), {})
+                partial(pd.DataFrame, columns=[*label, *level_columns(list(_codes(survey)))]),
+                {})
     tree = hierarchy(survey)
     for name, labels in targets.items():
         rows = items[items["table"].fillna(survey.results) == name]
@@ -343,8 +348,7 @@ def run_survey_from_items(survey: Survey, frames: Frames, items: pd.DataFrame
         table = _wide(survey, labels, tree, levels, nobody,
                       np.zeros((len(survey.exclusions), len(labels))))
         out[name] = SurveyResults(table[[*labels.columns, *_columns(survey)]],
-                                  _labelled(long_table(tree, levels, _totals(survey)), labels),
-                                  {})
+                                  partial(_long, survey, tree, levels, labels), {})
     return out
 
 
@@ -384,6 +388,12 @@ def _given_statistics(survey: Survey, tree: dict[str, Nodes], given: pd.DataFram
     items.score[item_rows, item_cells] = item_figures["score"]
     items.satisfaction[item_rows, item_cells] = item_figures["satisfaction"]
     return items, criteria
+
+
+def _long(survey: Survey, tree: dict[str, Nodes], levels: dict[str, Figures],
+          labels: pd.DataFrame) -> pd.DataFrame:
+    """The `<results>_levels` table of one results table (SurveyResults.long)."""
+    return _labelled(long_table(tree, levels, _totals(survey)), labels)
 
 
 def _labelled(long: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
