@@ -308,6 +308,29 @@ def test_text_codes_are_read_stripped_and_blank_is_missing(tmp_path: Path) -> No
               api.rate_folder(spec, padded, batch_rows=rows_per_batch)[0])
 
 
+def test_text_read_as_codes_hands_on_the_codes_pandas_would_find() -> None:
+    """The codes found while reading (values alike once stripped share one, blank is
+    missing, in the order first met) are the ones pd.factorize finds in the values."""
+    from sapa.engine.data.contract import check_frame
+
+    spec, _ = api.check(str(SPECS / "survey.yaml"))
+    table = spec.tables["respondents"]
+    region = [" north", "south ", "", None, "north", "east", "  ", "south", "east "]
+    raw = pd.DataFrame({
+        "id": [f"r{i}" for i in range(len(region))], "service_code": "S1", "contact": "web",
+        "region": pd.array(region, dtype=pd.ArrowDtype(pa.string())).astype("str"),
+        "received": True, "complained": False})
+    raw = pa.Table.from_pandas(raw, preserve_index=False).to_pandas()  # as a batch is read
+    codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    frame, _ = check_frame(table, raw, lambda row, column: None, "", spec.vocabulary, True,
+                           codes)
+    assert "region" in codes and "id" not in codes  # a key is not a code
+    expected_codes, expected_values = pd.factorize(frame["region"])
+    assert codes["region"][0].tolist() == expected_codes.tolist() == [0, 1, -1, -1, 0, 2,
+                                                                        -1, 1, 2]
+    assert list(codes["region"][1]) == list(expected_values) == ["north", "south", "east"]
+
+
 def test_problems_of_other_tables_come_with_the_respondents(tmp_path: Path) -> None:
     spec, _ = api.check(str(SPECS / "survey.yaml"))
     folder = _survey_data(tmp_path, {(0, "contact"): "phone"})

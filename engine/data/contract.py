@@ -46,11 +46,13 @@ def build_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
 
 
 def check_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str,
-                vocabulary: frozenset[str] = frozenset(), allow_missing: bool = True
+                vocabulary: frozenset[str] = frozenset(), allow_missing: bool = True,
+                codes: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
                 ) -> tuple[pd.DataFrame, list[Diagnostic | Finding]]:
     """build_frame's conversion and checks, the keys left unchecked: the problems with columns
     (absent, unknown) as diagnostics, the cells found bad as findings, in the order found (a
-    table read in batches adds up its batches' findings)."""
+    table read in batches adds up its batches' findings). `codes`, when given, receives the
+    text columns read as codes, as Frames.codes gives them (found while reading: not again)."""
     problems: list[Diagnostic | Finding] = []
     absent: list[str] = []
     out: dict[str, pd.Series] = {}  # the frame is made once, at the end
@@ -81,7 +83,9 @@ def check_frame(table: TableSpec, raw: pd.DataFrame, locate: Locate, origin: str
                 elif spec.if_missing and len(raw):
                     absent.append(name)
             continue
-        values, bad = _convert(spec, raw[name], codes=name not in table.key)
+        values, bad, coded = _convert(spec, raw[name], codes=name not in table.key)
+        if coded is not None and codes is not None and spec.default is None:
+            codes[name] = coded
         out[name] = _filled(spec, values)
         if bad:  # a number shown as read (7, whether the file says 7, 7.0 or 7,0), else its text
             cells = raw[name].reset_index(drop=True)
@@ -122,18 +126,23 @@ def _filled(spec: ColumnSpec, values: pd.Series) -> pd.Series:
 
 
 def _convert(spec: ColumnSpec, cells: pd.Series, codes: bool = False
-             ) -> tuple[pd.Series, list[tuple[str, list[int], str]]]:
-    """Typed values and, per kind of problem, the rows that have it. Cells that already carry
-    the right type (Parquet, YAML numbers) are taken as they are; text is parsed. `codes`: a
-    text column not of the key, expected to repeat few values."""
+             ) -> tuple[pd.Series, list[tuple[str, list[int], str]],
+                        tuple[np.ndarray, np.ndarray] | None]:
+    """Typed values, per kind of problem the rows that have it, and the values' codes where
+    they were read as codes. Cells that already carry the right type (Parquet, YAML numbers)
+    are taken as they are; text is parsed. `codes`: a text column not of the key, expected to
+    repeat few values."""
     bad: list[tuple[str, list[int], str]] = []
+    coded = None
     numeric = pd.api.types.is_numeric_dtype(cells) and not pd.api.types.is_bool_dtype(cells)
-    if spec.type in ("number", "integer") and numeric:
+    if spec.type == "string" and codes and getattr(cells.dtype, "storage", None) == "pyarrow":
+        values, coded = _coded_text(cells)
+    elif spec.type in ("number", "integer") and numeric:
         values = cells.astype(float).reset_index(drop=True)
     elif spec.type == "bool" and pd.api.types.is_bool_dtype(cells):
         values = cells.astype("boolean").reset_index(drop=True)
     else:
-        values, bad = _parse_text(spec, cells, codes)
+        values, bad = _parse_text(spec, cells)
     numbers = None
     if spec.type in ("number", "integer"):
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
@@ -157,7 +166,7 @@ def _convert(spec: ColumnSpec, cells: pd.Series, codes: bool = False
         if outside.any():
             bad.append(("D404", list(np.flatnonzero(outside)),
                         "one of " + ", ".join(_shown(v) for v in spec.values)))
-    return values, bad
+    return values, bad, coded
 
 
 def _shown(value: object) -> str:
@@ -167,10 +176,8 @@ def _shown(value: object) -> str:
     return str(value)
 
 
-def _parse_text(spec: ColumnSpec, cells: pd.Series, codes: bool = False
+def _parse_text(spec: ColumnSpec, cells: pd.Series
                 ) -> tuple[pd.Series, list[tuple[str, list[int], str]]]:
-    if spec.type == "string" and codes and getattr(cells.dtype, "storage", None) == "pyarrow":
-        return _coded_text(cells), []
     # text as read (Parquet, pandas' own string type) is stripped as it is, without a copy
     text = (cells if isinstance(cells.dtype, pd.StringDtype) else cells.astype("string"))
     text = text.str.strip().reset_index(drop=True)
@@ -202,10 +209,12 @@ def _parse_text(spec: ColumnSpec, cells: pd.Series, codes: bool = False
     return text.astype(object).where(~blank, None), bad
 
 
-def _coded_text(cells: pd.Series) -> pd.Series:
+def _coded_text(cells: pd.Series) -> tuple[pd.Series, tuple[np.ndarray, np.ndarray]]:
     """Text read by Arrow, stripped and made Python strings once per distinct value, not once
     per row: codes (services, regions, channels) repeat a few values over millions of rows,
-    and the rows share their value's string (with its hash, which joins and lookups reuse)."""
+    and the rows share their value's string (with its hash, which joins and lookups reuse).
+    With the values, their codes as pd.factorize gives them (the dictionary is in the order
+    values are first met; values alike once stripped share a code; blank is -1)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -215,7 +224,9 @@ def _coded_text(cells: pd.Series) -> pd.Series:
     words = pc.utf8_trim_whitespace(coded.dictionary)
     words = pc.if_else(pc.equal(words, ""), None, words)  # blank is missing
     lookup = np.array([*words.to_pylist(), None], dtype=object)
-    return pd.Series(lookup[coded.indices.fill_null(len(words)).to_numpy()], dtype=object)
+    rows = coded.indices.fill_null(len(words)).to_numpy()
+    word_codes, values = pd.factorize(lookup)
+    return pd.Series(lookup[rows], dtype=object), (word_codes[rows], values)
 
 
 def _canonical(value: Any) -> Any:

@@ -102,10 +102,12 @@ class TableScan:
 
         def check(batch: pd.DataFrame, work: Callable[[Frames], T]) -> Checked:
             table = spec.tables[name]
+            codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
             frame, problems = check_frame(table, batch, locate, origin, spec.vocabulary,
-                                          allow)
+                                          allow, codes)
             blank = blank_keys(table, frame)
-            frames = Frames({**others, name: frame})  # the links joined once, for both
+            # the links joined once, for both; text codes as read
+            frames = Frames({**others, name: frame}, {(name, c): v for c, v in codes.items()})
             problems += blank + link_findings(spec, frames, [name, *parents], [name])
             # keys are mostly unique: hashed as they are, not factorised first
             hashes = None if blank or not table.key else pd.util.hash_pandas_object(

@@ -20,10 +20,12 @@ REPLICATE = "_replicate_"
 class Frames:
     """The tables a plan runs over, and the row positions behind each link (computed once)."""
 
-    def __init__(self, tables: Mapping[str, pd.DataFrame]) -> None:
+    def __init__(self, tables: Mapping[str, pd.DataFrame],
+                 codes: Mapping[tuple[str, str], tuple[np.ndarray, Any]] | None = None) -> None:
+        """`codes`: columns' codes already known (as `codes` gives them), by table and column."""
         self.tables = dict(tables)
         self._positions: dict[Link, np.ndarray] = {}
-        self._codes: dict[tuple[str, str], tuple[np.ndarray, Any]] = {}
+        self._codes: dict[tuple[str, str], tuple[np.ndarray, Any]] = dict(codes or {})
         self._undefined: dict[str | None, np.ndarray] = {}
 
     def flag_undefined(self, table: str | None, rows: np.ndarray) -> None:
