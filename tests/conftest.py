@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from sapa.cli import main
 from sapa.engine.formula import Band, Catalog, Frames, Link, compile_formula, evaluate_rows, parse
+from sapa.engine.formula.lowering import Lowering, relations
 
 SPECS = Path(__file__).parent / "specs"
 ROOT = Path(__file__).parent.parent
@@ -50,7 +51,13 @@ def run(formula: str, table: str = "bodies") -> list[object]:
     catalog, frames = world()
     node, problems, _ = compile_formula(parse(formula), table, catalog)
     assert not problems, problems
-    values = evaluate_rows(node, frames, table)
+    values = _listed(evaluate_rows(node, frames, table))
+    lowered = _listed(Lowering(relations(frames.tables)).execute(node, table))
+    assert lowered == values, f"lowered to SQL: {lowered}, evaluated: {values}"
+    return values
+
+
+def _listed(values: pd.Series) -> list[object]:
     return [None if pd.isna(v) else (bool(v) if isinstance(v, np.bool_ | bool) else v)
             for v in values.tolist()]
 

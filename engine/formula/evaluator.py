@@ -10,6 +10,7 @@ could run the same plan.
 from __future__ import annotations
 
 import operator
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,15 @@ def evaluate(node: Node, frames: Frames) -> Value:
 
 def evaluate_rows(node: Node, frames: Frames, table: str) -> pd.Series:
     """Evaluate and broadcast to one value per row of `table`."""
+    if EVALUATOR == "sql":
+        from sapa.engine.formula.lowering import evaluate_rows as in_sql
+        return in_sql(node, frames, table)
     return broadcast(evaluate(node, frames), frames.length(table), node.type)
+
+
+#: Which evaluator runs plans: "pandas", or "sql" (the plan lowered to Ibis, run by DuckDB),
+#: while the second is checked against the first over the whole test suite.
+EVALUATOR = os.environ.get("SAPA_EVALUATOR", "pandas")
 
 
 def broadcast(value: Value, n: int, kind: str) -> pd.Series:
@@ -111,8 +120,17 @@ def round_half_up(x: Value, digits: float) -> Value:
     """Half away from zero on the decimal value as written (4.745 -> 4.75), not on its binary
     approximation and not to even, which is what Python's and pandas' round do."""
     scale = 10.0 ** int(digits)
-    scaled = np.round(_to_float(x) * scale, 9)
-    return np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / scale
+    value = _to_float(x)
+    numbers = np.asarray(value, dtype=float)
+    whole = np.abs(numbers) >= _WHOLE  # already whole, and no room to scale (1e300 * 100)
+    scaled = np.round(np.where(whole, 0.0, numbers) * scale, 9)
+    rounded = np.where(whole, numbers, np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / scale)
+    return pd.Series(rounded, index=value.index) if isinstance(value, pd.Series) \
+        else float(rounded)
+
+
+#: From 2 ** 52 on, every float64 is a whole number.
+_WHOLE = 2.0 ** 52
 
 
 def _op(node: Op, frames: Frames) -> Value:

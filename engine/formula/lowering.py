@@ -1,0 +1,515 @@
+"""A formula plan lowered to Ibis: the plan the evaluator runs, as one query an Ibis backend
+(DuckDB, embedded, by default) runs where the data are.
+
+The semantics are the evaluator's, operation for operation: missing in, missing out; division by
+zero and results beyond float range give missing (SQL gives infinity or NaN: both are turned to
+missing); conditions are three-valued, and `if` takes neither branch on a missing condition;
+aggregates skip missing values, a sum or count of nothing is 0 and a mean, min or max of nothing
+is missing; ranks leave missing values unranked. SQL keeps no row order, so every table carries
+its row number (ROW) and results come back in it.
+
+Each table is one relation that grows as the plan needs it: a value looked up through a link
+(Up), an aggregate over a link's child rows or over groups (Reduce) and a rank or rescaling
+(Window) become columns of their table's relation (a join, a grouped aggregate, a window), made
+before the row-by-row operations above them read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from sapa.engine.formula.frames import REPLICATE, Frames
+from sapa.engine.formula.plan import (
+    Banding,
+    Column,
+    Const,
+    Link,
+    Lookup,
+    Node,
+    Op,
+    Reduce,
+    Up,
+    Window,
+)
+
+#: The column every lowered table carries: its rows' order in the data.
+ROW = "_row_"
+
+#: From 2 ** 52 on, every float64 is a whole number (round leaves it as it is).
+_WHOLE = 2.0 ** 52
+
+_IBIS_TYPE = {"number": "float64", "bool": "boolean", "string": "string"}
+
+
+def relations(tables: Mapping[str, pd.DataFrame]) -> dict[str, ir.Table]:
+    """Tables as Ibis relations (in memory, for the default backend), each with its row
+    numbers."""
+    return {name: ibis.memtable(frame.assign(**{ROW: np.arange(len(frame))}))
+            for name, frame in tables.items()}
+
+
+class Lowering:
+    """Plans lowered over a set of relations; what one plan adds to a relation (a join, an
+    aggregate) is kept and shared by every later plan that needs the same part.
+
+    Arithmetic that gives no number from two numbers is flagged as the evaluator flags it
+    (Frames.flag_undefined): a flag per row of each table, an `if` keeping only the flags of
+    the branch each row takes."""
+
+    def __init__(self, tables: Mapping[str, ir.Table]) -> None:
+        self.relations = dict(tables)
+        self._made: dict[Node, str] = {}  # a part already made: its column in its table
+        self._flagged: dict[Node, tuple[str, str]] = {}  # a part's flags: table, column
+        self.constant_flags: list[ir.Value] = []  # of constant parts (one value each)
+
+    def rows(self, node: Node, table: str) -> ir.Table:
+        """The relation of `table` with the plan's value per row (column `value`), ROW and,
+        where the plan has arithmetic, its flags on that table (column `undefined`)."""
+        self._prepare(node)
+        value, flags = self.lowered(node)
+        flags = self._rowwise(node, flags)
+        relation = self.relations[table]
+        extra = {} if flags is None or node.table != table else {"undefined": flags}
+        return relation.select(relation[ROW], value=value, **extra)
+
+    def flags(self, node: Node) -> dict[str | None, ir.Value]:
+        """The flags the plan's parts leave on tables other than its own (a value looked up
+        through a link, the rows an aggregate skipped), one boolean column per table."""
+        found: dict[str | None, ir.Value] = {}
+        for part in _post_order(node):
+            if part in self._flagged:
+                table, column = self._flagged[part]
+                if table == part.table and not isinstance(part, Up):
+                    continue  # among the flags of what reads the part (Lowering.lowered)
+                flag = self.relations[table][column]
+                found[table] = flag if table not in found else found[table] | flag
+        return found
+
+    def execute(self, node: Node, table: str, backend: ibis.BaseBackend | None = None
+                ) -> pd.Series:
+        """The plan's value per row of `table`, in row order, as the evaluator gives it."""
+        backend = backend or ibis.duckdb.connect()
+        result = backend.execute(self.rows(node, table).order_by(ROW))["value"]
+        return _as_evaluated(result.reset_index(drop=True), node.type)
+
+    # ---------------------------------------------------------------- parts made as columns
+    def _prepare(self, node: Node) -> None:
+        """Make every join, aggregate and window of the plan a column, innermost first."""
+        for part in _post_order(node):
+            if isinstance(part, Up | Reduce | Window) and part not in self._made:
+                self._make(part)
+
+    def _make(self, part: Up | Reduce | Window) -> None:
+        name = f"_part{len(self._made)}_"
+        if isinstance(part, Up):
+            link = part.link
+            self._flag(part, link.parent, self.lowered(part.inner)[1])
+            self._join(link, {name: self.value(part.inner)})
+        elif isinstance(part, Reduce) and part.link is not None:
+            self._reduce_over_link(part, name)
+        else:
+            table = part.table
+            assert table is not None
+            relation = self.relations[table]
+            value = _over_groups(part, self) if isinstance(part, Reduce) else _window(part, self)
+            self.relations[table] = relation.mutate(**{name: value})
+            self._flag(part, table, self._inner_flags(part))
+        self._made[part] = name
+
+    def _flag(self, part: Node, table: str, flags: ir.Value | None) -> None:
+        """Keep a part's flags (on rows of `table`) as a column of that table."""
+        if flags is not None:
+            column = f"_flag{len(self._flagged)}_"
+            self.relations[table] = self.relations[table].mutate(**{column: flags})
+            self._flagged[part] = (table, column)
+
+    def _inner_flags(self, part: Reduce | Window) -> ir.Value | None:
+        """The flags of what an aggregate or window reads (its value, where=, by=)."""
+        return _any([self._rowwise(n, self.lowered(n)[1]) for n in (part.arg, part.where,
+                                                                     part.by) if n is not None])
+
+    def _rowwise(self, node: Node, flags: ir.Value | None) -> ir.Value | None:
+        """A part's flags as flags of rows; a constant part's are flagged apart, as the
+        evaluator flags them (`constant_flags`), and are no row's."""
+        if node.table is None and flags is not None:
+            self.constant_flags.append(flags)
+            return None
+        return flags
+
+    def _keys(self, link: Link) -> tuple[list[str], list[str], ir.Value | None]:
+        """A link's columns (child side, parent side) and which parent rows it may find. A
+        link's key is unique (the data contract stops a run where not, D406), but in a
+        bootstrap every table but the respondents' is repeated once per replicate: a link
+        between two repeated tables stays within a replicate, and one from the respondents
+        finds the first copy (as Frames.positions does)."""
+        on, key = list(link.on), list(link.key)
+        upper = self.relations[link.parent]
+        if REPLICATE not in upper.columns:
+            return on, key, None
+        if REPLICATE in self.relations[link.child].columns:
+            return [*on, REPLICATE], [*key, REPLICATE], None
+        first = upper[ROW] == upper[ROW].min().over(ibis.window(group_by=key))
+        return on, key, first
+
+    def _join(self, link: Link, columns: Mapping[str, ir.Value]) -> None:
+        """Add `columns` (values per row of the parent) to each row of the child whose link
+        finds a parent row."""
+        on, key, first = self._keys(link)
+        upper = self.relations[link.parent]
+        found = upper.select(**{f"_key{i}_": upper[k] for i, k in enumerate(key)}, **columns,
+                             _found_=ibis.literal(True) if first is None else first)
+        found = found.filter(found._found_)
+        lower = self.relations[link.child]
+        joined = lower.left_join(found, [lower[o] == found[f"_key{i}_"]
+                                         for i, o in enumerate(on)])
+        self.relations[link.child] = joined.select(*lower.columns, *columns)
+
+    def _reduce_over_link(self, part: Reduce, name: str) -> None:
+        """An aggregate of child rows per parent row: grouped by the link's columns, joined to
+        the parent (a parent no row points to has nothing: counts 0, the rest missing)."""
+        link, rows = part.link, part.arg.table
+        assert link is not None and rows is not None
+        self._flag(part, rows, self._inner_flags(part))
+        on, key, first = self._keys(link)
+        lower = self.relations[rows]
+        sums = _sums(part, self)
+        grouped = lower.group_by([lower[o].name(f"_key{i}_") for i, o in enumerate(on)]
+                                 ).aggregate(**{f"_sum{i}_": s for i, s in enumerate(sums)})
+        upper = self.relations[link.parent]
+        if first is not None:
+            upper = upper.mutate(_found_=first)
+        joined = upper.left_join(grouped, [upper[k] == grouped[f"_key{i}_"]
+                                           for i, k in enumerate(key)]
+                                 + ([] if first is None else [upper._found_]))
+        totals = [joined[f"_sum{i}_"] for i in range(len(sums))]
+        columns = [c for c in upper.columns if c != "_found_"]
+        self.relations[link.parent] = joined.select(*columns, **{name: _finish(part, totals)})
+
+    # ------------------------------------------------------------------ row by row values
+    def value(self, node: Node) -> ir.Value:
+        """The node as an expression over its table's relation (its parts already made)."""
+        return self.lowered(node)[0]
+
+    def lowered(self, node: Node) -> tuple[ir.Value, ir.Value | None]:
+        """The node's value and, where its arithmetic can give no number, its flags: both
+        expressions over its table's relation (its parts already made)."""
+        if node in self._made:
+            relation = self.relations[node.table]  # type: ignore[index]
+            flagged = self._flagged.get(node)
+            own = None if flagged is None or flagged[0] != node.table or isinstance(node, Up) \
+                else relation[flagged[1]]
+            return relation[self._made[node]], own
+        if isinstance(node, Const):
+            kind = _IBIS_TYPE[node.type]
+            return (ibis.null(kind) if node.value is None else ibis.literal(node.value, kind),
+                    None)
+        if isinstance(node, Column):
+            column = self.relations[node.table][node.name]  # type: ignore[index]
+            return (column.cast("float64") if node.type == "number" else column), None
+        if isinstance(node, Op):
+            lowered = [self.lowered(a) for a in node.args]
+            args = [value for value, _ in lowered]
+            value = _operation(node, args)
+            flags = [flag if node.table is None else self._rowwise(a, flag)
+                     for a, (_, flag) in zip(node.args, lowered, strict=True)]
+            if node.op == "if":
+                condition = args[0]
+                flags = [flags[0], _taken(condition, flags[1]),
+                         _taken(condition == ibis.literal(False), flags[2])]
+            if node.op in _ARITHMETIC:
+                flags.append(_given(args) & value.isnull())
+            return value, _any(flags)
+        if isinstance(node, Lookup):
+            key, flags = self.lowered(node.key)
+            kind = _IBIS_TYPE[node.type]
+            return ibis.cases(*((key == k, ibis.literal(v, kind)) for k, v in node.mapping),
+                              else_=ibis.null(kind)), flags
+        if isinstance(node, Banding):
+            x, flags = self.lowered(node.value)
+            branches = []
+            for band in node.bands:
+                inside = ibis.literal(True)
+                if band.lower is not None:
+                    inside &= x >= band.lower
+                if band.upper is not None:
+                    inside &= (x <= band.upper) if band.upper_closed else (x < band.upper)
+                branches.append((inside, ibis.literal(band.label, "string")))
+            return ibis.cases(*branches, else_=ibis.null("string")), flags
+        raise TypeError(f"no lowering for {type(node).__name__}")
+
+
+_ARITHMETIC = ("+", "-", "*", "/", "^")
+
+
+def _any(flags: list[ir.Value | None]) -> ir.Value | None:
+    """Flags combined: a row is flagged where any of them flags it."""
+    found = [f for f in flags if f is not None]
+    if not found:
+        return None
+    combined = found[0].fill_null(False)
+    for flag in found[1:]:
+        combined |= flag.fill_null(False)
+    return combined
+
+
+def _taken(condition: ir.Value, flags: ir.Value | None) -> ir.Value | None:
+    """A branch's flags on the rows that take it."""
+    return None if flags is None else condition.fill_null(False) & flags
+
+
+def _post_order(node: Node) -> Iterator[Node]:
+    for child in _children(node):
+        yield from _post_order(child)
+    yield node
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, Op):
+        return list(node.args)
+    if isinstance(node, Up):
+        return [node.inner]
+    if isinstance(node, Reduce | Window):
+        return [n for n in (node.arg, node.by, node.where) if n is not None]
+    if isinstance(node, Lookup):
+        return [node.key]
+    if isinstance(node, Banding):
+        return [node.value]
+    return []
+
+
+# ----------------------------------------------------------------------------- operations
+def _number(value: ir.Value) -> ir.Value:
+    """Infinity and NaN (what SQL gives for x / 0, overflow, (-8) ^ 0.5) become missing."""
+    return ibis.cases((value.isnan() | value.isinf(), ibis.null("float64")), else_=value)
+
+
+def _given(values: list[ir.Value]) -> ir.Value:
+    known = values[0].notnull()
+    for v in values[1:]:
+        known &= v.notnull()
+    return known
+
+
+def _operation(node: Op, args: list[ir.Value]) -> ir.Value:
+    op = node.op
+    if op in ("+", "-", "*", "/", "^"):
+        a, b = args
+        result = {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "^": a ** b}[op]
+        return _number(result)
+    if op == "neg":
+        return -args[0]
+    if op in ("==", "!=", "<", "<=", ">", ">="):
+        a, b = args
+        return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b,
+                ">=": a >= b}[op]
+    if op in ("in", "not in"):
+        value, *options = args
+        found = value == options[0]
+        for option in options[1:]:
+            found |= value == option
+        return found == ibis.literal(False) if op == "not in" else found
+    if op == "and":
+        return args[0] & args[1]
+    if op == "or":
+        return args[0] | args[1]
+    if op == "not":  # not NOT: Ibis writes (not b) IS NULL as NOT (b) IS NULL, NOT (b IS NULL)
+        return args[0] == ibis.literal(False)
+    if op == "if":
+        condition, yes, no = args
+        return ibis.cases((condition, yes), (condition == ibis.literal(False), no),
+                          else_=ibis.null(yes.type()))
+    if op == "coalesce":
+        return ibis.coalesce(*args)
+    if op == "is_missing":
+        return args[0].isnull()
+    if op == "abs":
+        return args[0].abs()
+    if op == "round":  # half away from zero on the decimal value (evaluator.round_half_up)
+        x, scale = args[0], 10.0 ** int(node.args[1].value)  # type: ignore[attr-defined]
+        whole = x.abs() >= _WHOLE
+        scaled = (ibis.cases((whole, 0.0), else_=x) * scale).round(9)
+        up = scaled.abs() + 0.5
+        rounded = scaled.sign() * (up - up % 1.0) / scale  # x - x % 1: floor, kept a float
+        return ibis.cases((whole, x), else_=rounded)
+    if op == "clamp":
+        x, low, high = args
+        clipped = ibis.cases((x < low, low), else_=x)
+        clipped = ibis.cases((clipped > high, high), else_=clipped)
+        return ibis.cases((_given(args), clipped), else_=ibis.null("float64"))
+    if op in ("sum", "mean", "min", "max"):  # of several values in each row, missing skipped
+        if op in ("min", "max"):  # SQL's least and greatest skip missing values
+            return (ibis.least if op == "min" else ibis.greatest)(*args)
+        present = [ibis.cases((a.notnull(), 1.0), else_=0.0) for a in args]
+        count = present[0]
+        for p in present[1:]:
+            count += p
+        total = args[0].fill_null(0.0)
+        for a in args[1:]:
+            total += a.fill_null(0.0)
+        return ibis.cases((count == 0, ibis.null("float64")),
+                          else_=total if op == "sum" else total / count)
+    raise ValueError(f"no lowering for the operation {op!r}")
+
+
+# ------------------------------------------------------------------------- aggregates
+def _counted(part: Reduce | Window, lowering: Lowering) -> tuple[ir.Value, ir.Value]:
+    """The values aggregated and whether each row counts (its where= holds, its value is
+    given)."""
+    values = lowering.value(part.arg)
+    keep = values.notnull()
+    if part.where is not None:
+        keep &= lowering.value(part.where).fill_null(False)
+    return values, keep
+
+
+def _sums(part: Reduce, lowering: Lowering) -> list[ir.Value]:
+    """What a group's aggregate is made from: counts and sums that add up across rows (and a
+    minimum or maximum), so that a group with no row is 0s."""
+    values, keep = _counted(part, lowering)
+    known = ibis.cases((keep, 1.0), else_=0.0).sum()
+    if part.arg.type == "bool":
+        return [ibis.cases((keep & values, 1.0), else_=0.0).sum(), known]
+    if part.function == "count":  # of values of any type
+        return [known]
+    if part.function in ("min", "max"):
+        picked = ibis.cases((keep, values), else_=ibis.null("float64"))
+        return [known, picked.min() if part.function == "min" else picked.max()]
+    return [known, ibis.cases((keep, values), else_=0.0).sum()]
+
+
+def _finish(part: Reduce, sums: list[ir.Value]) -> ir.Value:
+    """A group's aggregate from its counts and sums (missing sums: a group with no row)."""
+    function = part.function
+    if part.arg.type == "bool":
+        true, known = (s.fill_null(0.0) for s in sums)
+        if function == "count":
+            return true
+        if function == "share":
+            return ibis.cases((known > 0, true / known), else_=ibis.null("float64"))
+        return true > 0 if function == "any" else true == known
+    known = sums[0].fill_null(0.0)
+    if function == "count":
+        return known
+    total = sums[1]
+    if function in ("min", "max"):
+        return total
+    total = total.fill_null(0.0)
+    if function == "sum":
+        return total
+    return ibis.cases((known > 0, total / known), else_=ibis.null("float64"))
+
+
+def _groups(part: Reduce | Window, lowering: Lowering) -> list[ir.Value]:
+    """What a table-wide aggregate or window groups its rows by: by=, and in a bootstrap the
+    replicate (groups stay within it)."""
+    relation = lowering.relations[part.table]  # type: ignore[index]
+    by = [] if part.by is None else [lowering.value(part.by)]
+    return [*by, relation[REPLICATE]] if REPLICATE in relation.columns else by
+
+
+def _over_groups(part: Reduce, lowering: Lowering) -> ir.Value:
+    """An aggregate over the rows of the same table (all, or those of each by= group), given
+    back on every row."""
+    window = ibis.window(group_by=_groups(part, lowering))
+    return _finish(part, [s.over(window) for s in _sums(part, lowering)])
+
+
+def _window(part: Window, lowering: Lowering) -> ir.Value:
+    """rank() and minmax() within the by= groups; rows not kept (or missing) get none."""
+    values, keep = _counted(part, lowering)
+    masked = ibis.cases((keep, values), else_=ibis.null("float64"))
+    options = dict(part.options)
+    by = _groups(part, lowering)
+    if part.function == "minmax":
+        window = ibis.window(group_by=by)
+        low, high = masked.min().over(window), masked.max().over(window)
+        spread = high - low
+        fill = options["degenerate"]
+        degenerate = ibis.null("float64") if fill is None else ibis.literal(float(fill))
+        return ibis.cases((masked.isnull(), ibis.null("float64")),
+                          (spread == 0, degenerate), else_=(masked - low) / spread)
+    order = masked.desc() if options["descending"] else masked.asc()
+    groups = [*by, keep]
+    relation = lowering.relations[part.table]  # type: ignore[index]
+    ties = ibis.window(group_by=groups, order_by=order)
+    low = (ibis.rank().over(ties) + 1).cast("float64")
+    # the last place of a value's ties: the rows up to it, its ties included (a range frame)
+    high = masked.count().over(ibis.window(group_by=groups, order_by=order, range=(None, 0)))
+    method = options["method"]
+    if method == "min":
+        rank = low
+    elif method == "max":
+        rank = high.cast("float64")
+    elif method == "average":
+        rank = (low + high.cast("float64")) / 2
+    elif method == "dense":
+        rank = (ibis.dense_rank().over(ties) + 1).cast("float64")
+    else:  # first: ties in row order
+        rank = (ibis.row_number().over(ibis.window(
+            group_by=groups, order_by=[order, relation[ROW]])) + 1).cast("float64")
+    return ibis.cases((keep, rank), else_=ibis.null("float64"))
+
+
+# ------------------------------------------------------------------------------ results
+def evaluate_rows(node: Node, frames: Frames, table: str) -> pd.Series:
+    """The plan's value per row of `table` in `frames`, run by DuckDB; its flags noted on
+    the frames, as the evaluator notes them."""
+    lowering = Lowering(_relations(frames))
+    query = lowering.rows(node, table)
+    backend = _backend(frames)
+    result = backend.execute(query.order_by(ROW))
+    own = result["undefined"].fillna(False).to_numpy(dtype=bool) \
+        if "undefined" in result.columns else None
+    for where, flags in lowering.flags(node).items():
+        if where is None:
+            continue
+        relation = lowering.relations[where]
+        rows = backend.execute(relation.select(relation[ROW], flag=flags).order_by(ROW))
+        flagged = rows["flag"].fillna(False).to_numpy(dtype=bool)
+        if where == table and own is not None:
+            own |= flagged
+        elif where == table:
+            own = flagged
+        else:
+            frames.flag_undefined(where, flagged)
+    if own is not None:
+        frames.flag_undefined(node.table, own)
+    if lowering.constant_flags:
+        flagged = backend.execute(_any(lowering.constant_flags))
+        frames.flag_undefined(None, np.array([bool(flagged)]))
+    return _as_evaluated(result["value"].reset_index(drop=True), node.type)
+
+
+def _backend(frames: Frames) -> ibis.BaseBackend:
+    """One embedded DuckDB per set of frames."""
+    if "backend" not in frames.lowered:
+        frames.lowered["backend"] = ibis.duckdb.connect()
+    return frames.lowered["backend"]
+
+
+def _relations(frames: Frames) -> dict[str, ir.Table]:
+    """The frames' tables as relations, made again only when a table has changed (a variable
+    added as a column)."""
+    made = frames.lowered.setdefault("relations", {})
+    out = {}
+    for name, frame in frames.tables.items():
+        shape = (id(frame), tuple(frame.columns), len(frame))
+        if name not in made or made[name][0] != shape:
+            made[name] = (shape, relations({name: frame})[name])
+        out[name] = made[name][1]
+    return out
+
+
+def _as_evaluated(values: pd.Series, kind: str) -> pd.Series:
+    """A result column in the evaluator's types: float64 (NaN missing), nullable boolean,
+    object text (None missing)."""
+    if kind == "number":
+        return values.astype("float64")
+    if kind == "bool":
+        return values.astype("boolean")
+    return values.astype(object).where(values.notna(), None)
