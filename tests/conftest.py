@@ -10,8 +10,16 @@ import pytest
 from click.testing import CliRunner, Result
 
 from sapa.cli import main
-from sapa.engine.formula import Band, Catalog, Frames, Link, compile_formula, evaluate_rows, parse
-from sapa.engine.formula.lowering import Lowering, relations
+from sapa.engine.formula import (
+    Band,
+    Catalog,
+    Frames,
+    Link,
+    compile_formula,
+    evaluate_rows,
+    lowering,
+    parse,
+)
 
 SPECS = Path(__file__).parent / "specs"
 ROOT = Path(__file__).parent.parent
@@ -52,7 +60,7 @@ def run(formula: str, table: str = "bodies") -> list[object]:
     node, problems, _ = compile_formula(parse(formula), table, catalog)
     assert not problems, problems
     values = _listed(evaluate_rows(node, frames, table))
-    lowered = _listed(Lowering(relations(frames.tables)).execute(node, table))
+    lowered = _listed(lowering.evaluate_rows(node, world()[1], table))
     assert lowered == values, f"lowered to SQL: {lowered}, evaluated: {values}"
     return values
 

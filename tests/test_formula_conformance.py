@@ -128,6 +128,8 @@ def test_round_is_half_up_on_the_decimal_value() -> None:
     assert run("round(2.5) + 0 * x")[0] == 3.0
     assert run("round(-2.5) + 0 * x")[0] == -3.0
     assert run("round(82.75, 1) + 0 * x")[0] == 82.8
+    # from 2^52 on a number is whole: left as it is, never scaled past float range
+    assert run("round(x * 1e300, 3)") == [1e300, None, 3e301, 0.0]
 
 
 def test_clamp() -> None:

@@ -24,16 +24,18 @@ from sapa.engine.formula.syntax import names, shape
 
 __all__ = [
     "REPLICATE", "Band", "Catalog", "Column", "FormulaSyntaxError", "Frames", "Link", "Node",
-    "Type", "aggregates_over", "compile_formula", "evaluate_rows", "names", "parse",
+    "Type", "aggregates_over", "compile_formula", "evaluate_rows", "evaluate_together",
+    "names", "parse",
     "round_half_up", "shape", "tables_read",
 ]
 
 #: What runs a plan, imported when first named: checking a spec needs no pandas.
-_EVALUATION = {"evaluate_rows": "evaluator", "round_half_up": "evaluator",
+_EVALUATION = {"evaluate_rows": "evaluator", "evaluate_together": "evaluator",
+               "round_half_up": "evaluator",
                "REPLICATE": "frames", "Frames": "frames"}
 
 if TYPE_CHECKING:
-    from sapa.engine.formula.evaluator import evaluate_rows, round_half_up
+    from sapa.engine.formula.evaluator import evaluate_rows, evaluate_together, round_half_up
     from sapa.engine.formula.frames import REPLICATE, Frames
 
 

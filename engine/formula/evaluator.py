@@ -36,6 +36,14 @@ def evaluate_rows(node: Node, frames: Frames, table: str) -> pd.Series:
     return broadcast(evaluate(node, frames), frames.length(table), node.type)
 
 
+def evaluate_together(nodes: list[Node], frames: Frames, table: str) -> None:
+    """Say that these plans are evaluated over the rows of `table` next (evaluate_rows): the
+    SQL evaluator runs them in one query; this one needs no notice."""
+    if EVALUATOR == "sql":
+        from sapa.engine.formula import lowering
+        lowering.evaluate_together(list(dict.fromkeys(nodes)), frames, table)
+
+
 #: Which evaluator runs plans: "pandas", or "sql" (the plan lowered to Ibis, run by DuckDB),
 #: while the second is checked against the first over the whole test suite.
 EVALUATOR = os.environ.get("SAPA_EVALUATOR", "pandas")

@@ -16,7 +16,9 @@ before the row-by-row operations above them read them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
@@ -46,13 +48,6 @@ _WHOLE = 2.0 ** 52
 _IBIS_TYPE = {"number": "float64", "bool": "boolean", "string": "string"}
 
 
-def relations(tables: Mapping[str, pd.DataFrame]) -> dict[str, ir.Table]:
-    """Tables as Ibis relations (in memory, for the default backend), each with its row
-    numbers."""
-    return {name: ibis.memtable(frame.assign(**{ROW: np.arange(len(frame))}))
-            for name, frame in tables.items()}
-
-
 class Lowering:
     """Plans lowered over a set of relations; what one plan adds to a relation (a join, an
     aggregate) is kept and shared by every later plan that needs the same part.
@@ -66,16 +61,7 @@ class Lowering:
         self._made: dict[Node, str] = {}  # a part already made: its column in its table
         self._flagged: dict[Node, tuple[str, str]] = {}  # a part's flags: table, column
         self.constant_flags: list[ir.Value] = []  # of constant parts (one value each)
-
-    def rows(self, node: Node, table: str) -> ir.Table:
-        """The relation of `table` with the plan's value per row (column `value`), ROW and,
-        where the plan has arithmetic, its flags on that table (column `undefined`)."""
-        self._prepare(node)
-        value, flags = self.lowered(node)
-        flags = self._rowwise(node, flags)
-        relation = self.relations[table]
-        extra = {} if flags is None or node.table != table else {"undefined": flags}
-        return relation.select(relation[ROW], value=value, **extra)
+        self._constants: dict[Node, list[ir.Value]] = {}  # those found making a part
 
     def flags(self, node: Node) -> dict[str | None, ir.Value]:
         """The flags the plan's parts leave on tables other than its own (a value looked up
@@ -90,19 +76,14 @@ class Lowering:
                 found[table] = flag if table not in found else found[table] | flag
         return found
 
-    def execute(self, node: Node, table: str, backend: ibis.BaseBackend | None = None
-                ) -> pd.Series:
-        """The plan's value per row of `table`, in row order, as the evaluator gives it."""
-        backend = backend or ibis.duckdb.connect()
-        result = backend.execute(self.rows(node, table).order_by(ROW))["value"]
-        return _as_evaluated(result.reset_index(drop=True), node.type)
-
     # ---------------------------------------------------------------- parts made as columns
-    def _prepare(self, node: Node) -> None:
+    def prepare(self, node: Node) -> None:
         """Make every join, aggregate and window of the plan a column, innermost first."""
         for part in _post_order(node):
             if isinstance(part, Up | Reduce | Window) and part not in self._made:
+                before = len(self.constant_flags)
                 self._make(part)
+                self._constants[part] = self.constant_flags[before:]
 
     def _make(self, part: Up | Reduce | Window) -> None:
         name = f"_part{len(self._made)}_"
@@ -130,10 +111,14 @@ class Lowering:
 
     def _inner_flags(self, part: Reduce | Window) -> ir.Value | None:
         """The flags of what an aggregate or window reads (its value, where=, by=)."""
-        return _any([self._rowwise(n, self.lowered(n)[1]) for n in (part.arg, part.where,
+        return _any([self.rowwise(n, self.lowered(n)[1]) for n in (part.arg, part.where,
                                                                      part.by) if n is not None])
 
-    def _rowwise(self, node: Node, flags: ir.Value | None) -> ir.Value | None:
+    def constants(self, node: Node) -> list[ir.Value]:
+        """The flags of the constant parts inside the plan's joins and aggregates."""
+        return [f for part in _post_order(node) for f in self._constants.get(part, [])]
+
+    def rowwise(self, node: Node, flags: ir.Value | None) -> ir.Value | None:
         """A part's flags as flags of rows; a constant part's are flagged apart, as the
         evaluator flags them (`constant_flags`), and are no row's."""
         if node.table is None and flags is not None:
@@ -215,7 +200,7 @@ class Lowering:
             lowered = [self.lowered(a) for a in node.args]
             args = [value for value, _ in lowered]
             value = _operation(node, args)
-            flags = [flag if node.table is None else self._rowwise(a, flag)
+            flags = [flag if node.table is None else self.rowwise(a, flag)
                      for a, (_, flag) in zip(node.args, lowered, strict=True)]
             if node.op == "if":
                 condition = args[0]
@@ -456,53 +441,107 @@ def _window(part: Window, lowering: Lowering) -> ir.Value:
 
 
 # ------------------------------------------------------------------------------ results
+@dataclass
+class _Result:
+    """One plan's values, and the flags its arithmetic left, per table (None: a constant
+    part), as the evaluator would have noted them on the frames."""
+
+    values: pd.Series
+    flags: dict[str | None, np.ndarray]
+
+
 def evaluate_rows(node: Node, frames: Frames, table: str) -> pd.Series:
-    """The plan's value per row of `table` in `frames`, run by DuckDB; its flags noted on
-    the frames, as the evaluator notes them."""
-    lowering = Lowering(_relations(frames))
-    query = lowering.rows(node, table)
-    backend = _backend(frames)
-    result = backend.execute(query.order_by(ROW))
-    own = result["undefined"].fillna(False).to_numpy(dtype=bool) \
-        if "undefined" in result.columns else None
-    for where, flags in lowering.flags(node).items():
-        if where is None:
-            continue
-        relation = lowering.relations[where]
-        rows = backend.execute(relation.select(relation[ROW], flag=flags).order_by(ROW))
-        flagged = rows["flag"].fillna(False).to_numpy(dtype=bool)
-        if where == table and own is not None:
-            own |= flagged
-        elif where == table:
-            own = flagged
-        else:
-            frames.flag_undefined(where, flagged)
-    if own is not None:
-        frames.flag_undefined(node.table, own)
-    if lowering.constant_flags:
-        flagged = backend.execute(_any(lowering.constant_flags))
-        frames.flag_undefined(None, np.array([bool(flagged)]))
-    return _as_evaluated(result["value"].reset_index(drop=True), node.type)
+    """The plan's value per row of `table` in `frames`, run by DuckDB once (or with others,
+    by `evaluate_together`); its flags noted on the frames each time, as the evaluator notes
+    them."""
+    ready = frames.lowered.setdefault("ready", {})
+    if (node, table) not in ready:
+        evaluate_together([node], frames, table)
+    result = ready[node, table]  # a table's rows never change, only gain columns
+    for where, rows in result.flags.items():
+        frames.flag_undefined(where, rows)
+    return result.values
 
 
-def _backend(frames: Frames) -> ibis.BaseBackend:
-    """One embedded DuckDB per set of frames."""
-    if "backend" not in frames.lowered:
-        frames.lowered["backend"] = ibis.duckdb.connect()
-    return frames.lowered["backend"]
+def evaluate_together(nodes: list[Node], frames: Frames, table: str) -> None:
+    """Run several plans over the rows of `table` in one query, each join or aggregate they
+    share made once; each plan's result waits for its evaluate_rows."""
+    lowering = Lowering(_relations(frames, nodes, table))
+    backend = _backend()
+    columns, flags, constant = {}, {}, {}
+    for node in nodes:
+        lowering.prepare(node)
+    for i, node in enumerate(nodes):
+        before = len(lowering.constant_flags)
+        value, own = lowering.lowered(node)
+        own = lowering.rowwise(node, own)
+        columns[f"value{i}"] = value
+        if own is not None and node.table == table:
+            columns[f"undefined{i}"] = own
+        flags[i] = lowering.flags(node)
+        constant[i] = lowering.constant_flags[before:] + lowering.constants(node)
+    relation = lowering.relations[table]
+    result = backend.execute(relation.select(relation[ROW], **columns).order_by(ROW))
+    ready = frames.lowered.setdefault("ready", {})
+    for i, node in enumerate(nodes):
+        found: dict[str | None, np.ndarray] = {}
+        if f"undefined{i}" in result.columns:
+            found[table] = result[f"undefined{i}"].fillna(False).to_numpy(dtype=bool)
+        for where, flag in flags[i].items():
+            rows = backend.execute(lowering.relations[where].select(
+                lowering.relations[where][ROW], flag=flag).order_by(ROW))
+            flagged = rows["flag"].fillna(False).to_numpy(dtype=bool)
+            found[where] = flagged | found[where] if where in found else flagged
+        if constant[i] and bool(backend.execute(_any(constant[i]))):
+            found[None] = np.array([True])
+        values = _as_evaluated(result[f"value{i}"].reset_index(drop=True), node.type)
+        ready[node, table] = _Result(values, found)
 
 
-def _relations(frames: Frames) -> dict[str, ir.Table]:
-    """The frames' tables as relations, made again only when a table has changed (a variable
-    added as a column)."""
+def _backend() -> ibis.BaseBackend:
+    """An embedded DuckDB per thread (a connection serves one thread at a time: batches are
+    evaluated on several)."""
+    if not hasattr(_LOCAL, "backend"):
+        _LOCAL.backend = ibis.duckdb.connect()
+    return _LOCAL.backend
+
+
+_LOCAL = threading.local()
+
+
+def _relations(frames: Frames, nodes: list[Node], table: str) -> dict[str, ir.Table]:
+    """`table` and the tables the plans read, as relations of the columns they read (and the row
+    numbers): a survey's respondents have dozens of columns, a condition reads two. Made
+    once per table and columns (a table only ever gains columns)."""
     made = frames.lowered.setdefault("relations", {})
     out = {}
-    for name, frame in frames.tables.items():
-        shape = (id(frame), tuple(frame.columns), len(frame))
-        if name not in made or made[name][0] != shape:
-            made[name] = (shape, relations({name: frame})[name])
-        out[name] = made[name][1]
+    reads = _reads(nodes)
+    for name, columns in {table: set(), **reads}.items():
+        frame = frames.tables[name]
+        if REPLICATE in frame.columns:
+            columns.add(REPLICATE)
+        key = (name, id(frame), len(frame), tuple(sorted(columns)))
+        if key not in made:
+            made[key] = ibis.memtable(frame[list(key[3])].assign(
+                **{ROW: np.arange(len(frame))}))
+        out[name] = made[key]
     return out
+
+
+def _reads(nodes: list[Node]) -> dict[str, set[str]]:
+    """The columns of each table the plans read: their own, and those their links join on."""
+    found: dict[str, set[str]] = {}
+    for node in nodes:
+        for part in _post_order(node):
+            if part.table is not None:
+                found.setdefault(part.table, set())
+            link = getattr(part, "link", None)
+            if isinstance(part, Column):
+                found.setdefault(part.table, set()).add(part.name)  # type: ignore[arg-type]
+            elif link is not None:
+                found.setdefault(link.child, set()).update(link.on)
+                found.setdefault(link.parent, set()).update(link.key)
+    return found
 
 
 def _as_evaluated(values: pd.Series, kind: str) -> pd.Series:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from sapa.engine.diagnostics import Diagnostic
-from sapa.engine.formula import Frames, evaluate_rows
+from sapa.engine.formula import Frames, Node, evaluate_rows, evaluate_together
 from sapa.engine.rating.evaluation import undefined_values
 from sapa.engine.spec import Rating, Spec
 
@@ -16,6 +16,12 @@ def compute_ratings(spec: Spec, frames: Frames
     """Every rating of the spec, in declared order (composed ratings after the ones they use),
     and the values their formulas left missing (D414)."""
     done, warnings = {}, []
+    by_table: dict[str, list[Node]] = {}
+    for rating in spec.ratings.values():
+        if not rating.rows:
+            by_table.setdefault(rating.table, []).extend(_plans(rating))  # type: ignore[arg-type]
+    for table, plans in by_table.items():
+        evaluate_together(plans, frames, table)
     for rid, rating in spec.ratings.items():
         if not rating.rows:
             done[rid], more = compute_rating(spec, rating, frames)
@@ -24,6 +30,12 @@ def compute_ratings(spec: Spec, frames: Frames
         if rating.rows:
             done[rid] = _composed(rating, done)
     return {rid: done[rid] for rid in spec.ratings}, warnings
+
+
+def _plans(rating: Rating) -> list[Node]:
+    """The formulas a rating evaluates over its table's rows."""
+    return [plan for plan in (rating.unit, rating.name, rating.where,
+                              *(c.plan for c in rating.columns)) if plan is not None]
 
 
 def _composed(rating: Rating, done: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from sapa.engine.formula import REPLICATE, Column, Frames, Node, evaluate_rows
+from sapa.engine.formula import REPLICATE, Column, Frames, Node, evaluate_rows, evaluate_together
 from sapa.engine.spec import TOTALS, Breakdown, Survey, count_column, level_columns, result_columns
 from sapa.engine.survey.levels import Figures, Nodes, Sums, all_levels, hierarchy, long_table
 
@@ -139,6 +139,7 @@ def run_surveys(survey: Survey, frames: Frames, weights: np.ndarray | None = Non
 def tally(survey: Survey, frames: Frames, weights: np.ndarray | None = None) -> Tallies:
     """Count one batch of respondents (the survey's table in `frames`) for every results
     table: one np.bincount (or sparse product, for replicates) per item and table."""
+    evaluate_together(_conditions(survey), frames, survey.respondents)
     reason = _exclusion_reasons(survey, frames)
     replicates = None if weights is None else len(weights)
     groupings = _groupings(survey, frames, reason, replicates or 1)
@@ -155,6 +156,17 @@ def tally(survey: Survey, frames: Frames, weights: np.ndarray | None = None) -> 
         tables[name] = Tally(g.unit, g.value, g.values, counts[name], g.count(g.counted),
                              excluded, g.kept, g.pooled)
     return Tallies(tables, ignored, replicates)
+
+
+def _conditions(survey: Survey) -> list[Node]:
+    """Every formula the survey evaluates over each respondent."""
+    return [*(plan for _, plan in survey.exclusions),
+            *(b.where for b in survey.breakdowns if b.where is not None),
+            *(plan for b in survey.breakdowns for _, plan in b.keys
+              if not isinstance(plan, Column)),
+            *(q.when for q in survey.questionnaires),
+            *(i.asked_if for q in survey.questionnaires for i in q.items
+              if i.asked_if is not None)]
 
 
 def merged(batches: Iterable[Tallies]) -> Tallies:
