@@ -18,15 +18,15 @@ from sapa.engine.formula.plan import (
     Node,
     Type,
     aggregates_over,
+    columns_read,
     tables_read,
 )
 from sapa.engine.formula.syntax import names, shape
 
 __all__ = [
     "REPLICATE", "Band", "Catalog", "Column", "FormulaSyntaxError", "Frames", "Link", "Node",
-    "Type", "aggregates_over", "compile_formula", "evaluate_rows", "evaluate_together",
-    "names", "parse",
-    "round_half_up", "shape", "tables_read",
+    "Type", "aggregates_over", "columns_read", "compile_formula", "evaluate_rows",
+    "evaluate_together", "names", "parse", "round_half_up", "shape", "tables_read",
 ]
 
 #: What runs a plan, imported when first named: checking a spec needs no pandas.

@@ -141,6 +141,12 @@ def tables_read(*plans: object) -> set[str]:
     return found
 
 
+def columns_read(*plans: object) -> set[tuple[str, str]]:
+    """Every column (table, name) a plan reads."""
+    return {(item.table, item.name) for item in _parts(plans)  # type: ignore[misc]
+            if isinstance(item, Column)}
+
+
 def aggregates_over(table: str, *plans: object) -> bool:
     """Whether a plan aggregates or ranks rows of `table` (needs all of them at once), rather
     than looking at one row at a time."""

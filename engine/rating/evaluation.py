@@ -11,7 +11,15 @@ import numpy as np
 import pandas as pd
 
 from sapa.engine.diagnostics import Diagnostic
-from sapa.engine.formula import Frames, aggregates_over, evaluate_rows, tables_read
+from sapa.engine.formula import (
+    Frames,
+    Node,
+    aggregates_over,
+    columns_read,
+    evaluate_rows,
+    evaluate_together,
+    tables_read,
+)
 from sapa.engine.spec import Spec
 from sapa.engine.survey import (
     SurveyResults,
@@ -50,9 +58,12 @@ def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],
     frames = Frames({name: frame.copy(deep=False) for name, frame in tables.items()})
     surveys: dict[str, SurveyResults] = {}
     warnings: list[Diagnostic] = []
+    together = _together(spec)
     for step, variable in enumerate([*spec.variables, None]):
         if spec.survey is not None and step == spec.survey_step:
             surveys = _run_survey(spec, frames, survey_items, weights, respondents)
+        for table, plans in together.get(step, {}).items():
+            evaluate_together(plans, frames, table)
         if variable is not None:
             values = evaluate_rows(variable.plan, frames, variable.table)
             frames.tables[variable.table][variable.name] = values.array
@@ -60,6 +71,21 @@ def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],
                 spec, frames, variable.table, values,
                 f"variable {variable.table}.{variable.name} = {variable.formula.strip()}")
     return frames, surveys, warnings
+
+
+def _together(spec: Spec) -> dict[int, dict[str, list[Node]]]:
+    """The variables that can be evaluated together, by the step that starts them and their
+    table: a run of them in order, up to one that reads a variable of the run (or the survey
+    step). The SQL evaluator runs each run's plans of a table in one query."""
+    runs: dict[int, dict[str, list[Node]]] = {}
+    start, made = 0, set()
+    for step, variable in enumerate(spec.variables):
+        reads = columns_read(variable.plan)
+        if step == 0 or reads & made or (spec.survey is not None and step == spec.survey_step):
+            start, made = step, set()
+        runs.setdefault(start, {}).setdefault(variable.table, []).append(variable.plan)
+        made.add((variable.table, variable.name))
+    return runs
 
 
 def undefined_values(spec: Spec, frames: Frames, table: str, values: pd.Series, what: str,
