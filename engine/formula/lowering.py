@@ -78,16 +78,22 @@ class Lowering:
 
     # ---------------------------------------------------------------- parts made as columns
     def prepare(self, node: Node) -> None:
-        """Make every join, aggregate and window of the plan a column, innermost first."""
+        """Make every join, aggregate, window and arithmetic result of the plan a column,
+        innermost first."""
         for part in _post_order(node):
-            if isinstance(part, Up | Reduce | Window) and part not in self._made:
+            if _is_part(part) and part not in self._made:
                 before = len(self.constant_flags)
                 self._make(part)
                 self._constants[part] = self.constant_flags[before:]
 
-    def _make(self, part: Up | Reduce | Window) -> None:
+    def _make(self, part: Node) -> None:
         name = f"_part{len(self._made)}_"
-        if isinstance(part, Up):
+        if isinstance(part, Op):  # arithmetic: its value read as a column, written once
+            value, flags = self.lowered(part)
+            self.relations[part.table] = self.relations[part.table].mutate(  # type: ignore[index]
+                **{name: value})
+            self._flag(part, part.table, flags)  # type: ignore[arg-type]
+        elif isinstance(part, Up):
             link = part.link
             self._flag(part, link.parent, self.lowered(part.inner)[1])
             self._join(link, {name: self.value(part.inner)})
@@ -245,6 +251,15 @@ def _any(flags: list[ir.Value | None]) -> ir.Value | None:
 def _taken(condition: ir.Value, flags: ir.Value | None) -> ir.Value | None:
     """A branch's flags on the rows that take it."""
     return None if flags is None else condition.fill_null(False) & flags
+
+
+def _is_part(node: Node) -> bool:
+    """Whether a node is made a column of its table before what reads it: a join, an
+    aggregate, a window, and arithmetic over rows. An arithmetic result is read three
+    times (to make infinity and NaN missing) and its flags once more: written in place, a
+    sum of ten terms would be written out 3^9 times."""
+    return isinstance(node, Up | Reduce | Window) or (
+        isinstance(node, Op) and node.op in _ARITHMETIC and node.table is not None)
 
 
 def _post_order(node: Node) -> Iterator[Node]:
