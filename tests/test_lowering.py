@@ -183,6 +183,7 @@ def _same(lowered: pd.Series, evaluated: pd.Series) -> bool:
 @example(("bodies", "x + if(true, 1, 1e300 * 1e300)"))  # a constant part's flags
 @example(("bodies", 'rank(x, method="first") + rank(x, method="max", by=kind)'))  # ties
 @example(("bodies", "round(y * 0.1, 3)"))  # 1e299: no room to scale
+@example(("bodies", "coalesce(count(services.ok), share(services.ok))"))  # the same sums twice
 @given(st.sampled_from(["bodies", "services"]).flatmap(lambda t: st.tuples(st.just(t),
                                                                             formulas(t))))
 def test_a_formula_lowered_to_sql_gives_what_the_evaluator_gives(case: tuple[str, str]) -> None:

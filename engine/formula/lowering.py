@@ -169,15 +169,17 @@ class Lowering:
         on, key, first = self._keys(link)
         lower = self.relations[rows]
         sums = _sums(part, self)
-        grouped = lower.group_by([lower[o].name(f"_key{i}_") for i, o in enumerate(on)]
-                                 ).aggregate(**{f"_sum{i}_": s for i, s in enumerate(sums)})
+        # named after the part: two aggregates of the same sums (count and share of one
+        # condition) would otherwise be one relation, joined twice (an ambiguous reference)
+        grouped = lower.group_by([lower[o].name(f"{name}key{i}") for i, o in enumerate(on)]
+                                 ).aggregate(**{f"{name}sum{i}": s for i, s in enumerate(sums)})
         upper = self.relations[link.parent]
         if first is not None:
             upper = upper.mutate(_found_=first)
-        joined = upper.left_join(grouped, [upper[k] == grouped[f"_key{i}_"]
+        joined = upper.left_join(grouped, [upper[k] == grouped[f"{name}key{i}"]
                                            for i, k in enumerate(key)]
                                  + ([] if first is None else [upper._found_]))
-        totals = [joined[f"_sum{i}_"] for i in range(len(sums))]
+        totals = [joined[f"{name}sum{i}"] for i in range(len(sums))]
         columns = [c for c in upper.columns if c != "_found_"]
         self.relations[link.parent] = joined.select(*columns, **{name: _finish(part, totals)})
 
