@@ -90,30 +90,29 @@ class Lowering:
         name = f"_part{len(self._made)}_"
         if isinstance(part, Op):  # arithmetic: its value read as a column, written once
             value, flags = self.lowered(part)
-            self.relations[part.table] = self.relations[part.table].mutate(  # type: ignore[index]
-                **{name: value})
-            self._flag(part, part.table, flags)  # type: ignore[arg-type]
-        elif isinstance(part, Up):
+            self._put(part, part.table, {name: value}, flags)  # type: ignore[arg-type]
+        elif isinstance(part, Up):  # made on the parent's rows, then joined to the child's
             link = part.link
-            self._flag(part, link.parent, self.lowered(part.inner)[1])
-            self._join(link, {name: self.value(part.inner)})
+            value, flags = self.lowered(part.inner)
+            self._put(part, link.parent, {name: value}, flags)
+            self._join(link, {name: self.relations[link.parent][name]})
         elif isinstance(part, Reduce) and part.link is not None:
             self._reduce_over_link(part, name)
         else:
-            table = part.table
-            assert table is not None
-            relation = self.relations[table]
             value = _over_groups(part, self) if isinstance(part, Reduce) else _window(part, self)
-            self.relations[table] = relation.mutate(**{name: value})
-            self._flag(part, table, self._inner_flags(part))
+            self._put(part, part.table, {name: value}, self._inner_flags(part))  # type: ignore[arg-type]
         self._made[part] = name
 
-    def _flag(self, part: Node, table: str, flags: ir.Value | None) -> None:
-        """Keep a part's flags (on rows of `table`) as a column of that table."""
+    def _put(self, part: Node, table: str, columns: dict[str, ir.Value],
+             flags: ir.Value | None) -> None:
+        """Add `columns` and the part's flags (on rows of `table`) to that table's relation,
+        in one projection."""
         if flags is not None:
             column = f"_flag{len(self._flagged)}_"
-            self.relations[table] = self.relations[table].mutate(**{column: flags})
+            columns = {**columns, column: flags}
             self._flagged[part] = (table, column)
+        if columns:
+            self.relations[table] = self.relations[table].mutate(**columns)
 
     def _inner_flags(self, part: Reduce | Window) -> ir.Value | None:
         """The flags of what an aggregate or window reads (its value, where=, by=)."""
@@ -165,7 +164,7 @@ class Lowering:
         the parent (a parent no row points to has nothing: counts 0, the rest missing)."""
         link, rows = part.link, part.arg.table
         assert link is not None and rows is not None
-        self._flag(part, rows, self._inner_flags(part))
+        self._put(part, rows, {}, self._inner_flags(part))
         on, key, first = self._keys(link)
         lower = self.relations[rows]
         sums = _sums(part, self)
@@ -537,11 +536,11 @@ def _relations(frames: Frames, nodes: list[Node], table: str) -> dict[str, ir.Ta
         frame = frames.tables[name]
         if REPLICATE in frame.columns:
             columns.add(REPLICATE)
-        key = (name, id(frame), len(frame), tuple(sorted(columns)))
-        if key not in made:
-            made[key] = ibis.memtable(frame[list(key[3])].assign(
-                **{ROW: np.arange(len(frame))}))
-        out[name] = made[key]
+        key = (name, tuple(sorted(columns)))
+        if key not in made or made[key][0] is not frame:  # the frame itself: an id is reused
+            made[key] = (frame, ibis.memtable(frame[list(key[1])].assign(
+                **{ROW: np.arange(len(frame))})))
+        out[name] = made[key][1]
     return out
 
 
