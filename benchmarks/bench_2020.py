@@ -9,9 +9,11 @@ the same item list, each checked equal to sapa's figures).
 
 Per size, two timings per tool: from the Parquet file to the rating (the whole job, in a
 process of its own: imports, reading and every check included), and the rating alone with the
-data already in memory (best of 3). sapa runs twice: `sapa-services` computes the same rating
+data already in memory (best of 3). sapa is two tools: `sapa-services` computes the same rating
 as the others (the method with no breakdown and no other rating, as a user would declare it),
-`sapa` all 12 ratings of the method with both breakdowns. sapa's whole job is `rate_folder`:
+`sapa` all 12 ratings of the method with both breakdowns; each also as `…-sql`, every formula
+run by DuckDB (SAPA_EVALUATOR=sql; its compiled queries kept in the cache folder, so only a
+first run compiles them). sapa's whole job is `rate_folder`:
 the respondents read, checked against the data contract and counted a batch at a time, never
 whole. Peak memory is each tool's own process, the whole job first (sapa's column is the whole
 job's; the in-memory run reads everything at once). `--repeat N` runs each whole job N times,
@@ -44,6 +46,7 @@ from sapa.engine.spec import Spec  # noqa: E402
 from tests import synthetic  # noqa: E402
 
 SAPA = ("sapa", "sapa-services")  # every rating of the method; the services rating alone
+SQL = "-sql"  # a sapa tool's name so ended: every formula run by DuckDB (SAPA_EVALUATOR=sql)
 COUNTED = ("office", "provider_office", "online", "ambulance")  # the call centre is not
 
 
@@ -170,10 +173,12 @@ def child(tool: str, folder: Path, respondents: int) -> None:
     parquet = folder / "respondents.parquet"
     in_memory = respondents <= 10_000_000
     start = time.perf_counter()
-    if tool in SAPA:
+    if tool.removesuffix(SQL) in SAPA:
+        from sapa.engine.formula import evaluator
         from sapa.engine.rating import rate
 
-        if tool == "sapa-services":
+        evaluator.EVALUATOR = "sql" if tool.endswith(SQL) else "pandas"
+        if tool.startswith("sapa-services"):
             spec = services_only(spec, folder)
         rated, problems = api.rate_folder(spec, folder)
         assert not problems, problems[:3]
@@ -245,7 +250,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000",
                         help="respondents, comma-separated (e.g. 100000,1000000,10000000)")
-    parser.add_argument("--tools", default=",".join([*SAPA, "pandas", "duckdb", "polars"]))
+    parser.add_argument("--tools", default=",".join(
+        [*SAPA, *(tool + SQL for tool in SAPA), "pandas", "duckdb", "polars"]))
     parser.add_argument("--data", type=Path, help="keep the generated data here (reused)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1,
@@ -302,7 +308,8 @@ def measure(folder: Path, size: int, tools: list[str], repeat: int) -> None:
         diff = np.nanmax(np.abs(figures.to_numpy() - reference.to_numpy()))
         print(f"  {tool:13} {found['whole']:>15.2f}s {found['memory']:>9.2f}s "
               f"{found['peak']:>9.2f} {diff:>19.1e}")
-    for mine, what in (("sapa-services", "the same rating"), ("sapa", "all 12 ratings")):
+    for mine, what in (("sapa-services", "the same rating"), ("sapa", "all 12 ratings"),
+                       ("sapa-services-sql", "the same rating"), ("sapa-sql", "all 12 ratings")):
         for tool in ("pandas", "duckdb", "polars"):
             if mine in results and tool in results:
                 print(f"  {mine} ({what}) / {tool}: "

@@ -17,8 +17,8 @@ from sapa.engine.formula import (
     Link,
     compile_formula,
     evaluate_rows,
-    lowering,
     parse,
+    queries,
 )
 
 SPECS = Path(__file__).parent / "specs"
@@ -60,7 +60,7 @@ def run(formula: str, table: str = "bodies") -> list[object]:
     node, problems, _ = compile_formula(parse(formula), table, catalog)
     assert not problems, problems
     values = _listed(evaluate_rows(node, frames, table))
-    lowered = _listed(lowering.evaluate_rows(node, world()[1], table))
+    lowered = _listed(queries.evaluate_rows(node, world()[1], table))
     assert lowered == values, f"lowered to SQL: {lowered}, evaluated: {values}"
     return values
 

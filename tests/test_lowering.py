@@ -4,10 +4,10 @@ parents), and for whole runs of the bundled methods."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
-import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +24,7 @@ from sapa.engine.formula import (
     evaluator,
     lowering,
     parse,
+    queries,
 )
 from tests.conftest import sapa
 
@@ -192,7 +193,7 @@ def test_a_formula_lowered_to_sql_gives_what_the_evaluator_gives(case: tuple[str
     assume(not problems)
     frames, in_sql = Frames(TABLES), Frames(TABLES)
     evaluated = evaluate_rows(node, frames, table)
-    lowered = lowering.evaluate_rows(node, in_sql, table)
+    lowered = queries.evaluate_rows(node, in_sql, table)
     assert _same(lowered, evaluated), (formula, lowered.tolist(), evaluated.tolist())
     flagged = {t: rows.tolist() for t, rows in frames.take_undefined().items()}
     assert {t: rows.tolist() for t, rows in in_sql.take_undefined().items()} == flagged, formula
@@ -224,9 +225,55 @@ def test_nested_arithmetic_is_written_once_per_operation() -> None:
     most."""
     def size(terms: int) -> int:
         node, _, _ = compile_formula(parse(" + ".join(["x"] * terms)), "bodies", CATALOG)
-        plan = lowering.Lowering(lowering._relations(Frames(TABLES), [node], "bodies"))
-        plan.prepare(node)
-        relation = plan.relations["bodies"]
-        return len(ibis.to_sql(relation.select(value=plan.value(node))))
+        inputs = queries._inputs(Frames(TABLES), [node], "bodies")
+        schemas = tuple((name, queries.schema(frame)) for name, frame in inputs.items())
+        return len(lowering.compile_plans((node,), "bodies", schemas).values)
 
     assert size(12) < 10 * size(6)  # no more than quadratic (each layer names the columns)
+
+
+def test_a_compiled_query_is_kept_on_disk_and_compiled_again_when_unreadable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run reads the queries the last run of the same plans compiled: no Ibis, the same
+    values. A file it cannot read is compiled again and rewritten; another plan has its own."""
+    monkeypatch.setenv("SAPA_CACHE", str(tmp_path))
+    node, _, _ = compile_formula(parse("sum(services.total) / x"), "bodies", CATALOG)
+    first = queries.evaluate_rows(node, Frames(TABLES), "bodies")
+    kept = sorted((tmp_path / "queries").glob("*/*.json"))
+    assert len(kept) == 1
+
+    def not_compiled(*args: object) -> None:
+        raise AssertionError("compiled again")
+
+    queries.compiled.cache_clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(lowering, "compile_plans", not_compiled)
+        again = queries.evaluate_rows(node, Frames(TABLES), "bodies")
+    assert again.equals(first)
+
+    kept[0].write_text("{", encoding="utf-8")
+    queries.compiled.cache_clear()
+    assert queries.evaluate_rows(node, Frames(TABLES), "bodies").equals(first)
+    assert json.loads(kept[0].read_text(encoding="utf-8"))["values"].startswith("SELECT")
+
+    other, _, _ = compile_formula(parse("sum(services.total) * x"), "bodies", CATALOG)
+    queries.evaluate_rows(other, Frames(TABLES), "bodies")
+    assert len(list((tmp_path / "queries").glob("*/*.json"))) == 2
+
+
+def test_queries_are_kept_in_the_users_cache_folder_unless_the_setting_is_empty(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SAPA_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user"))
+    node, _, _ = compile_formula(parse("x - y"), "bodies", CATALOG)
+    queries.compiled.cache_clear()
+    queries.evaluate_rows(node, Frames(TABLES), "bodies")
+    assert len(list((tmp_path / "user" / "sapa" / "queries").glob("*/*.json"))) == 1
+
+    monkeypatch.setenv("SAPA_CACHE", "")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other"))
+    monkeypatch.setenv("HOME", str(tmp_path / "other"))
+    queries.compiled.cache_clear()
+    queries.evaluate_rows(node, Frames(TABLES), "bodies")
+    assert queries._cache_folder() is None
+    assert not (tmp_path / "other").exists()

@@ -31,7 +31,7 @@ def evaluate(node: Node, frames: Frames) -> Value:
 def evaluate_rows(node: Node, frames: Frames, table: str) -> pd.Series:
     """Evaluate and broadcast to one value per row of `table`."""
     if EVALUATOR == "sql":
-        from sapa.engine.formula.lowering import evaluate_rows as in_sql
+        from sapa.engine.formula.queries import evaluate_rows as in_sql
         return in_sql(node, frames, table)
     return broadcast(evaluate(node, frames), frames.length(table), node.type)
 
@@ -40,8 +40,8 @@ def evaluate_together(nodes: list[Node], frames: Frames, table: str) -> None:
     """Say that these plans are evaluated over the rows of `table` next (evaluate_rows): the
     SQL evaluator runs them in one query; this one needs no notice."""
     if EVALUATOR == "sql":
-        from sapa.engine.formula import lowering
-        lowering.evaluate_together(list(dict.fromkeys(nodes)), frames, table)
+        from sapa.engine.formula import queries
+        queries.evaluate_together(list(dict.fromkeys(nodes)), frames, table)
 
 
 #: Which evaluator runs plans: "pandas", or "sql" (the plan lowered to Ibis, run by DuckDB),

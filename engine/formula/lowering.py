@@ -16,16 +16,12 @@ before the row-by-row operations above them read them.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
-import pandas as pd
 
-from sapa.engine.formula.frames import REPLICATE, Frames
+from sapa.engine.formula.frames import REPLICATE
 from sapa.engine.formula.plan import (
     Banding,
     Column,
@@ -38,9 +34,7 @@ from sapa.engine.formula.plan import (
     Up,
     Window,
 )
-
-#: The column every lowered table carries: its rows' order in the data.
-ROW = "_row_"
+from sapa.engine.formula.queries import ROW, Query, view
 
 #: From 2 ** 52 on, every float64 is a whole number (round leaves it as it is).
 _WHOLE = 2.0 ** 52
@@ -77,42 +71,56 @@ class Lowering:
         return found
 
     # ---------------------------------------------------------------- parts made as columns
-    def prepare(self, node: Node) -> None:
-        """Make every join, aggregate, window and arithmetic result of the plan a column,
-        innermost first."""
-        for part in _post_order(node):
-            if _is_part(part) and part not in self._made:
-                before = len(self.constant_flags)
-                self._make(part)
-                self._constants[part] = self.constant_flags[before:]
+    def prepare(self, nodes: Iterable[Node]) -> None:
+        """Make every join, aggregate, window and arithmetic result of the plans a column,
+        innermost first: the parts of one depth together, in one projection per table and
+        one join per link (Ibis's compile time grows with the layers of a query)."""
+        for parts in _depths(nodes, self._made):
+            self._make(parts)
 
-    def _make(self, part: Node) -> None:
-        name = f"_part{len(self._made)}_"
-        if isinstance(part, Op):  # arithmetic: its value read as a column, written once
-            value, flags = self.lowered(part)
-            self._put(part, part.table, {name: value}, flags)  # type: ignore[arg-type]
-        elif isinstance(part, Up):  # made on the parent's rows, then joined to the child's
-            link = part.link
-            value, flags = self.lowered(part.inner)
-            self._put(part, link.parent, {name: value}, flags)
-            self._join(link, {name: self.relations[link.parent][name]})
-        elif isinstance(part, Reduce) and part.link is not None:
-            self._reduce_over_link(part, name)
-        else:
-            value = _over_groups(part, self) if isinstance(part, Reduce) else _window(part, self)
-            self._put(part, part.table, {name: value}, self._inner_flags(part))  # type: ignore[arg-type]
-        self._made[part] = name
+    def _make(self, parts: list[Node]) -> None:
+        """Parts none of which reads another: each lowered over the relations as they are,
+        then added to them."""
+        names = {part: f"_part{len(self._made) + i}_" for i, part in enumerate(parts)}
+        columns: dict[str, dict[str, ir.Value]] = {}  # per table
+        joined: dict[Link, list[str]] = {}  # Up: made on the parent's rows, then joined
+        reduced: dict[Link, list[Reduce]] = {}  # aggregated per parent row, then joined
+        for part in parts:
+            before = len(self.constant_flags)
+            name = names[part]
+            if isinstance(part, Op):  # arithmetic: its value read as a column, written once
+                value, flags = self.lowered(part)
+                self._add(columns, part, part.table, {name: value}, flags)  # type: ignore[arg-type]
+            elif isinstance(part, Up):
+                value, flags = self.lowered(part.inner)
+                self._add(columns, part, part.link.parent, {name: value}, flags)
+                joined.setdefault(part.link, []).append(name)
+            elif isinstance(part, Reduce) and part.link is not None:
+                self._add(columns, part, part.arg.table, {}, self._inner_flags(part))  # type: ignore[arg-type]
+                reduced.setdefault(part.link, []).append(part)
+            else:
+                value = _over_groups(part, self) if isinstance(part, Reduce) \
+                    else _window(part, self)  # type: ignore[arg-type]
+                self._add(columns, part, part.table, {name: value},  # type: ignore[arg-type]
+                          self._inner_flags(part))  # type: ignore[arg-type]
+            self._constants[part] = self.constant_flags[before:]
+        for table, added in columns.items():
+            self.relations[table] = self.relations[table].mutate(**added)
+        for link, made in joined.items():
+            self._join(link, {name: self.relations[link.parent][name] for name in made})
+        for link, aggregates in reduced.items():
+            self._reduce_over_link(link, {names[part]: part for part in aggregates})
+        self._made.update(names)
 
-    def _put(self, part: Node, table: str, columns: dict[str, ir.Value],
-             flags: ir.Value | None) -> None:
-        """Add `columns` and the part's flags (on rows of `table`) to that table's relation,
-        in one projection."""
+    def _add(self, columns: dict[str, dict[str, ir.Value]], part: Node, table: str,
+             values: dict[str, ir.Value], flags: ir.Value | None) -> None:
+        """Note the columns a part adds to `table`, with its flags (on rows of that table)."""
+        added = columns.setdefault(table, {})
+        added.update(values)
         if flags is not None:
             column = f"_flag{len(self._flagged)}_"
-            columns = {**columns, column: flags}
+            added[column] = flags
             self._flagged[part] = (table, column)
-        if columns:
-            self.relations[table] = self.relations[table].mutate(**columns)
 
     def _inner_flags(self, part: Reduce | Window) -> ir.Value | None:
         """The flags of what an aggregate or window reads (its value, where=, by=)."""
@@ -159,28 +167,28 @@ class Lowering:
                                          for i, o in enumerate(on)])
         self.relations[link.child] = joined.select(*lower.columns, *columns)
 
-    def _reduce_over_link(self, part: Reduce, name: str) -> None:
-        """An aggregate of child rows per parent row: grouped by the link's columns, joined to
+    def _reduce_over_link(self, link: Link, parts: dict[str, Reduce]) -> None:
+        """Aggregates of child rows per parent row: grouped by the link's columns, joined to
         the parent (a parent no row points to has nothing: counts 0, the rest missing)."""
-        link, rows = part.link, part.arg.table
-        assert link is not None and rows is not None
-        self._put(part, rows, {}, self._inner_flags(part))
         on, key, first = self._keys(link)
-        lower = self.relations[rows]
-        sums = _sums(part, self)
-        # named after the part: two aggregates of the same sums (count and share of one
-        # condition) would otherwise be one relation, joined twice (an ambiguous reference)
-        grouped = lower.group_by([lower[o].name(f"{name}key{i}") for i, o in enumerate(on)]
-                                 ).aggregate(**{f"{name}sum{i}": s for i, s in enumerate(sums)})
+        lower = self.relations[link.child]
+        sums = {name: _sums(part, self) for name, part in parts.items()}
+        # named after the first part: the grouped relations of two depths may be alike
+        # (count and share of one condition), and would otherwise be one, joined twice
+        prefix = next(iter(parts))
+        grouped = lower.group_by([lower[o].name(f"{prefix}key{i}") for i, o in enumerate(on)]
+                                 ).aggregate(**{f"{name}sum{i}": s for name, part_sums in
+                                                sums.items() for i, s in enumerate(part_sums)})
         upper = self.relations[link.parent]
         if first is not None:
             upper = upper.mutate(_found_=first)
-        joined = upper.left_join(grouped, [upper[k] == grouped[f"{name}key{i}"]
+        joined = upper.left_join(grouped, [upper[k] == grouped[f"{prefix}key{i}"]
                                            for i, k in enumerate(key)]
                                  + ([] if first is None else [upper._found_]))
-        totals = [joined[f"{name}sum{i}"] for i in range(len(sums))]
         columns = [c for c in upper.columns if c != "_found_"]
-        self.relations[link.parent] = joined.select(*columns, **{name: _finish(part, totals)})
+        self.relations[link.parent] = joined.select(*columns, **{
+            name: _finish(part, [joined[f"{name}sum{i}"] for i in range(len(sums[name]))])
+            for name, part in parts.items()})
 
     # ------------------------------------------------------------------ row by row values
     def value(self, node: Node) -> ir.Value:
@@ -261,6 +269,28 @@ def _is_part(node: Node) -> bool:
     sum of ten terms would be written out 3^9 times."""
     return isinstance(node, Up | Reduce | Window) or (
         isinstance(node, Op) and node.op in _ARITHMETIC and node.table is not None)
+
+
+def _depths(nodes: Iterable[Node], made: Mapping[Node, str]) -> list[list[Node]]:
+    """The plans' parts not yet made, by depth: a part's depth is one more than the deepest
+    part it reads (a made part is a column: it counts as none)."""
+    depth: dict[Node, int] = {}
+
+    def deepest(node: Node) -> int:
+        if node in made:
+            return -1
+        if node not in depth:
+            below = max((deepest(child) for child in _children(node)), default=-1)
+            depth[node] = below + 1 if _is_part(node) else below
+        return depth[node]
+
+    found: dict[int, list[Node]] = {}
+    for node in nodes:
+        deepest(node)
+    for part, level in depth.items():  # in the order first met: innermost first
+        if _is_part(part):
+            found.setdefault(level, []).append(part)
+    return [found[level] for level in sorted(found)]
 
 
 def _post_order(node: Node) -> Iterator[Node]:
@@ -456,37 +486,17 @@ def _window(part: Window, lowering: Lowering) -> ir.Value:
     return ibis.cases((keep, rank), else_=ibis.null("float64"))
 
 
-# ------------------------------------------------------------------------------ results
-@dataclass
-class _Result:
-    """One plan's values, and the flags its arithmetic left, per table (None: a constant
-    part), as the evaluator would have noted them on the frames."""
-
-    values: pd.Series
-    flags: dict[str | None, np.ndarray]
-
-
-def evaluate_rows(node: Node, frames: Frames, table: str) -> pd.Series:
-    """The plan's value per row of `table` in `frames`, run by DuckDB once (or with others,
-    by `evaluate_together`); its flags noted on the frames each time, as the evaluator notes
-    them."""
-    ready = frames.lowered.setdefault("ready", {})
-    if (node, table) not in ready:
-        evaluate_together([node], frames, table)
-    result = ready[node, table]  # a table's rows never change, only gain columns
-    for where, rows in result.flags.items():
-        frames.flag_undefined(where, rows)
-    return result.values
-
-
-def evaluate_together(nodes: list[Node], frames: Frames, table: str) -> None:
-    """Run several plans over the rows of `table` in one query, each join or aggregate they
-    share made once; each plan's result waits for its evaluate_rows."""
-    lowering = Lowering(_relations(frames, nodes, table))
-    backend = _backend()
-    columns, flags, constant = {}, {}, {}
-    for node in nodes:
-        lowering.prepare(node)
+# ------------------------------------------------------------------------------ compiled
+def compile_plans(nodes: tuple[Node, ...], table: str,
+                  schemas: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> Query:
+    """Plans over the rows of `table` as SQL over views of their tables (`view(name)`, of
+    the columns and types `schemas` gives): one query for their values and their flags on
+    those rows, one per other table they flag, one per plan whose constant parts may be
+    flagged."""
+    lowering = Lowering({name: ibis.table(dict(schema), name=view(name))
+                         for name, schema in schemas})
+    columns, flags, constant = {}, [], []
+    lowering.prepare(nodes)
     for i, node in enumerate(nodes):
         before = len(lowering.constant_flags)
         value, own = lowering.lowered(node)
@@ -494,77 +504,16 @@ def evaluate_together(nodes: list[Node], frames: Frames, table: str) -> None:
         columns[f"value{i}"] = value
         if own is not None and node.table == table:
             columns[f"undefined{i}"] = own
-        flags[i] = lowering.flags(node)
-        constant[i] = lowering.constant_flags[before:] + lowering.constants(node)
+        flags.append(tuple(
+            (where, _sql(lowering.relations[where].select(
+                lowering.relations[where][ROW], flag=flag).order_by(ROW)))
+            for where, flag in lowering.flags(node).items()))
+        constants = lowering.constant_flags[before:] + lowering.constants(node)
+        constant.append(_sql(_any(constants).name("flag")) if constants else None)
     relation = lowering.relations[table]
-    result = backend.execute(relation.select(relation[ROW], **columns).order_by(ROW))
-    ready = frames.lowered.setdefault("ready", {})
-    for i, node in enumerate(nodes):
-        found: dict[str | None, np.ndarray] = {}
-        if f"undefined{i}" in result.columns:
-            found[table] = result[f"undefined{i}"].fillna(False).to_numpy(dtype=bool)
-        for where, flag in flags[i].items():
-            rows = backend.execute(lowering.relations[where].select(
-                lowering.relations[where][ROW], flag=flag).order_by(ROW))
-            flagged = rows["flag"].fillna(False).to_numpy(dtype=bool)
-            found[where] = flagged | found[where] if where in found else flagged
-        if constant[i] and bool(backend.execute(_any(constant[i]))):
-            found[None] = np.array([True])
-        values = _as_evaluated(result[f"value{i}"].reset_index(drop=True), node.type)
-        ready[node, table] = _Result(values, found)
+    values = _sql(relation.select(relation[ROW], **columns).order_by(ROW))
+    return Query(values, tuple(flags), tuple(constant))
 
 
-def _backend() -> ibis.BaseBackend:
-    """An embedded DuckDB per thread (a connection serves one thread at a time: batches are
-    evaluated on several)."""
-    if not hasattr(_LOCAL, "backend"):
-        _LOCAL.backend = ibis.duckdb.connect()
-    return _LOCAL.backend
-
-
-_LOCAL = threading.local()
-
-
-def _relations(frames: Frames, nodes: list[Node], table: str) -> dict[str, ir.Table]:
-    """`table` and the tables the plans read, as relations of the columns they read (and the row
-    numbers): a survey's respondents have dozens of columns, a condition reads two. Made
-    once per table and columns (a table only ever gains columns)."""
-    made = frames.lowered.setdefault("relations", {})
-    out = {}
-    reads = _reads(nodes)
-    for name, columns in {table: set(), **reads}.items():
-        frame = frames.tables[name]
-        if REPLICATE in frame.columns:
-            columns.add(REPLICATE)
-        key = (name, tuple(sorted(columns)))
-        if key not in made or made[key][0] is not frame:  # the frame itself: an id is reused
-            made[key] = (frame, ibis.memtable(frame[list(key[1])].assign(
-                **{ROW: np.arange(len(frame))})))
-        out[name] = made[key][1]
-    return out
-
-
-def _reads(nodes: list[Node]) -> dict[str, set[str]]:
-    """The columns of each table the plans read: their own, and those their links join on."""
-    found: dict[str, set[str]] = {}
-    for node in nodes:
-        for part in _post_order(node):
-            if part.table is not None:
-                found.setdefault(part.table, set())
-            link = getattr(part, "link", None)
-            if isinstance(part, Column):
-                found.setdefault(part.table, set()).add(part.name)  # type: ignore[arg-type]
-            elif link is not None:
-                found.setdefault(link.child, set()).update(link.on)
-                found.setdefault(link.parent, set()).update(link.key)
-    return found
-
-
-def _as_evaluated(values: pd.Series, kind: str) -> pd.Series:
-    """A result column in the evaluator's types: float64 (NaN missing), nullable boolean,
-    object text (None missing)."""
-    if kind == "number":
-        return values.astype("float64")
-    if kind == "bool":
-        return values.astype("boolean")
-    return values.astype(object).where(values.notna(), None)
+def _sql(expression: ir.Expr) -> str:
+    return ibis.to_sql(expression, dialect="duckdb", pretty=False)

@@ -147,6 +147,11 @@ def columns_read(*plans: object) -> set[tuple[str, str]]:
             if isinstance(item, Column)}
 
 
+def links_followed(*plans: object) -> set[Link]:
+    """Every link a plan follows: a value looked up through it, an aggregate over it."""
+    return {item for item in _parts(plans) if isinstance(item, Link)}
+
+
 def aggregates_over(table: str, *plans: object) -> bool:
     """Whether a plan aggregates or ranks rows of `table` (needs all of them at once), rather
     than looking at one row at a time."""
