@@ -3,7 +3,7 @@ service) over synthetic respondents, by sapa and by what an analyst would write 
 one run on the same Parquet file: vectorised pandas, DuckDB SQL and polars (each built from
 the same item list, each checked equal to sapa's figures).
 
-    pip install -e ".[bench]"   # duckdb and polars, the alternatives; sapa needs neither
+    pip install -e ".[bench]"   # polars, an alternative (DuckDB comes with sapa)
     python benchmarks/bench_2020.py [--sizes 100000,1000000,10000000] [--tools sapa,duckdb]
                                     [--repeat 1] [--data DIR] [--seed 0]
 
@@ -301,12 +301,12 @@ def measure(folder: Path, size: int, tools: list[str], repeat: int) -> None:
     if not results:
         return
     reference = pd.DataFrame(next(iter(results.values()))["figures"])
-    print(f"  {'tool':13} {'Parquet->rating':>16} {'in memory':>10} {'peak GiB':>9} "
+    print(f"  {'tool':17} {'Parquet->rating':>16} {'in memory':>10} {'peak GiB':>9} "
           f"{'max |diff| vs sapa':>19}")
     for tool, found in results.items():
         figures = pd.DataFrame(found["figures"]).reindex(reference.index)
         diff = np.nanmax(np.abs(figures.to_numpy() - reference.to_numpy()))
-        print(f"  {tool:13} {found['whole']:>15.2f}s {found['memory']:>9.2f}s "
+        print(f"  {tool:17} {found['whole']:>15.2f}s {found['memory']:>9.2f}s "
               f"{found['peak']:>9.2f} {diff:>19.1e}")
     for mine, what in (("sapa-services", "the same rating"), ("sapa", "all 12 ratings"),
                        ("sapa-services-sql", "the same rating"), ("sapa-sql", "all 12 ratings")):

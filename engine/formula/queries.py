@@ -74,19 +74,24 @@ def evaluate_together(nodes: list[Node], frames: Frames, table: str) -> None:
     connection = _connection()
     for name, frame in inputs.items():
         connection.register(view(name), frame)
-    result = connection.execute(query.values).df()
-    ready = frames.lowered.setdefault("ready", {})
-    for i, node in enumerate(nodes):
-        found: dict[str | None, np.ndarray] = {}
-        if f"undefined{i}" in result.columns:
-            found[table] = result[f"undefined{i}"].fillna(False).to_numpy(dtype=bool)
-        for where, sql in query.flags[i]:
-            flagged = connection.execute(sql).df()["flag"].fillna(False).to_numpy(dtype=bool)
-            found[where] = flagged | found[where] if where in found else flagged
-        if query.constant[i] is not None and connection.execute(query.constant[i]).fetchall()[0][0]:
-            found[None] = np.array([True])
-        values = _as_evaluated(result[f"value{i}"].reset_index(drop=True), node.type)
-        ready[node, table] = _Result(values, found)
+    try:
+        result = connection.execute(query.values).df()
+        ready = frames.lowered.setdefault("ready", {})
+        for i, node in enumerate(nodes):
+            found: dict[str | None, np.ndarray] = {}
+            if f"undefined{i}" in result.columns:
+                found[table] = result[f"undefined{i}"].fillna(False).to_numpy(dtype=bool)
+            for where, sql in query.flags[i]:
+                flagged = connection.execute(sql).df()["flag"].fillna(False).to_numpy(bool)
+                found[where] = flagged | found[where] if where in found else flagged
+            if query.constant[i] is not None and \
+                    connection.execute(query.constant[i]).fetchall()[0][0]:
+                found[None] = np.array([True])
+            values = _as_evaluated(result[f"value{i}"].reset_index(drop=True), node.type)
+            ready[node, table] = _Result(values, found)
+    finally:  # DuckDB would otherwise hold on to the batch until the next one replaces it
+        for name in inputs:
+            connection.unregister(view(name))
 
 
 @functools.lru_cache(maxsize=256)
