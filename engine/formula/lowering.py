@@ -1,5 +1,5 @@
-"""A formula plan lowered to Ibis: the plan the evaluator runs, as one query an Ibis backend
-(DuckDB, embedded, by default) runs where the data are.
+"""A formula plan lowered to Ibis and compiled to SQL: the plan the evaluator runs, as a query
+over views of its tables that DuckDB runs where the data are (queries.py runs and keeps it).
 
 The semantics are the evaluator's, operation for operation: missing in, missing out; division by
 zero and results beyond float range give missing (SQL gives infinity or NaN: both are turned to
@@ -11,7 +11,7 @@ its row number (ROW) and results come back in it.
 Each table is one relation that grows as the plan needs it: a value looked up through a link
 (Up), an aggregate over a link's child rows or over groups (Reduce) and a rank or rescaling
 (Window) become columns of their table's relation (a join, a grouped aggregate, a window), made
-before the row-by-row operations above them read them.
+before the row-by-row operations above them read them: the parts of one depth together.
 """
 
 from __future__ import annotations
