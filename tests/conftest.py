@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,10 @@ from sapa.engine.formula import (
     parse,
     queries,
 )
+
+# the queries the SQL evaluator compiles are kept in a folder of the test run's own, not the
+# user's cache (a developer's own setting is kept)
+os.environ.setdefault("SAPA_CACHE", tempfile.mkdtemp(prefix="sapa-test-cache-"))
 
 SPECS = Path(__file__).parent / "specs"
 ROOT = Path(__file__).parent.parent

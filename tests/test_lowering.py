@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -277,3 +279,25 @@ def test_queries_are_kept_in_the_users_cache_folder_unless_the_setting_is_empty(
     queries.evaluate_rows(node, Frames(TABLES), "bodies")
     assert queries._cache_folder() is None
     assert not (tmp_path / "other").exists()
+
+
+def test_kept_queries_unused_for_long_are_removed_and_an_unwritable_folder_is_no_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAPA_CACHE", str(tmp_path))
+    old, used = (tmp_path / "queries" / "00" / f"{name}.json" for name in ("old", "used"))
+    old.parent.mkdir(parents=True)
+    for path in (old, used):
+        path.write_text("{}", encoding="utf-8")
+    long_ago = time.time() - (queries.UNUSED_DAYS + 1) * 86400
+    os.utime(old, (long_ago, long_ago))
+    node, _, _ = compile_formula(parse("x + y"), "bodies", CATALOG)
+    queries.compiled.cache_clear()
+    queries._prune.cache_clear()
+    expected = queries.evaluate_rows(node, Frames(TABLES), "bodies")
+    assert not old.exists() and used.exists()
+
+    blocked = tmp_path / "a file"
+    blocked.write_text("", encoding="utf-8")
+    monkeypatch.setenv("SAPA_CACHE", str(blocked))  # its queries folder cannot be made
+    queries.compiled.cache_clear()
+    assert queries.evaluate_rows(node, Frames(TABLES), "bodies").equals(expected)

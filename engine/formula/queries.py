@@ -7,7 +7,8 @@ same spec: each batch of respondents, each replicate and each run of an unchange
 its queries from the cache. A compiled query is kept under a key made of everything it is
 made from: the plans, the tables' columns and types, the source of the compilation and the
 Ibis and DuckDB versions. `SAPA_CACHE` names the cache folder (default: the user's cache
-folder, `~/.cache/sapa` on Linux); set to an empty value, nothing is kept on disk.
+folder, `~/.cache/sapa` on Linux); set to an empty value, nothing is kept on disk. A query
+no run has read for UNUSED_DAYS is removed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -104,13 +106,15 @@ def compiled(nodes: tuple[Node, ...], table: str,
     if path is not None:
         try:
             kept = json.loads(path.read_text(encoding="utf-8"))
+            os.utime(path)  # used: kept on (`_prune`)
             return Query(kept["values"], tuple(tuple(map(tuple, f)) for f in kept["flags"]),
                          tuple(kept["constant"]))
         except (OSError, ValueError, KeyError, TypeError):
             pass  # not kept yet, or unreadable: compiled again
     from sapa.engine.formula.lowering import compile_plans  # imports Ibis (slow)
     query = compile_plans(nodes, table, schemas)
-    if path is not None:
+    if path is not None and folder is not None:
+        _prune(folder)
         try:  # written whole, then renamed: another run never reads half a file
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
@@ -119,6 +123,24 @@ def compiled(nodes: tuple[Node, ...], table: str,
         except OSError:
             pass  # a cache that cannot be written only costs the time to compile again
     return query
+
+
+#: A kept query no run has read for this many days is removed: each edit of a spec leaves
+#: the queries of its old formulas behind.
+UNUSED_DAYS = 60
+
+
+@functools.cache
+def _prune(folder: Path) -> None:
+    """Remove the kept queries unused for UNUSED_DAYS, once per process and folder, when the
+    first query is compiled (a run that compiles nothing does not look)."""
+    oldest = time.time() - UNUSED_DAYS * 86400
+    for path in folder.glob("*/*.json"):
+        try:
+            if path.stat().st_mtime < oldest:
+                path.unlink()
+        except OSError:
+            pass  # gone already (another run pruned it), or not ours to remove
 
 
 def _cache_folder() -> Path | None:
