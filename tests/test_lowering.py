@@ -236,8 +236,9 @@ def test_nested_arithmetic_is_written_once_per_operation() -> None:
 
 def test_a_compiled_query_is_kept_on_disk_and_compiled_again_when_unreadable(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run reads the queries the last run of the same plans compiled: no Ibis, the same
-    values. A file it cannot read is compiled again and rewritten; another plan has its own."""
+    """A run reads the queries the last run of the same plans compiled, from a folder it may
+    not write to: no Ibis, the same values. A file it cannot read is compiled again and
+    rewritten; another plan has its own."""
     monkeypatch.setenv("SAPA_CACHE", str(tmp_path))
     node, _, _ = compile_formula(parse("sum(services.total) / x"), "bodies", CATALOG)
     first = queries.evaluate_rows(node, Frames(TABLES), "bodies")
@@ -247,9 +248,13 @@ def test_a_compiled_query_is_kept_on_disk_and_compiled_again_when_unreadable(
     def not_compiled(*args: object) -> None:
         raise AssertionError("compiled again")
 
+    def read_only(*args: object) -> None:
+        raise PermissionError("a folder others keep")
+
     queries.compiled.cache_clear()
     with monkeypatch.context() as patch:
         patch.setattr(lowering, "compile_plans", not_compiled)
+        patch.setattr(os, "utime", read_only)  # a read is marked where it can be, no more
         again = queries.evaluate_rows(node, Frames(TABLES), "bodies")
     assert again.equals(first)
 

@@ -13,6 +13,7 @@ no run has read for UNUSED_DAYS is removed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -106,11 +107,14 @@ def compiled(nodes: tuple[Node, ...], table: str,
     if path is not None:
         try:
             kept = json.loads(path.read_text(encoding="utf-8"))
-            os.utime(path)  # used: kept on (`_prune`)
-            return Query(kept["values"], tuple(tuple(map(tuple, f)) for f in kept["flags"]),
-                         tuple(kept["constant"]))
+            query = Query(kept["values"], tuple(tuple(map(tuple, f)) for f in kept["flags"]),
+                          tuple(kept["constant"]))
         except (OSError, ValueError, KeyError, TypeError):
             pass  # not kept yet, or unreadable: compiled again
+        else:
+            with contextlib.suppress(OSError):  # a folder others keep may be read-only
+                os.utime(path)  # used: kept on (`_prune`)
+            return query
     from sapa.engine.formula.lowering import compile_plans  # imports Ibis (slow)
     query = compile_plans(nodes, table, schemas)
     if path is not None and folder is not None:
