@@ -130,15 +130,15 @@ def round_half_up(x: Value, digits: float) -> Value:
     scale = 10.0 ** int(digits)
     value = _to_float(x)
     numbers = np.asarray(value, dtype=float)
-    whole = np.abs(numbers) >= _WHOLE  # already whole, and no room to scale (1e300 * 100)
+    whole = np.abs(numbers) >= WHOLE  # already whole, and no room to scale (1e300 * 100)
     scaled = np.round(np.where(whole, 0.0, numbers) * scale, 9)
     rounded = np.where(whole, numbers, np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / scale)
     return pd.Series(rounded, index=value.index) if isinstance(value, pd.Series) \
         else float(rounded)
 
 
-#: From 2 ** 52 on, every float64 is a whole number.
-_WHOLE = 2.0 ** 52
+#: From 2 ** 52 on, every float64 is a whole number: round leaves it as it is (lowering.py too).
+WHOLE = 2.0 ** 52
 
 
 def _op(node: Op, frames: Frames) -> Value:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import ibis
 import ibis.expr.types as ir
 
+from sapa.engine.formula.evaluator import WHOLE
 from sapa.engine.formula.frames import REPLICATE
 from sapa.engine.formula.plan import (
     Banding,
@@ -33,11 +34,9 @@ from sapa.engine.formula.plan import (
     Reduce,
     Up,
     Window,
+    children,
 )
 from sapa.engine.formula.queries import ROW, Query, view
-
-#: From 2 ** 52 on, every float64 is a whole number (round leaves it as it is).
-_WHOLE = 2.0 ** 52
 
 _IBIS_TYPE = {"number": "float64", "bool": "boolean", "string": "string"}
 
@@ -280,7 +279,7 @@ def _depths(nodes: Iterable[Node], made: Mapping[Node, str]) -> list[list[Node]]
         if node in made:
             return -1
         if node not in depth:
-            below = max((deepest(child) for child in _children(node)), default=-1)
+            below = max((deepest(child) for child in children(node)), default=-1)
             depth[node] = below + 1 if _is_part(node) else below
         return depth[node]
 
@@ -294,23 +293,9 @@ def _depths(nodes: Iterable[Node], made: Mapping[Node, str]) -> list[list[Node]]
 
 
 def _post_order(node: Node) -> Iterator[Node]:
-    for child in _children(node):
+    for child in children(node):
         yield from _post_order(child)
     yield node
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, Op):
-        return list(node.args)
-    if isinstance(node, Up):
-        return [node.inner]
-    if isinstance(node, Reduce | Window):
-        return [n for n in (node.arg, node.by, node.where) if n is not None]
-    if isinstance(node, Lookup):
-        return [node.key]
-    if isinstance(node, Banding):
-        return [node.value]
-    return []
 
 
 # ----------------------------------------------------------------------------- operations
@@ -362,7 +347,7 @@ def _operation(node: Op, args: list[ir.Value]) -> ir.Value:
         return args[0].abs()
     if op == "round":  # half away from zero on the decimal value (evaluator.round_half_up)
         x, scale = args[0], 10.0 ** int(node.args[1].value)  # type: ignore[attr-defined]
-        whole = x.abs() >= _WHOLE
+        whole = x.abs() >= WHOLE
         scaled = (ibis.cases((whole, 0.0), else_=x) * scale).round(9)
         up = scaled.abs() + 0.5
         rounded = scaled.sign() * (up - up % 1.0) / scale  # x - x % 1: floor, kept a float

@@ -129,6 +129,17 @@ def _parts(plans: tuple[object, ...]) -> Iterator[object]:
             stack += list(item)
 
 
+def children(node: Node) -> list[Node]:
+    """The nodes a node reads, in the order of its fields (an operation's arguments in order;
+    an aggregate's value, then by=, then where=): every node type, present and future."""
+    found: list[Node] = []
+    for item in (getattr(node, f.name) for f in dataclasses.fields(node)):
+        for value in item if isinstance(item, tuple) else (item,):
+            if isinstance(value, Node):
+                found.append(value)
+    return found
+
+
 def tables_read(*plans: object) -> set[str]:
     """Every table a plan (or anything holding plans: a variable, a rating) reads, through
     its columns, links and aggregates."""
