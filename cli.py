@@ -37,8 +37,9 @@ BATCH_ROWS = click.option(
          "never whole (default 250,000); the results do not depend on it.")
 BACKEND = click.option(
     "--backend", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-    help="Where the respondents are read, checked and counted: here, or by Spark's workers "
-         "(PySpark and Java; a local Spark, or the session spark-submit started).")
+    help="Where the work is done: here, or on Spark (PySpark and Java; a local Spark, or the "
+         "session spark-submit started): the respondents read, checked and counted by its "
+         "workers, every formula run as Spark SQL.")
 ALLOW_MISSING_ITEMS = click.option(
     "--allow-missing-items", "allow_missing", is_flag=True,
     help="Data that lack items of the method's questionnaires (a file of another year or "
@@ -54,6 +55,7 @@ def _guard(action: Callable[[], int]) -> None:
     """Run a command and exit with its code; a SapaError shows every problem it carries and its
     closing line, and exits with its code (1 problems, 2 cannot read), never a traceback."""
     try:
+        _check_evaluator()
         code = action()
     except SapaError as exc:
         _echo_problems(exc.diagnostics)
@@ -63,6 +65,18 @@ def _guard(action: Callable[[], int]) -> None:
     sys.exit(code)
 
 
+def _check_evaluator() -> None:
+    """SAPA_EVALUATOR, when set, names an evaluator (Spark is chosen with --backend: its
+    workers evaluate with this setting)."""
+    chosen = os.environ.get("SAPA_EVALUATOR")
+    if chosen is not None and chosen not in EVALUATORS:
+        raise CannotRun([Diagnostic(
+            "C120", f"SAPA_EVALUATOR={chosen}: no such evaluator",
+            hint=f"one of {', '.join(EVALUATORS)} (pandas by default); for Spark, "
+                 "--backend spark")])
+
+
+EVALUATORS = ("pandas", "duckdb")
 LANG = click.option("--lang", type=click.Choice(["ru", "kk", "en"]),
                     help="The language of titles and headers (default: the spec's first).")
 
@@ -170,13 +184,14 @@ def validate(specs: tuple[str, ...], fmt: str) -> None:
 
 @main.command(name="test")
 @click.argument("specs", nargs=-1, required=True)
-def test_command(specs: tuple[str, ...]) -> None:
+@BACKEND
+def test_command(specs: tuple[str, ...], backend: str) -> None:
     """Run the embedded tests of each SPEC; prints 'N passed, M failed'."""
     def action() -> int:
         passed = failed = 0
         for name in specs:
             spec, _ = api.check(name)
-            for result in api.tests(spec):
+            for result in api.tests(spec, backend):
                 where = f"{result.span}: " if result.span else ""
                 if result.passed:
                     passed += 1
@@ -255,7 +270,7 @@ def rate(spec: str, data_path: Path | None, out_dir: Path | None, fmt: str, forc
         for where, count in rated.not_counted.items():
             click.echo(f"notice: {count} answers to {where} were not counted: the item "
                        "does not apply to those respondents (asked_if)", err=True)
-        every = (api.uncertainty(loaded, rated, reps, seed, level) if uncertainty
+        every = (api.uncertainty(loaded, rated, reps, seed, level, backend) if uncertainty
                  else rated.ratings)
         ratings = {rid: every[rid] for rid in shown}
         if fmt == "json":

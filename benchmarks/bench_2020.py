@@ -12,7 +12,7 @@ process of its own: imports, reading and every check included), and the rating a
 data already in memory (best of 3). sapa is two tools: `sapa-services` computes the same rating
 as the others (the method with no breakdown and no other rating, as a user would declare it),
 `sapa` all 12 ratings of the method with both breakdowns; each also as `…-sql`, every formula
-run by DuckDB (SAPA_EVALUATOR=sql; its compiled queries kept in the cache folder, so only a
+run by DuckDB (SAPA_EVALUATOR=duckdb; its compiled queries kept in the cache folder, so only a
 first run compiles them). sapa's whole job is `rate_folder`:
 the respondents read, checked against the data contract and counted a batch at a time, never
 whole. Peak memory is each tool's own process, the whole job first (sapa's column is the whole
@@ -46,7 +46,7 @@ from sapa.engine.spec import Spec  # noqa: E402
 from tests import synthetic  # noqa: E402
 
 SAPA = ("sapa", "sapa-services")  # every rating of the method; the services rating alone
-SQL = "-sql"  # a sapa tool's name so ended: every formula run by DuckDB (SAPA_EVALUATOR=sql)
+SQL = "-sql"  # a sapa tool's name so ended: every formula run by DuckDB (SAPA_EVALUATOR=duckdb)
 COUNTED = ("office", "provider_office", "online", "ambulance")  # the call centre is not
 
 
@@ -177,7 +177,7 @@ def child(tool: str, folder: Path, respondents: int) -> None:
         from sapa.engine.formula import evaluator
         from sapa.engine.rating import rate
 
-        evaluator.EVALUATOR = "sql" if tool.endswith(SQL) else "pandas"
+        evaluator.EVALUATOR = "duckdb" if tool.endswith(SQL) else "pandas"
         if tool.startswith("sapa-services"):
             spec = services_only(spec, folder)
         rated, problems = api.rate_folder(spec, folder)

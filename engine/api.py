@@ -11,6 +11,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -221,12 +222,27 @@ def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False,
     of the formulas (values left missing, D414). The survey's respondents, in Parquet or CSV,
     are read, checked and tallied `batch_rows` at a time and never held whole, here or by
     Spark's workers (`backend`), unless `whole` (a bootstrap or an explanation needs them) or
-    a formula other than the survey's reads them; the results are the same."""
+    a formula other than the survey's reads them; the results are the same. On Spark, every
+    formula is run by Spark too (`_formulas_on`)."""
+    with _formulas_on(backend):
+        return _rate_folder(spec, folder, allow_missing_items, whole, batch_rows, backend)
+
+
+def _formulas_on(backend: str) -> AbstractContextManager[None]:
+    """Every formula evaluated in the block run as SQL by `backend` ("spark"), or as the
+    process chooses ("local": SAPA_EVALUATOR, pandas by default)."""
+    from sapa.engine.formula import evaluated_by
+    return evaluated_by("spark") if backend == "spark" else nullcontext()
+
+
+def _rate_folder(spec: Spec, folder: Path, allow_missing_items: bool, whole: bool,
+                 batch_rows: int | None, backend: str
+                 ) -> tuple[rating_stage.Rated, list[Diagnostic]]:
     scan, why_not = (None, "the respondents are needed whole") if whole else \
         respondent_scan(spec, folder, allow_missing_items, batch_rows, backend)
     notes = [] if scan is not None or backend == "local" else [Diagnostic(
-        "D415", f"--backend {backend}: nothing is read by {backend}, as {why_not}; rated here",
-        severity="warning")]
+        "D415", f"--backend {backend}: the respondents are read here, as {why_not}; the "
+        f"formulas run on {backend}", severity="warning")]
     if scan is None:
         frames, warnings = read(spec, folder, allow_missing_items)
         rated = rating_stage.rate(spec, frames)
@@ -367,14 +383,15 @@ def _put(tree: dict[str, Any], path: list[str], value: Any) -> None:
     tree[path[-1]] = value
 
 
-def uncertainty(spec: Spec, rated: rating_stage.Rated, replicates: int, seed: int, level: float
-                ) -> dict[str, pd.DataFrame]:
+def uncertainty(spec: Spec, rated: rating_stage.Rated, replicates: int, seed: int, level: float,
+                backend: str = "local") -> dict[str, pd.DataFrame]:
     """The ratings with each unit's bootstrap interval of every printed figure and of its rank
     (`<column>_low`, `<column>_high`, `rank_low`, `rank_high`) added at the end."""
     if rated.inputs is None:  # a caller's slip, not a user's: the command line asks for them
         raise ValueError("the respondents were read in batches and not kept: a bootstrap "
                          "needs them whole (rate_folder(..., whole=True))")
-    found = uncertainty_stage.bootstrap(spec, rated.inputs, replicates, seed, level)
+    with _formulas_on(backend):
+        found = uncertainty_stage.bootstrap(spec, rated.inputs, replicates, seed, level)
     out = {}
     for rid, frame in rated.ratings.items():
         intervals = found.tables.get(rid)
@@ -405,9 +422,11 @@ def label_coverage(spec: Spec) -> str:
                      in labels.coverage(spec.data).items())
 
 
-def tests(spec: Spec) -> list[testing_stage.TestResult]:
-    """The spec's embedded tests, each run through the same stages as `rate`."""
-    return testing_stage.run_tests(spec)
+def tests(spec: Spec, backend: str = "local") -> list[testing_stage.TestResult]:
+    """The spec's embedded tests, each run through the same stages as `rate` (on Spark:
+    every formula run by Spark)."""
+    with _formulas_on(backend):
+        return testing_stage.run_tests(spec)
 
 
 def conformance(spec: Spec, rated: rating_stage.Rated, published: Path | None = None,

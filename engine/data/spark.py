@@ -7,19 +7,14 @@ session already running (spark-submit)."""
 
 from __future__ import annotations
 
-import os
 import pickle
-import sys
-import warnings
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sapa.engine.data.stream import T, TableScan
-from sapa.engine.diagnostics import CannotRun, Diagnostic
-from sapa.engine.formula import Frames
+from sapa.engine.formula import Frames, spark_session
 
 
 class SparkScan(TableScan):
@@ -42,28 +37,3 @@ class SparkScan(TableScan):
 
         parts = table.mapInArrow(run, "part binary").toLocalIterator()  # in partition order
         yield from self.gathered((pickle.loads(row.part) for row in parts), locate)
-
-
-def spark_session() -> Any:
-    """The running Spark session, or a local one on every core; its workers run this Python
-    (so they find the same packages)."""
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError:
-        raise CannotRun([Diagnostic(
-            "C118", "--backend spark needs PySpark and Java",
-            hint="pip install 'sapa[spark]'; Java 17 or later (Debian: default-jre-headless)")]
-        ) from None
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    # PySpark warns about pandas releases it has not tested with; sapa hands it Arrow only
-    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas",
-                            FutureWarning)
-    session = SparkSession.getActiveSession()
-    if session is None:
-        log = Path(__file__).with_name("spark-log4j2.properties").as_uri()
-        session = (SparkSession.builder.master(os.environ.get("SAPA_SPARK_MASTER", "local[*]"))
-                   .appName("sapa").config("spark.ui.enabled", "false")
-                   .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log}")
-                   .getOrCreate())
-    return session

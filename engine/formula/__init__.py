@@ -26,17 +26,24 @@ from sapa.engine.formula.syntax import names, shape
 __all__ = [
     "REPLICATE", "Band", "Catalog", "Column", "FormulaSyntaxError", "Frames", "Link", "Node",
     "Type", "aggregates_over", "columns_read", "compile_formula", "evaluate_rows",
-    "evaluate_together", "names", "parse", "round_half_up", "shape", "tables_read",
+    "evaluate_together", "evaluated_by", "names", "parse", "round_half_up", "shape",
+    "spark_session", "tables_read",
 ]
 
 #: What runs a plan, imported when first named: checking a spec needs no pandas.
 _EVALUATION = {"evaluate_rows": "evaluator", "evaluate_together": "evaluator",
-               "round_half_up": "evaluator",
-               "REPLICATE": "frames", "Frames": "frames"}
+               "evaluated_by": "evaluator", "round_half_up": "evaluator",
+               "REPLICATE": "frames", "Frames": "frames", "spark_session": "spark"}
 
 if TYPE_CHECKING:
-    from sapa.engine.formula.evaluator import evaluate_rows, evaluate_together, round_half_up
+    from sapa.engine.formula.evaluator import (
+        evaluate_rows,
+        evaluate_together,
+        evaluated_by,
+        round_half_up,
+    )
     from sapa.engine.formula.frames import REPLICATE, Frames
+    from sapa.engine.formula.spark import spark_session
 
 
 def __getattr__(name: str) -> Any:

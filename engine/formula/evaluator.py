@@ -9,9 +9,10 @@ could run the same plan.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -30,23 +31,36 @@ def evaluate(node: Node, frames: Frames) -> Value:
 
 def evaluate_rows(node: Node, frames: Frames, table: str) -> pd.Series:
     """Evaluate and broadcast to one value per row of `table`."""
-    if EVALUATOR == "sql":
+    if EVALUATOR != "pandas":
         from sapa.engine.formula.queries import evaluate_rows as in_sql
-        return in_sql(node, frames, table)
+        return in_sql(node, frames, table, EVALUATOR)
     return broadcast(evaluate(node, frames), frames.length(table), node.type)
 
 
 def evaluate_together(nodes: list[Node], frames: Frames, table: str) -> None:
     """Say that these plans are evaluated over the rows of `table` next (evaluate_rows): the
-    SQL evaluator runs them in one query; this one needs no notice."""
-    if EVALUATOR == "sql":
+    SQL evaluators run them in one query; this one needs no notice."""
+    if EVALUATOR != "pandas":
         from sapa.engine.formula import queries
-        queries.evaluate_together(list(dict.fromkeys(nodes)), frames, table)
+        queries.evaluate_together(list(dict.fromkeys(nodes)), frames, table, EVALUATOR)
 
 
-#: Which evaluator runs plans: "pandas", or "sql" (the plan lowered to Ibis, run by DuckDB),
-#: while the second is checked against the first over the whole test suite.
+#: Which evaluator runs plans: "pandas" (this module), or the plan lowered to SQL through
+#: Ibis (queries.py) and run by "duckdb" or "spark" (`evaluated_by`: `--backend spark`); the
+#: SQL evaluators are checked against this one over the whole test suite. SAPA_EVALUATOR
+#: chooses between pandas and DuckDB.
 EVALUATOR = os.environ.get("SAPA_EVALUATOR", "pandas")
+
+
+@contextlib.contextmanager
+def evaluated_by(engine: str) -> Iterator[None]:
+    """Every plan evaluated in the block run by `engine` (an EVALUATOR)."""
+    global EVALUATOR
+    before, EVALUATOR = EVALUATOR, engine
+    try:
+        yield
+    finally:
+        EVALUATOR = before
 
 
 def broadcast(value: Value, n: int, kind: str) -> pd.Series:
@@ -334,13 +348,39 @@ def _per_group(function: str, values: pd.Series, codes: np.ndarray, keep: np.nda
         return counts(present)
     numbers = values.to_numpy(dtype=float)
     if function in ("sum", "mean"):
-        totals = np.bincount(codes[present], weights=numbers[present], minlength=n_groups)
+        totals = split_sum(numbers[present], codes[present], n_groups)
         if function == "sum":
             return totals
         n = counts(present)
         return np.where(n > 0, totals / np.where(n > 0, n, 1), np.nan)
     series = pd.Series(numbers[present]).groupby(codes[present])
     return getattr(series, function)().reindex(range(n_groups)).to_numpy(dtype=float)
+
+
+#: split_sum's parts: a value's bits above its group's size less SPLIT bits, the next SPLIT
+#: bits, and the rest. A sum of parts of the first two kinds is exact in any order for
+#: groups of up to 2^31 rows (2^(53-SPLIT) - 1 parts of 2^SPLIT quanta each).
+SPLIT = 21
+
+
+def split_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
+    """Each group's sum, the same whatever the order of its rows (and so on every engine and
+    thread count, lowering.py summing alike). Floating-point addition is not associative: a
+    plain sum depends on the order the rows arrive in, which SQL engines do not keep. Each
+    value is split into parts on a grid set by the group's largest size (2^e above it): whole
+    multiples of 2^(e-SPLIT), then of 2^(e-2*SPLIT), then the rest. The first two sums are
+    exact; only the rest, below 2^-42 of the largest value, is summed inexactly, so the order
+    can change the result only when the exact sum lies that close to a rounding boundary."""
+    size = np.zeros(n_groups)
+    np.maximum.at(size, codes, np.abs(values))
+    with np.errstate(divide="ignore"):
+        top = np.maximum(np.floor(np.log2(size)) + 1, -1000.0)  # 0 (log2: -inf): any grid
+    coarse, fine = np.exp2(top - SPLIT)[codes], np.exp2(top - 2 * SPLIT)[codes]
+    high = np.floor(values / coarse) * coarse
+    rest = values - high  # exact: at most SPLIT bits of `values` are left
+    middle = np.floor(rest / fine) * fine
+    return ((np.bincount(codes, high, n_groups) + np.bincount(codes, middle, n_groups))
+            + np.bincount(codes, rest - middle, n_groups))
 
 
 def _window(node: Window, frames: Frames) -> Value:

@@ -1,12 +1,15 @@
 """A formula plan lowered to Ibis and compiled to SQL: the plan the evaluator runs, as a query
-over views of its tables that DuckDB runs where the data are (queries.py runs and keeps it).
+over views of its tables that DuckDB or Spark runs (queries.py runs and keeps it).
 
-The semantics are the evaluator's, operation for operation: missing in, missing out; division by
-zero and results beyond float range give missing (SQL gives infinity or NaN: both are turned to
-missing); conditions are three-valued, and `if` takes neither branch on a missing condition;
-aggregates skip missing values, a sum or count of nothing is 0 and a mean, min or max of nothing
-is missing; ranks leave missing values unranked. SQL keeps no row order, so every table carries
-its row number (ROW) and results come back in it.
+The semantics are the evaluator's, operation for operation and to the last bit: missing in,
+missing out; division by zero and results beyond float range give missing (a zero divisor is
+tested first, as ANSI SQL such as Spark's raises an error on it; infinity and NaN are turned to
+missing); numbers are doubles, never SQL's decimals; conditions are three-valued, and `if` takes
+neither branch on a missing condition; aggregates skip missing values, a sum or count of nothing
+is 0 and a mean, min or max of nothing is missing, and sums are split as evaluator.split_sum
+splits them, so that no engine's order of rows changes them; ranks leave missing values
+unranked. SQL keeps no row order, so every table carries its row number (ROW) and results come
+back in it.
 
 Each table is one relation that grows as the plan needs it: a value looked up through a link
 (Up), an aggregate over a link's child rows or over groups (Reduce) and a rank or rescaling
@@ -16,12 +19,13 @@ before the row-by-row operations above them read them: the parts of one depth to
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 
 import ibis
 import ibis.expr.types as ir
 
-from sapa.engine.formula.evaluator import WHOLE
+from sapa.engine.formula.evaluator import SPLIT, WHOLE
 from sapa.engine.formula.frames import REPLICATE
 from sapa.engine.formula.plan import (
     Banding,
@@ -55,6 +59,7 @@ class Lowering:
         self._flagged: dict[Node, tuple[str, str]] = {}  # a part's flags: table, column
         self.constant_flags: list[ir.Value] = []  # of constant parts (one value each)
         self._constants: dict[Node, list[ir.Value]] = {}  # those found making a part
+        self.sizes: dict[Reduce, str] = {}  # a split sum's group size: its column (_sizes)
 
     def flags(self, node: Node) -> dict[str | None, ir.Value]:
         """The flags the plan's parts leave on tables other than its own (a value looked up
@@ -81,6 +86,7 @@ class Lowering:
         """Parts none of which reads another: each lowered over the relations as they are,
         then added to them."""
         names = {part: f"_part{len(self._made) + i}_" for i, part in enumerate(parts)}
+        self._sizes(parts)
         columns: dict[str, dict[str, ir.Value]] = {}  # per table
         joined: dict[Link, list[str]] = {}  # Up: made on the parent's rows, then joined
         reduced: dict[Link, list[Reduce]] = {}  # aggregated per parent row, then joined
@@ -110,6 +116,22 @@ class Lowering:
         for link, aggregates in reduced.items():
             self._reduce_over_link(link, {names[part]: part for part in aggregates})
         self._made.update(names)
+
+    def _sizes(self, parts: list[Node]) -> None:
+        """The largest size in each group of the values a sum or mean of numbers adds up, as
+        a column of the rows it adds (a window: split_sum needs it before it sums)."""
+        added: dict[str, dict[str, ir.Value]] = {}
+        for part in parts:
+            if isinstance(part, Reduce) and _split(part):
+                table = part.arg.table
+                groups = _groups(part, self) if part.link is None else \
+                    [self.relations[table][o] for o in self._keys(part.link)[0]]  # type: ignore[index]
+                values, keep = _counted(part, self)
+                size = ibis.cases((keep, values.abs()), else_=ibis.null("float64")).max()
+                name = self.sizes[part] = f"_size{len(self.sizes)}_"
+                added.setdefault(table, {})[name] = size.over(ibis.window(group_by=groups))  # type: ignore[index]
+        for table, columns in added.items():
+            self.relations[table] = self.relations[table].mutate(**columns)
 
     def _add(self, columns: dict[str, dict[str, ir.Value]], part: Node, table: str,
              values: dict[str, ir.Value], flags: ir.Value | None) -> None:
@@ -205,7 +227,7 @@ class Lowering:
             return relation[self._made[node]], own
         if isinstance(node, Const):
             kind = _IBIS_TYPE[node.type]
-            return (ibis.null(kind) if node.value is None else ibis.literal(node.value, kind),
+            return (ibis.null(kind) if node.value is None else _literal(node.value, node.type),
                     None)
         if isinstance(node, Column):
             column = self.relations[node.table][node.name]  # type: ignore[index]
@@ -226,7 +248,7 @@ class Lowering:
         if isinstance(node, Lookup):
             key, flags = self.lowered(node.key)
             kind = _IBIS_TYPE[node.type]
-            return ibis.cases(*((key == k, ibis.literal(v, kind)) for k, v in node.mapping),
+            return ibis.cases(*((key == k, _literal(v, node.type)) for k, v in node.mapping),
                               else_=ibis.null(kind)), flags
         if isinstance(node, Banding):
             x, flags = self.lowered(node.value)
@@ -234,9 +256,10 @@ class Lowering:
             for band in node.bands:
                 inside = ibis.literal(True)
                 if band.lower is not None:
-                    inside &= x >= band.lower
+                    inside &= x >= _float(band.lower)
                 if band.upper is not None:
-                    inside &= (x <= band.upper) if band.upper_closed else (x < band.upper)
+                    upper = _float(band.upper)
+                    inside &= (x <= upper) if band.upper_closed else (x < upper)
                 branches.append((inside, ibis.literal(band.label, "string")))
             return ibis.cases(*branches, else_=ibis.null("string")), flags
         raise TypeError(f"no lowering for {type(node).__name__}")
@@ -299,9 +322,22 @@ def _post_order(node: Node) -> Iterator[Node]:
 
 
 # ----------------------------------------------------------------------------- operations
+def _float(value: float) -> ir.Value:
+    """A number as a double in every SQL dialect: a bare 0.1 is a decimal in DuckDB and Spark,
+    whose arithmetic (0.1 * 3 is 0.3 exactly, 1 / 3 is 0.333333) is not the evaluator's."""
+    return ibis.literal(repr(float(value))).cast("float64")
+
+
+def _literal(value: object, kind: str) -> ir.Value:
+    return _float(value) if kind == "number" else ibis.literal(value, _IBIS_TYPE[kind])  # type: ignore[arg-type]
+
+
 def _number(value: ir.Value) -> ir.Value:
-    """Infinity and NaN (what SQL gives for x / 0, overflow, (-8) ^ 0.5) become missing."""
-    return ibis.cases((value.isnan() | value.isinf(), ibis.null("float64")), else_=value)
+    """Infinity and NaN (what SQL gives for overflow, (-8) ^ 0.5) become missing: a number
+    is kept when its size is at most the largest double, which infinity is not, nor NaN (SQL
+    engines order it above every number; Ibis's isinf is no test on Spark)."""
+    return ibis.cases((value.abs() <= _float(sys.float_info.max), value),
+                      else_=ibis.null("float64"))
 
 
 def _given(values: list[ir.Value]) -> ir.Value:
@@ -315,7 +351,8 @@ def _operation(node: Op, args: list[ir.Value]) -> ir.Value:
     op = node.op
     if op in ("+", "-", "*", "/", "^"):
         a, b = args
-        result = {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "^": a ** b}[op]
+        quotient = ibis.cases((b == _float(0), ibis.null("float64")), else_=a / b)
+        result = {"+": a + b, "-": a - b, "*": a * b, "/": quotient, "^": a ** b}[op]
         return _number(result)
     if op == "neg":
         return -args[0]
@@ -341,16 +378,16 @@ def _operation(node: Op, args: list[ir.Value]) -> ir.Value:
                           else_=ibis.null(yes.type()))
     if op == "coalesce":
         return ibis.coalesce(*args)
-    if op == "is_missing":
-        return args[0].isnull()
+    if op == "is_missing":  # Spark cannot read x IS NULL IS NULL, as Ibis writes it nested
+        return ibis.cases((args[0].isnull(), True), else_=False)
     if op == "abs":
         return args[0].abs()
     if op == "round":  # half away from zero on the decimal value (evaluator.round_half_up)
-        x, scale = args[0], 10.0 ** int(node.args[1].value)  # type: ignore[attr-defined]
-        whole = x.abs() >= WHOLE
-        scaled = (ibis.cases((whole, 0.0), else_=x) * scale).round(9)
-        up = scaled.abs() + 0.5
-        rounded = scaled.sign() * (up - up % 1.0) / scale  # x - x % 1: floor, kept a float
+        x, scale = args[0], _float(10.0 ** int(node.args[1].value))  # type: ignore[attr-defined]
+        whole = x.abs() >= _float(WHOLE)
+        scaled = (ibis.cases((whole, _float(0)), else_=x) * scale).round(9)
+        up = scaled.abs() + _float(0.5)
+        rounded = scaled.sign() * (up - up % _float(1)) / scale  # x - x % 1: floor, a float
         return ibis.cases((whole, x), else_=rounded)
     if op == "clamp":
         x, low, high = args
@@ -360,13 +397,13 @@ def _operation(node: Op, args: list[ir.Value]) -> ir.Value:
     if op in ("sum", "mean", "min", "max"):  # of several values in each row, missing skipped
         if op in ("min", "max"):  # SQL's least and greatest skip missing values
             return (ibis.least if op == "min" else ibis.greatest)(*args)
-        present = [ibis.cases((a.notnull(), 1.0), else_=0.0) for a in args]
+        present = [ibis.cases((a.notnull(), _float(1)), else_=_float(0)) for a in args]
         count = present[0]
         for p in present[1:]:
             count += p
-        total = args[0].fill_null(0.0)
+        total = args[0].fill_null(_float(0))
         for a in args[1:]:
-            total += a.fill_null(0.0)
+            total += a.fill_null(_float(0))
         return ibis.cases((count == 0, ibis.null("float64")),
                           else_=total if op == "sum" else total / count)
     raise ValueError(f"no lowering for the operation {op!r}")
@@ -387,37 +424,56 @@ def _sums(part: Reduce, lowering: Lowering) -> list[ir.Value]:
     """What a group's aggregate is made from: counts and sums that add up across rows (and a
     minimum or maximum), so that a group with no row is 0s."""
     values, keep = _counted(part, lowering)
-    known = ibis.cases((keep, 1.0), else_=0.0).sum()
+    known = ibis.cases((keep, _float(1)), else_=_float(0)).sum()
     if part.arg.type == "bool":
-        return [ibis.cases((keep & values, 1.0), else_=0.0).sum(), known]
+        return [ibis.cases((keep & values, _float(1)), else_=_float(0)).sum(), known]
     if part.function == "count":  # of values of any type
         return [known]
     if part.function in ("min", "max"):
         picked = ibis.cases((keep, values), else_=ibis.null("float64"))
         return [known, picked.min() if part.function == "min" else picked.max()]
-    return [known, ibis.cases((keep, values), else_=0.0).sum()]
+    size = lowering.relations[part.arg.table][lowering.sizes[part]]  # type: ignore[index]
+    return [known, *(p.sum() for p in _split_parts(
+        ibis.cases((keep, values), else_=_float(0)), size))]
+
+
+def _split(part: Reduce) -> bool:
+    """Whether an aggregate adds numbers up (split_sum)."""
+    return part.function in ("sum", "mean") and part.arg.type == "number"
+
+
+def _split_parts(values: ir.Value, size: ir.Value) -> list[ir.Value]:
+    """A value's parts on its group's grid, as evaluator.split_sum splits it: the sums of
+    the first two are exact in any order, and only the smallest is summed inexactly."""
+    top = ibis.cases((size > _float(0), (size.log2().floor() + 1).cast("float64")),
+                     else_=_float(-1000))
+    top = ibis.greatest(top, _float(-1000))
+    coarse, fine = _float(2) ** (top - SPLIT), _float(2) ** (top - 2 * SPLIT)
+    high = (values / coarse).floor().cast("float64") * coarse
+    rest = values - high
+    middle = (rest / fine).floor().cast("float64") * fine
+    return [high, middle, rest - middle]
 
 
 def _finish(part: Reduce, sums: list[ir.Value]) -> ir.Value:
     """A group's aggregate from its counts and sums (missing sums: a group with no row)."""
     function = part.function
     if part.arg.type == "bool":
-        true, known = (s.fill_null(0.0) for s in sums)
+        true, known = (s.fill_null(_float(0)) for s in sums)
         if function == "count":
             return true
         if function == "share":
-            return ibis.cases((known > 0, true / known), else_=ibis.null("float64"))
+            return ibis.cases((known > _float(0), true / known), else_=ibis.null("float64"))
         return true > 0 if function == "any" else true == known
-    known = sums[0].fill_null(0.0)
+    known = sums[0].fill_null(_float(0))
     if function == "count":
         return known
-    total = sums[1]
     if function in ("min", "max"):
-        return total
-    total = total.fill_null(0.0)
+        return sums[1]
+    total = ((sums[1] + sums[2]) + sums[3]).fill_null(_float(0))  # split_sum's order
     if function == "sum":
         return total
-    return ibis.cases((known > 0, total / known), else_=ibis.null("float64"))
+    return ibis.cases((known > _float(0), total / known), else_=ibis.null("float64"))
 
 
 def _groups(part: Reduce | Window, lowering: Lowering) -> list[ir.Value]:
@@ -446,7 +502,7 @@ def _window(part: Window, lowering: Lowering) -> ir.Value:
         low, high = masked.min().over(window), masked.max().over(window)
         spread = high - low
         fill = options["degenerate"]
-        degenerate = ibis.null("float64") if fill is None else ibis.literal(float(fill))
+        degenerate = ibis.null("float64") if fill is None else _float(fill)
         return ibis.cases((masked.isnull(), ibis.null("float64")),
                           (spread == 0, degenerate), else_=(masked - low) / spread)
     order = masked.desc() if options["descending"] else masked.asc()
@@ -473,11 +529,12 @@ def _window(part: Window, lowering: Lowering) -> ir.Value:
 
 # ------------------------------------------------------------------------------ compiled
 def compile_plans(nodes: tuple[Node, ...], table: str,
-                  schemas: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> Query:
-    """Plans over the rows of `table` as SQL over views of their tables (`view(name)`, of
-    the columns and types `schemas` gives): one query for their values and their flags on
-    those rows, one per other table they flag, one per plan whose constant parts may be
-    flagged."""
+                  schemas: tuple[tuple[str, tuple[tuple[str, str], ...]], ...],
+                  dialect: str = "duckdb") -> Query:
+    """Plans over the rows of `table` as SQL (of Ibis's `dialect`) over views of their
+    tables (`view(name)`, of the columns and types `schemas` gives): one query for their
+    values and their flags on those rows, one per other table they flag, one per plan whose
+    constant parts may be flagged."""
     lowering = Lowering({name: ibis.table(dict(schema), name=view(name))
                          for name, schema in schemas})
     columns, flags, constant = {}, [], []
@@ -490,15 +547,17 @@ def compile_plans(nodes: tuple[Node, ...], table: str,
         if own is not None and node.table == table:
             columns[f"undefined{i}"] = own
         flags.append(tuple(
-            (where, _sql(lowering.relations[where].select(
+            (where, _sql(dialect, lowering.relations[where].select(
                 lowering.relations[where][ROW], flag=flag).order_by(ROW)))
             for where, flag in lowering.flags(node).items()))
         constants = lowering.constant_flags[before:] + lowering.constants(node)
-        constant.append(_sql(_any(constants).name("flag")) if constants else None)
+        constant.append(_sql(dialect, _any(constants).name("flag")) if constants else None)
     relation = lowering.relations[table]
-    values = _sql(relation.select(relation[ROW], **columns).order_by(ROW))
+    values = _sql(dialect, relation.select(relation[ROW], **columns).order_by(ROW))
     return Query(values, tuple(flags), tuple(constant))
 
 
-def _sql(expression: ir.Expr) -> str:
-    return ibis.to_sql(expression, dialect="duckdb", pretty=False)
+def _sql(dialect: str, expression: ir.Expr) -> str:
+    if dialect == "pyspark":
+        ibis.pyspark  # noqa: B018 - loads the options Ibis's Spark compiler reads
+    return ibis.to_sql(expression, dialect=dialect, pretty=False)

@@ -1,14 +1,14 @@
-"""Plans run as SQL by an embedded DuckDB: compiled once per plans and table shapes
-(lowering.py, through Ibis), kept on disk, and run over each batch of rows.
+"""Plans run as SQL, by an embedded DuckDB or by Spark: compiled once per plans, table shapes
+and engine (lowering.py, through Ibis), kept on disk, and run over each batch of rows.
 
 Compiling is the slow part (importing Ibis and compiling a query take longer than DuckDB takes
 to run it on a survey's tables), and a run compiles the same queries as the last run of the
 same spec: each batch of respondents, each replicate and each run of an unchanged spec reads
 its queries from the cache. A compiled query is kept under a key made of everything it is
-made from: the plans, the tables' columns and types, the source of the compilation and the
-Ibis and DuckDB versions. `SAPA_CACHE` names the cache folder (default: the user's cache
-folder, `~/.cache/sapa` on Linux); set to an empty value, nothing is kept on disk. A query
-no run has read for UNUSED_DAYS is removed.
+made from: the plans, the tables' columns and types, the engine's SQL dialect, the source of
+the compilation and the Ibis and DuckDB versions. `SAPA_CACHE` names the cache folder
+(default: the user's cache folder, `~/.cache/sapa` on Linux); set to an empty value, nothing
+is kept on disk. A query no run has read for UNUSED_DAYS is removed.
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ import json
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import numpy as np
@@ -55,54 +58,53 @@ class _Result:
     flags: dict[str | None, np.ndarray]
 
 
-def evaluate_rows(node: Node, frames: Frames, table: str) -> pd.Series:
-    """The plan's value per row of `table` in `frames`, run by DuckDB once (or with others,
-    by `evaluate_together`); its flags noted on the frames each time, as the evaluator notes
-    them."""
+def evaluate_rows(node: Node, frames: Frames, table: str, engine: str = "duckdb"
+                  ) -> pd.Series:
+    """The plan's value per row of `table` in `frames`, run by the engine ("duckdb" or
+    "spark") once (or with others, by `evaluate_together`); its flags noted on the frames
+    each time, as the evaluator notes them."""
     ready = frames.lowered.setdefault("ready", {})
     if (node, table) not in ready:
-        evaluate_together([node], frames, table)
+        evaluate_together([node], frames, table, engine)
     result = ready[node, table]  # a table's rows never change, only gain columns
     for where, rows in result.flags.items():
         frames.flag_undefined(where, rows)
     return result.values
 
 
-def evaluate_together(nodes: list[Node], frames: Frames, table: str) -> None:
+def evaluate_together(nodes: list[Node], frames: Frames, table: str,
+                      engine: str = "duckdb") -> None:
     """Run several plans over the rows of `table` in one query, each join or aggregate they
     share made once; each plan's result waits for its evaluate_rows."""
     inputs = _inputs(frames, nodes, table)
-    query = compiled(tuple(nodes), table, tuple((name, schema(frame))
-                                                for name, frame in inputs.items()))
-    connection = _connection()
-    for name, frame in inputs.items():
-        connection.register(view(name), frame)
-    try:
-        result = connection.execute(query.values).df()
+    schemas = tuple((name, schema(frame)) for name, frame in inputs.items())
+    runner = _runner(engine)
+    query = compiled(tuple(nodes), table, schemas, runner.dialect)
+    with runner.tables(inputs, dict(schemas)):
+        result = runner.run(query.values)
         ready = frames.lowered.setdefault("ready", {})
         for i, node in enumerate(nodes):
             found: dict[str | None, np.ndarray] = {}
             if f"undefined{i}" in result.columns:
                 found[table] = result[f"undefined{i}"].fillna(False).to_numpy(dtype=bool)
             for where, sql in query.flags[i]:
-                flagged = connection.execute(sql).df()["flag"].fillna(False).to_numpy(bool)
+                flagged = runner.run(sql)["flag"].fillna(False).to_numpy(dtype=bool)
                 found[where] = flagged | found[where] if where in found else flagged
-            if query.constant[i] is not None and \
-                    connection.execute(query.constant[i]).fetchall()[0][0]:
+            if query.constant[i] is not None and runner.run(query.constant[i]).iloc[0, 0]:
                 found[None] = np.array([True])
             values = _as_evaluated(result[f"value{i}"].reset_index(drop=True), node.type)
             ready[node, table] = _Result(values, found)
-    finally:  # DuckDB would otherwise hold on to the batch until the next one replaces it
-        for name in inputs:
-            connection.unregister(view(name))
 
 
 @functools.lru_cache(maxsize=256)
 def compiled(nodes: tuple[Node, ...], table: str,
-             schemas: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> Query:
-    """The plans as SQL: from memory, from the cache folder, or compiled (and kept there)."""
+             schemas: tuple[tuple[str, tuple[tuple[str, str], ...]], ...],
+             dialect: str = "duckdb") -> Query:
+    """The plans as SQL of `dialect`: from memory, from the cache folder, or compiled (and
+    kept there)."""
     folder = _cache_folder()
-    key = hashlib.sha256(repr((_compiler(), nodes, table, schemas)).encode()).hexdigest()
+    key = hashlib.sha256(repr((_compiler(), nodes, table, schemas, dialect)).encode()
+                         ).hexdigest()
     path = folder / key[:2] / f"{key}.json" if folder is not None else None
     if path is not None:
         try:
@@ -116,7 +118,7 @@ def compiled(nodes: tuple[Node, ...], table: str,
                 os.utime(path)  # used: kept on (`_prune`)
             return query
     from sapa.engine.formula.lowering import compile_plans  # imports Ibis (slow)
-    query = compile_plans(nodes, table, schemas)
+    query = compile_plans(nodes, table, schemas, dialect)
     if path is not None and folder is not None:
         _prune(folder)
         try:  # written whole, then renamed: another run never reads half a file
@@ -167,19 +169,62 @@ def _compiler() -> tuple[str, ...]:
 
 
 def view(table: str) -> str:
-    """The name a table's rows are registered under in DuckDB."""
+    """The name a table's rows are registered under in the engine."""
     return f"sapa_{table}"
 
 
-def _connection() -> duckdb.DuckDBPyConnection:
+class _DuckDB:
     """An embedded DuckDB per thread (a connection serves one thread at a time: batches are
     evaluated on several)."""
-    if not hasattr(_LOCAL, "connection"):
-        _LOCAL.connection = duckdb.connect()
-    return _LOCAL.connection
+
+    dialect = "duckdb"
+    _local = threading.local()
+
+    def __init__(self) -> None:
+        self.connection = duckdb.connect()
+
+    @classmethod
+    def here(cls) -> _DuckDB:
+        if not hasattr(cls._local, "engine"):
+            cls._local.engine = cls()
+        return cls._local.engine
+
+    @contextlib.contextmanager
+    def tables(self, frames: dict[str, pd.DataFrame], _schemas: dict[str, Schema]
+               ) -> Iterator[None]:
+        for name, frame in frames.items():
+            self.connection.register(view(name), frame)
+        try:
+            yield
+        finally:  # DuckDB would otherwise hold on to the batch until the next one replaces it
+            for name in frames:
+                self.connection.unregister(view(name))
+
+    def run(self, sql: str) -> pd.DataFrame:
+        return self.connection.execute(sql).df()
 
 
-_LOCAL = threading.local()
+class Runner(Protocol):
+    """An engine that runs compiled queries over tables it is handed."""
+
+    dialect: str  # Ibis's name of its SQL
+
+    def tables(self, frames: dict[str, pd.DataFrame], schemas: dict[str, Schema]
+               ) -> AbstractContextManager[None]: ...
+
+    def run(self, sql: str) -> pd.DataFrame: ...
+
+
+def _runner(engine: str) -> Runner:
+    if engine == "duckdb":
+        return _DuckDB.here()
+    if engine == "spark":
+        from sapa.engine.formula.spark import SparkRunner  # imports PySpark
+        return SparkRunner()
+    raise ValueError(f"no SQL engine {engine!r}")
+
+
+Schema = tuple[tuple[str, str], ...]
 
 
 def _inputs(frames: Frames, nodes: list[Node], table: str) -> dict[str, pd.DataFrame]:
