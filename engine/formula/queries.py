@@ -173,7 +173,7 @@ def view(table: str) -> str:
     return f"sapa_{table}"
 
 
-class _DuckDB:
+class DuckDBRunner:
     """An embedded DuckDB per thread (a connection serves one thread at a time: batches are
     evaluated on several)."""
 
@@ -184,7 +184,7 @@ class _DuckDB:
         self.connection = duckdb.connect()
 
     @classmethod
-    def here(cls) -> _DuckDB:
+    def here(cls) -> DuckDBRunner:
         if not hasattr(cls._local, "engine"):
             cls._local.engine = cls()
         return cls._local.engine
@@ -217,7 +217,7 @@ class Runner(Protocol):
 
 def _runner(engine: str) -> Runner:
     if engine == "duckdb":
-        return _DuckDB.here()
+        return DuckDBRunner.here()
     if engine == "spark":
         from sapa.engine.formula.spark import SparkRunner  # imports PySpark
         return SparkRunner()
