@@ -13,7 +13,10 @@ data already in memory (best of 3). sapa is two tools: `sapa-services` computes 
 as the others (the method with no breakdown and no other rating, as a user would declare it),
 `sapa` all 12 ratings of the method with both breakdowns; each also as `…-sql`, every formula
 run by DuckDB (SAPA_EVALUATOR=duckdb; its compiled queries kept in the cache folder, so only a
-first run compiles them). sapa's whole job is `rate_folder`:
+first run compiles them), and when named in --tools as `…-spark`, on a local Spark (`pip
+install -e ".[spark]"` and Java: --backend spark, the respondents read and counted by Spark's
+workers and every formula run as Spark SQL; its peak is this process's, not Spark's). sapa's
+whole job is `rate_folder`:
 the respondents read, checked against the data contract and counted a batch at a time, never
 whole. Peak memory is each tool's own process, the whole job first (sapa's column is the whole
 job's; the in-memory run reads everything at once). `--repeat N` runs each whole job N times,
@@ -26,6 +29,7 @@ files (made a million rows at a time, so 100M fit) and reuses them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -47,6 +51,7 @@ from tests import synthetic  # noqa: E402
 
 SAPA = ("sapa", "sapa-services")  # every rating of the method; the services rating alone
 SQL = "-sql"  # a sapa tool's name so ended: every formula run by DuckDB (SAPA_EVALUATOR=duckdb)
+SPARK = "-spark"  # so ended: on a local Spark (--backend spark; peak: this process, not Spark's)
 COUNTED = ("office", "provider_office", "online", "ambulance")  # the call centre is not
 
 
@@ -173,20 +178,22 @@ def child(tool: str, folder: Path, respondents: int) -> None:
     parquet = folder / "respondents.parquet"
     in_memory = respondents <= 10_000_000
     start = time.perf_counter()
-    if tool.removesuffix(SQL) in SAPA:
-        from sapa.engine.formula import evaluator
+    if tool.removesuffix(SQL).removesuffix(SPARK) in SAPA:
+        from sapa.engine.formula import evaluated_by, evaluator
         from sapa.engine.rating import rate
 
         evaluator.EVALUATOR = "duckdb" if tool.endswith(SQL) else "pandas"
+        backend = "spark" if tool.endswith(SPARK) else "local"
         if tool.startswith("sapa-services"):
             spec = services_only(spec, folder)
-        rated, problems = api.rate_folder(spec, folder)
+        rated, problems = api.rate_folder(spec, folder, backend=backend)
         assert not problems, problems[:3]
         found = rated.ratings["services"]
         whole, peak = time.perf_counter() - start, peak_gib()
         if in_memory:
             frames, _ = api.read(spec, folder)
-            memory = best(lambda: rate(spec, frames).ratings)
+            with evaluated_by("spark") if backend == "spark" else contextlib.nullcontext():
+                memory = best(lambda: rate(spec, frames).ratings)
         found = found.dropna(subset=["unit"]).set_index("unit")[["score", "satisfaction"]]
     elif tool == "pandas":
         services = pd.read_parquet(folder / "services.parquet")
@@ -301,15 +308,18 @@ def measure(folder: Path, size: int, tools: list[str], repeat: int) -> None:
     if not results:
         return
     reference = pd.DataFrame(next(iter(results.values()))["figures"])
-    print(f"  {'tool':17} {'Parquet->rating':>16} {'in memory':>10} {'peak GiB':>9} "
+    width = max(17, *map(len, results))
+    print(f"  {'tool':{width}} {'Parquet->rating':>16} {'in memory':>10} {'peak GiB':>9} "
           f"{'max |diff| vs sapa':>19}")
     for tool, found in results.items():
         figures = pd.DataFrame(found["figures"]).reindex(reference.index)
         diff = np.nanmax(np.abs(figures.to_numpy() - reference.to_numpy()))
-        print(f"  {tool:17} {found['whole']:>15.2f}s {found['memory']:>9.2f}s "
+        print(f"  {tool:{width}} {found['whole']:>15.2f}s {found['memory']:>9.2f}s "
               f"{found['peak']:>9.2f} {diff:>19.1e}")
     for mine, what in (("sapa-services", "the same rating"), ("sapa", "all 12 ratings"),
-                       ("sapa-services-sql", "the same rating"), ("sapa-sql", "all 12 ratings")):
+                       ("sapa-services-sql", "the same rating"), ("sapa-sql", "all 12 ratings"),
+                       ("sapa-services-spark", "the same rating"),
+                       ("sapa-spark", "all 12 ratings")):
         for tool in ("pandas", "duckdb", "polars"):
             if mine in results and tool in results:
                 print(f"  {mine} ({what}) / {tool}: "
