@@ -110,3 +110,16 @@ def test_without_pyspark_the_backend_says_what_to_install(
         spark_session()
     assert [d.code for d in raised.value.diagnostics] == ["C118"]
     assert "pip install 'sapa[spark]'" in (raised.value.diagnostics[0].hint or "")
+
+
+def test_without_java_the_backend_says_so(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "sapa.cli", "test", "2013", "--backend",
+                             "spark"], capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "JAVA_HOME": str(tmp_path / "no-java")})
+    assert result.returncode == 2, result.stderr
+    assert "error[C118] --backend spark: Spark did not start" in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr

@@ -38,11 +38,17 @@ def spark_session() -> Any:
     session = SparkSession.getActiveSession()
     if session is None:
         log = Path(__file__).with_name("spark-log4j2.properties").as_uri()
-        session = (SparkSession.builder.master(os.environ.get("SAPA_SPARK_MASTER", "local[*]"))
+        builder = (SparkSession.builder.master(os.environ.get("SAPA_SPARK_MASTER", "local[*]"))
                    .appName("sapa").config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log}")
-                   .getOrCreate())
+                   .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={log}"))
+        try:
+            session = builder.getOrCreate()
+        except Exception as exc:  # noqa: BLE001 - no Java, or a master that cannot be reached
+            raise CannotRun([Diagnostic(
+                "C118", f"--backend spark: Spark did not start ({str(exc).splitlines()[0]})",
+                hint="Java 17 or later (Debian: default-jre-headless; JAVA_HOME, if set, names "
+                     "it); SAPA_SPARK_MASTER, if set, a master that can be reached")]) from None
     return session
 
 
