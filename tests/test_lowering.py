@@ -8,6 +8,7 @@ import json
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +243,25 @@ def test_a_sum_is_the_same_whatever_the_order_of_its_rows() -> None:
         assert _same(lowered, evaluated), formula
     assert evaluated[:5].tolist() == [math.fsum(values[codes == g]) / (codes == g).sum()
                                       for g in range(5)]
+
+
+def test_an_engine_chosen_for_a_block_is_the_threads_own(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--backend spark` chooses Spark for its own run: a run on another thread meanwhile
+    keeps the process's evaluator."""
+    monkeypatch.setattr(evaluator, "EVALUATOR", "pandas")
+    node, _, _ = compile_formula(parse("sum(services.total)"), "bodies", CATALOG)
+
+    def in_sql() -> bool:  # the SQL evaluators keep their results on the frames
+        frames = Frames(TABLES)
+        evaluate_rows(node, frames, "bodies")
+        return bool(frames.lowered)
+
+    with evaluator.evaluated_by("duckdb"):
+        assert in_sql()
+        with ThreadPoolExecutor(1) as pool:
+            assert not pool.submit(in_sql).result()
+    assert not in_sql()
 
 
 @pytest.mark.parametrize("args", [

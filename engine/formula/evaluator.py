@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import operator
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -31,18 +32,20 @@ def evaluate(node: Node, frames: Frames) -> Value:
 
 def evaluate_rows(node: Node, frames: Frames, table: str) -> pd.Series:
     """Evaluate and broadcast to one value per row of `table`."""
-    if EVALUATOR != "pandas":
+    engine = _engine()
+    if engine != "pandas":
         from sapa.engine.formula.queries import evaluate_rows as in_sql
-        return in_sql(node, frames, table, EVALUATOR)
+        return in_sql(node, frames, table, engine)
     return broadcast(evaluate(node, frames), frames.length(table), node.type)
 
 
 def evaluate_together(nodes: list[Node], frames: Frames, table: str) -> None:
     """Say that these plans are evaluated over the rows of `table` next (evaluate_rows): the
     SQL evaluators run them in one query; this one needs no notice."""
-    if EVALUATOR != "pandas":
+    engine = _engine()
+    if engine != "pandas":
         from sapa.engine.formula import queries
-        queries.evaluate_together(list(dict.fromkeys(nodes)), frames, table, EVALUATOR)
+        queries.evaluate_together(list(dict.fromkeys(nodes)), frames, table, engine)
 
 
 #: Which evaluator runs plans: "pandas" (this module), or the plan lowered to SQL through
@@ -54,13 +57,21 @@ EVALUATOR = os.environ.get("SAPA_EVALUATOR", "pandas")
 
 @contextlib.contextmanager
 def evaluated_by(engine: str) -> Iterator[None]:
-    """Every plan evaluated in the block run by `engine` (an EVALUATOR)."""
-    global EVALUATOR
-    before, EVALUATOR = EVALUATOR, engine
+    """Every plan this thread evaluates in the block run by `engine` (an EVALUATOR); other
+    threads keep theirs (two runs at once, on Spark and here, do not mix)."""
+    before = getattr(_CHOSEN, "engine", None)
+    _CHOSEN.engine = engine
     try:
         yield
     finally:
-        EVALUATOR = before
+        _CHOSEN.engine = before
+
+
+def _engine() -> str:
+    return getattr(_CHOSEN, "engine", None) or EVALUATOR
+
+
+_CHOSEN = threading.local()
 
 
 def broadcast(value: Value, n: int, kind: str) -> pd.Series:
