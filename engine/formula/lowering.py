@@ -40,7 +40,7 @@ from sapa.engine.formula.plan import (
     Window,
     children,
 )
-from sapa.engine.formula.queries import ROW, Query, view
+from sapa.engine.formula.queries import ROW, Query, sql_name, view
 
 _IBIS_TYPE = {"number": "float64", "bool": "boolean", "string": "string"}
 
@@ -166,7 +166,7 @@ class Lowering:
         bootstrap every table but the respondents' is repeated once per replicate: a link
         between two repeated tables stays within a replicate, and one from the respondents
         finds the first copy (as Frames.positions does)."""
-        on, key = list(link.on), list(link.key)
+        on, key = [sql_name(c) for c in link.on], [sql_name(c) for c in link.key]
         upper = self.relations[link.parent]
         if REPLICATE not in upper.columns:
             return on, key, None
@@ -230,7 +230,7 @@ class Lowering:
             return (ibis.null(kind) if node.value is None else _literal(node.value, node.type),
                     None)
         if isinstance(node, Column):
-            column = self.relations[node.table][node.name]  # type: ignore[index]
+            column = self.relations[node.table][sql_name(node.name)]  # type: ignore[index]
             return (column.cast("float64") if node.type == "number" else column), None
         if isinstance(node, Op):
             lowered = [self.lowered(a) for a in node.args]

@@ -173,6 +173,16 @@ def view(table: str) -> str:
     return f"sapa_{table}"
 
 
+def sql_name(column: str) -> str:
+    """A column of the data as SQL names it. DuckDB and Spark do not tell `N` from `n` (DuckDB
+    silently reads one for the other), so a capital is written as ^ and its small letter; and
+    the data's names get a prefix of their own, so that none is taken for a column the query
+    adds (the row numbers, a part, a value). The replicate, sapa's own, keeps its name."""
+    if column == REPLICATE:
+        return column
+    return "c_" + "".join(f"^{c.lower()}" if c.isupper() else c for c in column)
+
+
 class DuckDBRunner:
     """An embedded DuckDB per thread (a connection serves one thread at a time: batches are
     evaluated on several)."""
@@ -240,7 +250,8 @@ def _inputs(frames: Frames, nodes: list[Node], table: str) -> dict[str, pd.DataF
             columns.add(REPLICATE)
         key = (name, tuple(sorted(columns)))
         if key not in made or made[key][0] is not frame:  # the frame itself: an id is reused
-            made[key] = (frame, frame[list(key[1])].assign(**{ROW: np.arange(len(frame))}))
+            made[key] = (frame, frame[list(key[1])].rename(columns=sql_name).assign(
+                **{ROW: np.arange(len(frame))}))
         out[name] = made[key][1]
     return out
 
