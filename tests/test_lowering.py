@@ -246,18 +246,23 @@ def test_a_sum_is_the_same_whatever_the_order_of_its_rows() -> None:
 
 
 def test_columns_that_sql_would_take_for_others_are_told_apart() -> None:
-    """`N` and `n` are one column to DuckDB and Spark, and a column of the data may be named
-    as one the query adds (the row numbers, a part, a value): each is still itself."""
+    """`N` and `n` are one column (and `T` and `t` one table) to DuckDB and Spark, and a
+    column of the data may be named as one the query adds (the row numbers, a part, a
+    value): each is still itself."""
+    link = Link("up", "t", "T", ("n",), ("n",))
     catalog = Catalog(columns={"t": {"n": "number", "N": "number", "_row_": "number",
-                                     "_part0_": "number", "value0": "number"}})
+                                     "_part0_": "number", "value0": "number"},
+                               "T": {"n": "number", "x": "number"}},
+                      links={"t": {"up": link}})
     tables = {"t": pd.DataFrame({"n": [1.0, 2.0], "N": [10.0, 20.0], "_row_": [5.0, 6.0],
-                                 "_part0_": [100.0, 200.0], "value0": [0.5, 0.25]})}
-    formula = "n + N * 2 + _row_ * 1000 + (_part0_ + value0) * n"
+                                 "_part0_": [100.0, 200.0], "value0": [0.5, 0.25]}),
+              "T": pd.DataFrame({"n": [2.0, 1.0], "x": [0.0625, 0.125]})}
+    formula = "n + N * 2 + _row_ * 1000 + (_part0_ + value0) * n + up.x"
     node, problems, _ = compile_formula(parse(formula), "t", catalog)
     assert not problems
     lowered = queries.evaluate_rows(node, Frames(tables), "t")
     assert lowered.tolist() == evaluate_rows(node, Frames(tables), "t").tolist() \
-        == [5121.5, 6442.5]
+        == [5121.625, 6442.5625]
 
 
 def test_an_engine_chosen_for_a_block_is_the_threads_own(

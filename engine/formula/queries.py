@@ -170,17 +170,20 @@ def _compiler() -> tuple[str, ...]:
 
 def view(table: str) -> str:
     """The name a table's rows are registered under in the engine."""
-    return f"sapa_{table}"
+    return f"sapa_{_small(table)}"
 
 
 def sql_name(column: str) -> str:
-    """A column of the data as SQL names it. DuckDB and Spark do not tell `N` from `n` (DuckDB
-    silently reads one for the other), so a capital is written as ^ and its small letter; and
-    the data's names get a prefix of their own, so that none is taken for a column the query
-    adds (the row numbers, a part, a value). The replicate, sapa's own, keeps its name."""
-    if column == REPLICATE:
-        return column
-    return "c_" + "".join(f"^{c.lower()}" if c.isupper() else c for c in column)
+    """A column of the data as SQL names it: with a prefix of its own, so that none is taken
+    for a column the query adds (the row numbers, a part, a value). The replicate, sapa's
+    own, keeps its name."""
+    return column if column == REPLICATE else f"c_{_small(column)}"
+
+
+def _small(name: str) -> str:
+    """A name in small letters, a capital written as ^ and its small letter: DuckDB and Spark
+    do not tell `N` from `n` (DuckDB silently reads one for the other)."""
+    return "".join(f"^{c.lower()}" if c.isupper() else c for c in name)
 
 
 class DuckDBRunner:
