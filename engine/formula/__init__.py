@@ -25,18 +25,20 @@ from sapa.engine.formula.syntax import names, shape
 
 __all__ = [
     "REPLICATE", "Band", "Catalog", "Column", "FormulaSyntaxError", "Frames", "Link", "Node",
-    "Type", "aggregates_over", "columns_read", "compile_formula", "evaluate_rows",
+    "Type", "aggregates_over", "as_text", "columns_read", "compile_formula", "evaluate_rows",
     "evaluate_together", "evaluated_by", "names", "parse", "round_half_up", "shape",
     "spark_session", "tables_read",
 ]
 
 #: What runs a plan, imported when first named: checking a spec needs no pandas.
-_EVALUATION = {"evaluate_rows": "evaluator", "evaluate_together": "evaluator",
-               "evaluated_by": "evaluator", "round_half_up": "evaluator",
+_EVALUATION = {"as_text": "evaluator", "evaluate_rows": "evaluator",
+               "evaluate_together": "evaluator", "evaluated_by": "evaluator",
+               "round_half_up": "evaluator",
                "REPLICATE": "frames", "Frames": "frames", "spark_session": "spark"}
 
 if TYPE_CHECKING:
     from sapa.engine.formula.evaluator import (
+        as_text,
         evaluate_rows,
         evaluate_together,
         evaluated_by,

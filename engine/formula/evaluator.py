@@ -74,6 +74,12 @@ def _engine() -> str:
 _CHOSEN = threading.local()
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """Text as this evaluator's results hold it: object, None missing (a column read from the
+    data keeps the reader's string type; SQL engines give theirs)."""
+    return values.astype(object).where(values.notna(), None)
+
+
 def broadcast(value: Value, n: int, kind: str) -> pd.Series:
     if isinstance(value, pd.Series):
         return value.reset_index(drop=True)

@@ -40,7 +40,7 @@ from sapa.engine.formula.plan import (
     Window,
     children,
 )
-from sapa.engine.formula.queries import ROW, Query, sql_name, view
+from sapa.engine.formula.queries import ROW, Query, Schema, sql_name, view
 
 _IBIS_TYPE = {"number": "float64", "bool": "boolean", "string": "string"}
 
@@ -529,7 +529,7 @@ def _window(part: Window, lowering: Lowering) -> ir.Value:
 
 # ------------------------------------------------------------------------------ compiled
 def compile_plans(nodes: tuple[Node, ...], table: str,
-                  schemas: tuple[tuple[str, tuple[tuple[str, str], ...]], ...],
+                  schemas: tuple[tuple[str, Schema], ...],
                   dialect: str = "duckdb") -> Query:
     """Plans over the rows of `table` as SQL (of Ibis's `dialect`) over views of their
     tables (`view(name)`, of the columns and types `schemas` gives): one query for their

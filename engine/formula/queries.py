@@ -31,8 +31,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from sapa.engine.formula.evaluator import as_text
 from sapa.engine.formula.frames import REPLICATE, Frames
 from sapa.engine.formula.plan import Node, columns_read, links_followed, tables_read
+
+#: A table's columns and their types in SQL (`schema`).
+Schema = tuple[tuple[str, str], ...]
 
 #: The column every table carries in SQL: its rows' order in the data (SQL keeps no order).
 ROW = "_row_"
@@ -98,7 +102,7 @@ def evaluate_together(nodes: list[Node], frames: Frames, table: str,
 
 @functools.lru_cache(maxsize=256)
 def compiled(nodes: tuple[Node, ...], table: str,
-             schemas: tuple[tuple[str, tuple[tuple[str, str], ...]], ...],
+             schemas: tuple[tuple[str, Schema], ...],
              dialect: str = "duckdb") -> Query:
     """The plans as SQL of `dialect`: from memory, from the cache folder, or compiled (and
     kept there)."""
@@ -237,8 +241,6 @@ def _runner(engine: str) -> Runner:
     raise ValueError(f"no SQL engine {engine!r}")
 
 
-Schema = tuple[tuple[str, str], ...]
-
 
 def _inputs(frames: Frames, nodes: list[Node], table: str) -> dict[str, pd.DataFrame]:
     """`table` and the tables the plans read, with only the columns they read (and the row
@@ -259,7 +261,7 @@ def _inputs(frames: Frames, nodes: list[Node], table: str) -> dict[str, pd.DataF
     return out
 
 
-def schema(frame: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+def schema(frame: pd.DataFrame) -> Schema:
     """A table's columns and their types in SQL, from the evaluator's dtypes (text is object:
     a column of nothing but missing values is text too)."""
     return tuple((str(column), "boolean" if pd.api.types.is_bool_dtype(dtype)
@@ -287,4 +289,4 @@ def _as_evaluated(values: pd.Series, kind: str) -> pd.Series:
         return values.astype("float64")
     if kind == "bool":
         return values.astype("boolean")
-    return values.astype(object).where(values.notna(), None)
+    return as_text(values)
