@@ -55,7 +55,6 @@ def _guard(action: Callable[[], int]) -> None:
     """Run a command and exit with its code; a SapaError shows every problem it carries and its
     closing line, and exits with its code (1 problems, 2 cannot read), never a traceback."""
     try:
-        _check_evaluator()
         code = action()
     except SapaError as exc:
         _echo_problems(exc.diagnostics)
@@ -65,18 +64,6 @@ def _guard(action: Callable[[], int]) -> None:
     sys.exit(code)
 
 
-def _check_evaluator() -> None:
-    """SAPA_EVALUATOR, when set, names an evaluator (Spark is chosen with --backend: its
-    workers evaluate with this setting)."""
-    chosen = os.environ.get("SAPA_EVALUATOR")
-    if chosen is not None and chosen not in EVALUATORS:
-        raise CannotRun([Diagnostic(
-            "C120", f"SAPA_EVALUATOR={chosen}: no such evaluator",
-            hint=f"one of {', '.join(EVALUATORS)} (pandas by default); for Spark, "
-                 "--backend spark")])
-
-
-EVALUATORS = ("pandas", "duckdb")
 LANG = click.option("--lang", type=click.Choice(["ru", "kk", "en"]),
                     help="The language of titles and headers (default: the spec's first).")
 

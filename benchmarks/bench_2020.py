@@ -11,19 +11,18 @@ Per size, two timings per tool: from the Parquet file to the rating (the whole j
 process of its own: imports, reading and every check included), and the rating alone with the
 data already in memory (best of 3). sapa is two tools: `sapa-services` computes the same rating
 as the others (the method with no breakdown and no other rating, as a user would declare it),
-`sapa` all 12 ratings of the method with both breakdowns; each also as `…-sql`, every formula
-run by DuckDB (SAPA_EVALUATOR=duckdb; its compiled queries kept in the cache folder, so only a
-first run compiles them), and when named in --tools as `…-spark`, on a local Spark (`pip
-install -e ".[spark]"` and Java: --backend spark, the respondents read and counted by Spark's
-workers and every formula run as Spark SQL; its peak is this process's, not Spark's). sapa's
-whole job is `rate_folder`:
-the respondents read, checked against the data contract and counted a batch at a time, never
-whole. Peak memory is each tool's own process, the whole job first (sapa's column is the whole
-job's; the in-memory run reads everything at once). `--repeat N` runs each whole job N times,
-each in a new process, and shows the run with the median time (this machine's timings vary by
-up to a third between runs). Sizes above 10M time sapa's whole job only, and the others only
-when named in --tools: each holds the whole file in memory. `--data DIR` keeps the generated
-files (made a million rows at a time, so 100M fit) and reuses them.
+`sapa` all 12 ratings of the method with both breakdowns; every formula is run by sapa's
+embedded DuckDB (its compiled queries kept in the cache folder, so only a first run compiles
+them). Each is also, when named in --tools, `…-spark`: on a local Spark (`pip install -e
+".[spark]"` and Java: --backend spark, the respondents read and counted by Spark's workers and
+every formula run as Spark SQL; its peak is this process's, not Spark's). sapa's whole job is
+`rate_folder`: the respondents read, checked against the data contract and counted a batch at
+a time, never whole. Peak memory is each tool's own process, the whole job first (sapa's column
+is the whole job's; the in-memory run reads everything at once). `--repeat N` runs each whole
+job N times, each in a new process, and shows the run with the median time (this machine's
+timings vary by up to a third between runs). Sizes above 10M time sapa's whole job only, and
+the others only when named in --tools: each holds the whole file in memory. `--data DIR` keeps
+the generated files (made a million rows at a time, so 100M fit) and reuses them.
 """
 
 from __future__ import annotations
@@ -50,7 +49,6 @@ from sapa.engine.spec import Spec  # noqa: E402
 from tests import synthetic  # noqa: E402
 
 SAPA = ("sapa", "sapa-services")  # every rating of the method; the services rating alone
-SQL = "-sql"  # a sapa tool's name so ended: every formula run by DuckDB (SAPA_EVALUATOR=duckdb)
 SPARK = "-spark"  # so ended: on a local Spark (--backend spark; peak: this process, not Spark's)
 COUNTED = ("office", "provider_office", "online", "ambulance")  # the call centre is not
 
@@ -178,11 +176,10 @@ def child(tool: str, folder: Path, respondents: int) -> None:
     parquet = folder / "respondents.parquet"
     in_memory = respondents <= 10_000_000
     start = time.perf_counter()
-    if tool.removesuffix(SQL).removesuffix(SPARK) in SAPA:
-        from sapa.engine.formula import evaluated_by, evaluator
+    if tool.removesuffix(SPARK) in SAPA:
+        from sapa.engine.formula import evaluated_by
         from sapa.engine.rating import rate
 
-        evaluator.EVALUATOR = "duckdb" if tool.endswith(SQL) else "pandas"
         backend = "spark" if tool.endswith(SPARK) else "local"
         if tool.startswith("sapa-services"):
             spec = services_only(spec, folder)
@@ -258,7 +255,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000",
                         help="respondents, comma-separated (e.g. 100000,1000000,10000000)")
     parser.add_argument("--tools", default=",".join(
-        [*SAPA, *(tool + SQL for tool in SAPA), "pandas", "duckdb", "polars"]))
+        [*SAPA, "pandas", "duckdb", "polars"]))
     parser.add_argument("--data", type=Path, help="keep the generated data here (reused)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=1,
@@ -317,7 +314,6 @@ def measure(folder: Path, size: int, tools: list[str], repeat: int) -> None:
         print(f"  {tool:{width}} {found['whole']:>15.2f}s {found['memory']:>9.2f}s "
               f"{found['peak']:>9.2f} {diff:>19.1e}")
     for mine, what in (("sapa-services", "the same rating"), ("sapa", "all 12 ratings"),
-                       ("sapa-services-sql", "the same rating"), ("sapa-sql", "all 12 ratings"),
                        ("sapa-services-spark", "the same rating"),
                        ("sapa-spark", "all 12 ratings")):
         for tool in ("pandas", "duckdb", "polars"):

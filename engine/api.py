@@ -229,8 +229,8 @@ def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False,
 
 
 def _formulas_on(backend: str) -> AbstractContextManager[None]:
-    """Every formula evaluated in the block run as SQL by `backend` ("spark"), or as the
-    process chooses ("local": SAPA_EVALUATOR, pandas by default)."""
+    """Every formula evaluated in the block run by Spark (`backend` "spark"), or by the
+    embedded DuckDB ("local")."""
     from sapa.engine.formula import evaluated_by
     return evaluated_by("spark") if backend == "spark" else nullcontext()
 

@@ -20,10 +20,10 @@ from sapa.engine.formula import (
     compile_formula,
     evaluate_rows,
     parse,
-    queries,
 )
+from tests import reference_evaluator
 
-# the queries the SQL evaluator compiles are kept in a folder of the test run's own, not the
+# the queries the engine compiles are kept in a folder of the test run's own, not the
 # user's cache (a developer's own setting is kept)
 os.environ.setdefault("SAPA_CACHE", tempfile.mkdtemp(prefix="sapa-test-cache-"))
 
@@ -61,13 +61,14 @@ def world() -> tuple[Catalog, Frames]:
 
 
 def run(formula: str, table: str = "bodies") -> list[object]:
-    """Evaluate a formula in the tiny world; missing values come back as None."""
+    """Evaluate a formula in the tiny world (the reference giving the same); missing values
+    come back as None."""
     catalog, frames = world()
     node, problems, _ = compile_formula(parse(formula), table, catalog)
     assert not problems, problems
     values = _listed(evaluate_rows(node, frames, table))
-    lowered = _listed(queries.evaluate_rows(node, world()[1], table))
-    assert lowered == values, f"lowered to SQL: {lowered}, evaluated: {values}"
+    reference = _listed(reference_evaluator.evaluate_rows(node, world()[1], table))
+    assert values == reference, f"the engine: {values}, the reference: {reference}"
     return values
 
 

@@ -62,7 +62,6 @@ class Case:
     base: str | None = "mini"
     edits: tuple[Callable[[Path], None], ...] = field(default=())
     files: tuple[tuple[str, str], ...] = ()  # more files in {tmp}: name, text
-    env: tuple[tuple[str, str], ...] = ()  # settings: name, value
 
 
 SPEC_CASES = [
@@ -194,8 +193,6 @@ COMMAND_CASES = [
     Case("--out holds other files", "C108", 2, command=RATE + " --out {tmp}/notes"),
     Case("--rating names no rating", "C100", 2, command=RATE + " --rating centrl"),
     Case("--format csv with several ratings", "C112", 2, command="rate 2020 --format csv"),
-    Case("SAPA_EVALUATOR names no evaluator", "C120", 2, command=RATE,
-         env=(("SAPA_EVALUATOR", "sql"),)),
     Case("compare --map to a rating the spec lacks", "C100", 2,
          command=f"compare {SURVEY} {SPECS / 'survey-variant.yaml'} --data "
                  f"{SPECS / 'survey-data'} --map services=nope"),
@@ -263,7 +260,7 @@ def run(case: Case, tmp_path: Path) -> tuple[int, str]:
         for edit in case.edits:
             edit(data)
     args = case.command.format(spec=spec, data=data, tmp=tmp_path).split()
-    result = CliRunner().invoke(main, args, env=dict(case.env))
+    result = CliRunner().invoke(main, args)
     return result.exit_code, result.output
 
 

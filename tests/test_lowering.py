@@ -1,6 +1,6 @@
-"""The plan lowered to SQL (Ibis on DuckDB) gives what the evaluator gives: for any well-typed
-formula (random formulas over a world with ties, missing values, orphans and childless
-parents), and for whole runs of the bundled methods."""
+"""The plan lowered to SQL (Ibis on DuckDB) gives what the pandas reference gives, to the last
+bit: for any well-typed formula (random formulas over a world with ties, missing values,
+orphans and childless parents); and how compiled queries are kept."""
 
 from __future__ import annotations
 
@@ -23,13 +23,11 @@ from sapa.engine.formula import (
     Frames,
     Link,
     compile_formula,
-    evaluate_rows,
-    evaluator,
     lowering,
     parse,
     queries,
 )
-from tests.conftest import sapa
+from tests import reference_evaluator
 
 LINK = Link("body", "services", "bodies", ("body_id",), ("body_id",))
 CATALOG = Catalog(
@@ -201,17 +199,17 @@ def with_examples(test):  # noqa: ANN001, ANN201 - a test decorator
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @with_examples
 @given(CASES)
-def test_a_formula_lowered_to_sql_gives_what_the_evaluator_gives(case: tuple[str, str]) -> None:
+def test_a_formula_lowered_to_sql_gives_what_the_reference_gives(case: tuple[str, str]) -> None:
     lowered_as_evaluated(case, "duckdb")
 
 
 def lowered_as_evaluated(case: tuple[str, str], engine: str) -> None:
-    """A formula run by `engine` gives the evaluator's values and flags the same rows."""
+    """A formula run by `engine` gives the reference's values and flags the same rows."""
     table, formula = case
     node, problems, _ = compile_formula(parse(formula), table, CATALOG)
     assume(not problems)
     frames, in_sql = Frames(TABLES), Frames(TABLES)
-    evaluated = evaluate_rows(node, frames, table)
+    evaluated = reference_evaluator.evaluate_rows(node, frames, table)
     lowered = queries.evaluate_rows(node, in_sql, table, engine)
     assert _same(lowered, evaluated), (formula, lowered.tolist(), evaluated.tolist())
     flagged = {t: rows.tolist() for t, rows in frames.take_undefined().items()}
@@ -219,9 +217,10 @@ def lowered_as_evaluated(case: tuple[str, str], engine: str) -> None:
 
 
 def test_a_sum_is_the_same_whatever_the_order_of_its_rows() -> None:
-    """Sums of fractional values (split_sum) are correctly rounded, so neither the order of
-    the rows nor the engine changes them: DuckDB adding the child rows in another order gives
-    the evaluator's bits. A plain sum of the same values depends on the order."""
+    """Sums of fractional values are split on a grid and so correctly rounded: neither the
+    order of the rows nor the engine changes them. DuckDB adding the child rows in another
+    order gives the reference's bits (split_sum, the same grid). A plain sum of the same
+    values depends on the order."""
     rng = np.random.default_rng(0)
     n = 500
     values = rng.normal(size=n) * 10.0 ** rng.integers(-6, 7, size=n)
@@ -229,8 +228,8 @@ def test_a_sum_is_the_same_whatever_the_order_of_its_rows() -> None:
     order = rng.permutation(n)
     plain = np.bincount(codes, values, 5), np.bincount(codes[order], values[order], 5)
     assert (plain[0] != plain[1]).any()  # the order does matter to a plain sum of these
-    split = evaluator.split_sum(values, codes, 5)
-    assert split.tolist() == evaluator.split_sum(values[order], codes[order], 5).tolist()
+    split = reference_evaluator.split_sum(values, codes, 5)
+    assert split.tolist() == reference_evaluator.split_sum(values[order], codes[order], 5).tolist()
     assert split.tolist() == [math.fsum(values[codes == g]) for g in range(5)]
     services = pd.DataFrame({"body_id": pd.Series(np.array(list("ABCDE"))[codes], dtype=object),
                              "total": values, "ok": pd.array([True] * n, dtype="boolean")})
@@ -238,7 +237,8 @@ def test_a_sum_is_the_same_whatever_the_order_of_its_rows() -> None:
     for formula in ("sum(services.total)", "mean(services.total, where=services.ok)"):
         node, problems, _ = compile_formula(parse(formula), "bodies", CATALOG)
         assert not problems
-        evaluated = evaluate_rows(node, Frames({**TABLES, "services": services}), "bodies")
+        evaluated = reference_evaluator.evaluate_rows(
+            node, Frames({**TABLES, "services": services}), "bodies")
         lowered = queries.evaluate_rows(node, Frames({**TABLES, "services": shuffled}), "bodies")
         assert _same(lowered, evaluated), formula
     assert evaluated[:5].tolist() == [math.fsum(values[codes == g]) / (codes == g).sum()
@@ -261,46 +261,33 @@ def test_columns_that_sql_would_take_for_others_are_told_apart() -> None:
     node, problems, _ = compile_formula(parse(formula), "t", catalog)
     assert not problems
     lowered = queries.evaluate_rows(node, Frames(tables), "t")
-    assert lowered.tolist() == evaluate_rows(node, Frames(tables), "t").tolist() \
-        == [5121.625, 6442.5625]
+    reference = reference_evaluator.evaluate_rows(node, Frames(tables), "t")
+    assert lowered.tolist() == reference.tolist() == [5121.625, 6442.5625]
 
 
 def test_an_engine_chosen_for_a_block_is_the_threads_own(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """`--backend spark` chooses Spark for its own run: a run on another thread meanwhile
-    keeps the process's evaluator."""
-    monkeypatch.setattr(evaluator, "EVALUATOR", "pandas")
+    keeps the embedded DuckDB."""
     node, _, _ = compile_formula(parse("sum(services.total)"), "bodies", CATALOG)
+    runner = queries._runner
+    asked: list[str] = []
 
-    def in_sql() -> bool:  # the SQL evaluators keep their results on the frames
-        frames = Frames(TABLES)
-        evaluate_rows(node, frames, "bodies")
-        return bool(frames.lowered)
+    def recorded(engine: str) -> queries.Runner:  # every engine asked for, run by DuckDB
+        asked.append(engine)
+        return runner("duckdb")
 
-    with evaluator.evaluated_by("duckdb"):
-        assert in_sql()
+    monkeypatch.setattr(queries, "_runner", recorded)
+
+    def evaluated() -> str:
+        queries.evaluate_rows(node, Frames(TABLES), "bodies")
+        return asked.pop()
+
+    with queries.evaluated_by("spark"):
+        assert evaluated() == "spark"
         with ThreadPoolExecutor(1) as pool:
-            assert not pool.submit(in_sql).result()
-    assert not in_sql()
-
-
-@pytest.mark.parametrize("args", [
-    ("2013",), ("2019",), ("2020",),
-    ("2020", "--uncertainty", "--reps", "10", "--rating", "services"),  # replicates
-])
-def test_every_formula_run_by_duckdb_writes_the_same_files(
-        args: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A whole run (variables, the declared aggregation's levels, the survey's conditions,
-    ratings; a bootstrap) with every formula lowered to SQL: the same bytes in every file."""
-    assert sapa("rate", *args, "--out", tmp_path / "pandas").exit_code == 0
-    monkeypatch.setattr(evaluator, "EVALUATOR", "duckdb")
-    result = sapa("rate", *args, "--out", tmp_path / "sql")
-    assert result.exit_code == 0, result.output
-    files = sorted(p.name for p in (tmp_path / "pandas").iterdir() if p.name != "manifest.json")
-    assert len(files) >= 2
-    for name in files:
-        mine, theirs = (tmp_path / side / name for side in ("sql", "pandas"))
-        assert mine.read_bytes() == theirs.read_bytes(), name
+            assert pool.submit(evaluated).result() == "duckdb"
+    assert evaluated() == "duckdb"
 
 
 def test_nested_arithmetic_is_written_once_per_operation() -> None:

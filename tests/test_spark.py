@@ -50,10 +50,10 @@ def test_spark_finds_the_problems_a_local_read_finds(tmp_path: Path) -> None:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @with_examples
 @given(CASES)
-def test_a_formula_run_by_spark_gives_what_the_evaluator_gives(case: tuple[str, str]) -> None:
+def test_a_formula_run_by_spark_gives_what_the_reference_gives(case: tuple[str, str]) -> None:
     """Spark's SQL (ANSI: division by zero is an error, a bare 0.1 a decimal) gives the same
-    values to the last bit and flags the same rows as the evaluator; fewer random formulas
-    than on DuckDB, as each costs Spark a tenth of a second or more."""
+    values to the last bit and flags the same rows as the pandas reference; fewer random
+    formulas than on DuckDB, as each costs Spark a quarter of a second or more."""
     lowered_as_evaluated(case, "spark")
 
 

@@ -1,8 +1,8 @@
 """The data contract: every table checked and converted under the spec's declared columns, keys
 and links, every problem found and grouped, before any work.
 
-Columns are normalised to the evaluator's dtypes: float64 for number/integer, nullable boolean for
-bool, object for string (codes such as "2.49" or "077" stay text).
+Columns are normalised to the dtypes formula results have: float64 for number/integer,
+nullable boolean for bool, object for string (codes such as "2.49" or "077" stay text).
 """
 
 from __future__ import annotations

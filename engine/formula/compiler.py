@@ -1,4 +1,4 @@
-"""Binding names and checking types: syntax tree -> typed plan (the IR) that the evaluator runs.
+"""Binding names and checking types: syntax tree -> typed plan (the IR) that queries.py runs.
 
 A formula is compiled in the context of one table (its rows are the formula's rows). A bare name
 is a column or variable of that table; `link.name` follows a link to a parent table (a lookup);

@@ -27,7 +27,7 @@ class Frames:
         self._positions: dict[Link, np.ndarray] = {}
         self._codes: dict[tuple[str, str], tuple[np.ndarray, Any]] = dict(codes or {})
         self._undefined: dict[str | None, np.ndarray] = {}
-        #: what the SQL evaluator (queries.evaluate_rows) keeps for these tables
+        #: what queries.evaluate_rows keeps for these tables (their inputs and results)
         self.lowered: dict[str, Any] = {}
 
     def flag_undefined(self, table: str | None, rows: np.ndarray) -> None:

@@ -1,13 +1,14 @@
-"""A formula plan lowered to Ibis and compiled to SQL: the plan the evaluator runs, as a query
-over views of its tables that DuckDB or Spark runs (queries.py runs and keeps it).
+"""A formula plan lowered to Ibis and compiled to SQL: a query over views of its tables that
+DuckDB or Spark runs (queries.py runs and keeps it).
 
-The semantics are the evaluator's, operation for operation and to the last bit: missing in,
+The semantics are the formula language's (docs/formula-language.md), the same to the last bit
+on every engine and checked against a pandas reference (tests/reference_evaluator.py): missing in,
 missing out; division by zero and results beyond float range give missing (a zero divisor is
 tested first, as ANSI SQL such as Spark's raises an error on it; infinity and NaN are turned to
 missing); numbers are doubles, never SQL's decimals; conditions are three-valued, and `if` takes
 neither branch on a missing condition; aggregates skip missing values, a sum or count of nothing
-is 0 and a mean, min or max of nothing is missing, and sums are split as evaluator.split_sum
-splits them, so that no engine's order of rows changes them; ranks leave missing values
+is 0 and a mean, min or max of nothing is missing, and sums are split on a grid
+(`_split_parts`), so that no engine's order of rows changes them; ranks leave missing values
 unranked. SQL keeps no row order, so every table carries its row number (ROW) and results come
 back in it.
 
@@ -25,8 +26,8 @@ from collections.abc import Iterable, Iterator, Mapping
 import ibis
 import ibis.expr.types as ir
 
-from sapa.engine.formula.evaluator import SPLIT, WHOLE
 from sapa.engine.formula.frames import REPLICATE
+from sapa.engine.formula.numbers import SPLIT, WHOLE
 from sapa.engine.formula.plan import (
     Banding,
     Column,
@@ -49,9 +50,9 @@ class Lowering:
     """Plans lowered over a set of relations; what one plan adds to a relation (a join, an
     aggregate) is kept and shared by every later plan that needs the same part.
 
-    Arithmetic that gives no number from two numbers is flagged as the evaluator flags it
-    (Frames.flag_undefined): a flag per row of each table, an `if` keeping only the flags of
-    the branch each row takes."""
+    Arithmetic that gives no number from two numbers is flagged (Frames.flag_undefined): a
+    flag per row of each table, an `if` keeping only the flags of the branch each row
+    takes."""
 
     def __init__(self, tables: Mapping[str, ir.Table]) -> None:
         self.relations = dict(tables)
@@ -153,8 +154,8 @@ class Lowering:
         return [f for part in _post_order(node) for f in self._constants.get(part, [])]
 
     def rowwise(self, node: Node, flags: ir.Value | None) -> ir.Value | None:
-        """A part's flags as flags of rows; a constant part's are flagged apart, as the
-        evaluator flags them (`constant_flags`), and are no row's."""
+        """A part's flags as flags of rows; a constant part's are flagged apart
+        (`constant_flags`), and are no row's."""
         if node.table is None and flags is not None:
             self.constant_flags.append(flags)
             return None
@@ -324,7 +325,7 @@ def _post_order(node: Node) -> Iterator[Node]:
 # ----------------------------------------------------------------------------- operations
 def _float(value: float) -> ir.Value:
     """A number as a double in every SQL dialect: a bare 0.1 is a decimal in DuckDB and Spark,
-    whose arithmetic (0.1 * 3 is 0.3 exactly, 1 / 3 is 0.333333) is not the evaluator's."""
+    whose arithmetic (0.1 * 3 is 0.3 exactly, 1 / 3 is 0.333333) is not a double's."""
     return ibis.literal(repr(float(value))).cast("float64")
 
 
@@ -382,7 +383,7 @@ def _operation(node: Op, args: list[ir.Value]) -> ir.Value:
         return ibis.cases((args[0].isnull(), True), else_=False)
     if op == "abs":
         return args[0].abs()
-    if op == "round":  # half away from zero on the decimal value (evaluator.round_half_up)
+    if op == "round":  # half away from zero on the decimal value (numbers.round_half_up)
         x, scale = args[0], _float(10.0 ** int(node.args[1].value))  # type: ignore[attr-defined]
         whole = x.abs() >= _float(WHOLE)
         scaled = (ibis.cases((whole, _float(0)), else_=x) * scale).round(9)
@@ -438,13 +439,19 @@ def _sums(part: Reduce, lowering: Lowering) -> list[ir.Value]:
 
 
 def _split(part: Reduce) -> bool:
-    """Whether an aggregate adds numbers up (split_sum)."""
+    """Whether an aggregate adds numbers up (`_split_parts`)."""
     return part.function in ("sum", "mean") and part.arg.type == "number"
 
 
 def _split_parts(values: ir.Value, size: ir.Value) -> list[ir.Value]:
-    """A value's parts on its group's grid, as evaluator.split_sum splits it: the sums of
-    the first two are exact in any order, and only the smallest is summed inexactly."""
+    """A value's parts on its group's grid, so that the group's sum is the same whatever the
+    order of its rows (and so on every engine and thread count). Floating-point addition is
+    not associative: a plain sum depends on the order the rows arrive in, which SQL engines
+    do not keep. Each value is split on a grid set by the group's largest size (2^e above
+    it): whole multiples of 2^(e-SPLIT), then of 2^(e-2*SPLIT), then the rest. The first two
+    sums are exact; only the rest, below 2^-42 of the largest value, is summed inexactly, so
+    the order can change the result only when the exact sum lies that close to a rounding
+    boundary. Added up in `_finish`'s order."""
     top = ibis.cases((size > _float(0), (size.log2().floor() + 1).cast("float64")),
                      else_=_float(-1000))
     top = ibis.greatest(top, _float(-1000))
@@ -470,7 +477,7 @@ def _finish(part: Reduce, sums: list[ir.Value]) -> ir.Value:
         return known
     if function in ("min", "max"):
         return sums[1]
-    total = ((sums[1] + sums[2]) + sums[3]).fill_null(_float(0))  # split_sum's order
+    total = ((sums[1] + sums[2]) + sums[3]).fill_null(_float(0))  # the exact sums first
     if function == "sum":
         return total
     return ibis.cases((known > _float(0), total / known), else_=ibis.null("float64"))

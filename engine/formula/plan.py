@@ -1,7 +1,7 @@
 """The typed plan (the IR) a formula compiles to, and the catalogue of what a formula may name.
 
 A plan node knows its type (number, bool, string) and the table whose rows its values are aligned
-to (None for a constant). The spec model holds plans; the evaluator runs them; only the compiler
+to (None for a constant). The spec model holds plans; queries.py runs them; only the compiler
 makes them."""
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
-"""Plans run as SQL, by an embedded DuckDB or by Spark: compiled once per plans, table shapes
-and engine (lowering.py, through Ibis), kept on disk, and run over each batch of rows.
+"""Plans run as SQL, by an embedded DuckDB (the default) or by Spark (`evaluated_by`, for
+`--backend spark`): compiled once per plans, table shapes and engine (lowering.py, through
+Ibis), kept on disk, and run over each batch of rows. Results come back as pandas columns:
+float64 for numbers (NaN missing), the nullable boolean for conditions, object for text (None
+missing).
 
 Compiling is the slow part (importing Ibis and compiling a query take longer than DuckDB takes
 to run it on a survey's tables), and a run compiles the same queries as the last run of the
@@ -31,7 +34,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sapa.engine.formula.evaluator import as_text
 from sapa.engine.formula.frames import REPLICATE, Frames
 from sapa.engine.formula.plan import Node, columns_read, links_followed, tables_read
 
@@ -56,17 +58,17 @@ class Query:
 @dataclass
 class _Result:
     """One plan's values, and the flags its arithmetic left, per table (None: a constant
-    part), as the evaluator would have noted them on the frames."""
+    part), to be noted on the frames at each read (Frames.flag_undefined)."""
 
     values: pd.Series
     flags: dict[str | None, np.ndarray]
 
 
-def evaluate_rows(node: Node, frames: Frames, table: str, engine: str = "duckdb"
+def evaluate_rows(node: Node, frames: Frames, table: str, engine: str | None = None
                   ) -> pd.Series:
-    """The plan's value per row of `table` in `frames`, run by the engine ("duckdb" or
-    "spark") once (or with others, by `evaluate_together`); its flags noted on the frames
-    each time, as the evaluator notes them."""
+    """The plan's value per row of `table` in `frames`, run by `engine` ("duckdb" or "spark";
+    by default the thread's, `evaluated_by`) once (or with others, by `evaluate_together`);
+    its flags noted on the frames each time, as every read of a value notes them."""
     ready = frames.lowered.setdefault("ready", {})
     if (node, table) not in ready:
         evaluate_together([node], frames, table, engine)
@@ -77,12 +79,13 @@ def evaluate_rows(node: Node, frames: Frames, table: str, engine: str = "duckdb"
 
 
 def evaluate_together(nodes: list[Node], frames: Frames, table: str,
-                      engine: str = "duckdb") -> None:
+                      engine: str | None = None) -> None:
     """Run several plans over the rows of `table` in one query, each join or aggregate they
     share made once; each plan's result waits for its evaluate_rows."""
+    nodes = list(dict.fromkeys(nodes))
     inputs = _inputs(frames, nodes, table)
     schemas = tuple((name, schema(frame)) for name, frame in inputs.items())
-    runner = _runner(engine)
+    runner = _runner(engine or getattr(_CHOSEN, "engine", None) or "duckdb")
     query = compiled(tuple(nodes), table, schemas, runner.dialect)
     with runner.tables(inputs, dict(schemas)):
         result = runner.run(query.values)
@@ -96,8 +99,23 @@ def evaluate_together(nodes: list[Node], frames: Frames, table: str,
                 found[where] = flagged | found[where] if where in found else flagged
             if query.constant[i] is not None and runner.run(query.constant[i]).iloc[0, 0]:
                 found[None] = np.array([True])
-            values = _as_evaluated(result[f"value{i}"].reset_index(drop=True), node.type)
+            values = _typed(result[f"value{i}"].reset_index(drop=True), node.type)
             ready[node, table] = _Result(values, found)
+
+
+@contextlib.contextmanager
+def evaluated_by(engine: str) -> Iterator[None]:
+    """Every plan this thread evaluates in the block run by `engine` ("duckdb" or "spark");
+    other threads keep theirs (two runs at once, on Spark and here, do not mix)."""
+    before = getattr(_CHOSEN, "engine", None)
+    _CHOSEN.engine = engine
+    try:
+        yield
+    finally:
+        _CHOSEN.engine = before
+
+
+_CHOSEN = threading.local()
 
 
 @functools.lru_cache(maxsize=256)
@@ -167,8 +185,9 @@ def _compiler() -> tuple[str, ...]:
     """What a compiled query depends on besides its plans and tables: the source that
     compiles and runs it, and the versions of Ibis and DuckDB."""
     here = Path(__file__).parent
-    source = hashlib.sha256(b"".join((here / name).read_bytes()
-                                     for name in ("lowering.py", "queries.py", "plan.py")))
+    source = hashlib.sha256(b"".join(
+        (here / name).read_bytes()
+        for name in ("lowering.py", "queries.py", "plan.py", "numbers.py")))
     return (source.hexdigest(), metadata.version("ibis-framework"), duckdb.__version__)
 
 
@@ -262,8 +281,8 @@ def _inputs(frames: Frames, nodes: list[Node], table: str) -> dict[str, pd.DataF
 
 
 def schema(frame: pd.DataFrame) -> Schema:
-    """A table's columns and their types in SQL, from the evaluator's dtypes (text is object:
-    a column of nothing but missing values is text too)."""
+    """A table's columns and their types in SQL, from their dtypes (text is object: a column
+    of nothing but missing values is text too)."""
     return tuple((str(column), "boolean" if pd.api.types.is_bool_dtype(dtype)
                   else "int64" if pd.api.types.is_integer_dtype(dtype)
                   else "float64" if pd.api.types.is_float_dtype(dtype) else "string")
@@ -282,11 +301,11 @@ def _reads(nodes: list[Node]) -> dict[str, set[str]]:
     return found
 
 
-def _as_evaluated(values: pd.Series, kind: str) -> pd.Series:
-    """A result column in the evaluator's types: float64 (NaN missing), nullable boolean,
-    object text (None missing)."""
+def _typed(values: pd.Series, kind: str) -> pd.Series:
+    """A result column in the types every result has (the module's docstring), whichever
+    engine ran it."""
     if kind == "number":
         return values.astype("float64")
     if kind == "bool":
         return values.astype("boolean")
-    return as_text(values)
+    return values.astype(object).where(values.notna(), None)  # the engines' own text types

@@ -76,7 +76,7 @@ def evaluate_tables(spec: Spec, tables: Mapping[str, pd.DataFrame],
 def _together(spec: Spec) -> dict[int, dict[str, list[Node]]]:
     """The variables that can be evaluated together, by the step that starts them and their
     table: a run of them in order, up to one that reads a variable of the run (or the survey
-    step). The SQL evaluator runs each run's plans of a table in one query."""
+    step): each run's plans of a table are one query."""
     runs: dict[int, dict[str, list[Node]]] = {}
     start, made = 0, set()
     for step, variable in enumerate(spec.variables):

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from sapa.engine.diagnostics import Diagnostic
-from sapa.engine.formula import Frames, Node, as_text, evaluate_rows, evaluate_together
+from sapa.engine.formula import Frames, Node, evaluate_rows, evaluate_together
 from sapa.engine.rating.evaluation import undefined_values
 from sapa.engine.spec import Rating, Spec
 
@@ -74,9 +74,8 @@ def compute_rating(spec: Spec, rating: Rating, frames: Frames
 
 
 def _column(plan: Node, frames: Frames, table: str) -> pd.Series:
-    """A rating's column; text as object, None missing, whichever evaluator ran it."""
-    values = evaluate_rows(plan, frames, table)
-    return as_text(values) if plan.type == "string" else values
+    """A rating's column, as every formula's result (text as object, None missing)."""
+    return evaluate_rows(plan, frames, table)
 
 
 def _ranked(out: pd.DataFrame, rating: Rating) -> pd.DataFrame:

@@ -1,25 +1,24 @@
-"""Running a compiled formula over whole columns (pandas/NumPy), never row by row.
+"""The reference the engine's SQL is checked against: a compiled formula run over whole
+columns with pandas/NumPy, written from the formula language's rules independently of the
+lowering to SQL (tests compare the two to the last bit, on DuckDB and on Spark).
 
 Values are pandas Series aligned to the rows of one table: float64 for numbers (NaN = missing),
 the nullable "boolean" dtype for conditions (three-valued: true, false, missing) and object for
 strings (None = missing). Constants stay Python scalars until an operation broadcasts them.
-Every aggregate is a reduction of sums, counts, minima or maxima per group, so another backend
-could run the same plan.
+Every aggregate is a reduction of sums, counts, minima or maxima per group.
 """
 
 from __future__ import annotations
 
-import contextlib
 import operator
-import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sapa.engine.formula.frames import REPLICATE, Frames
+from sapa.engine.formula.numbers import SPLIT, round_half_up
 from sapa.engine.formula.plan import Banding, Column, Const, Lookup, Node, Op, Reduce, Up, Window
 
 Value = Any  # pd.Series or a Python scalar
@@ -32,52 +31,7 @@ def evaluate(node: Node, frames: Frames) -> Value:
 
 def evaluate_rows(node: Node, frames: Frames, table: str) -> pd.Series:
     """Evaluate and broadcast to one value per row of `table`."""
-    engine = _engine()
-    if engine != "pandas":
-        from sapa.engine.formula.queries import evaluate_rows as in_sql
-        return in_sql(node, frames, table, engine)
     return broadcast(evaluate(node, frames), frames.length(table), node.type)
-
-
-def evaluate_together(nodes: list[Node], frames: Frames, table: str) -> None:
-    """Say that these plans are evaluated over the rows of `table` next (evaluate_rows): the
-    SQL evaluators run them in one query; this one needs no notice."""
-    engine = _engine()
-    if engine != "pandas":
-        from sapa.engine.formula import queries
-        queries.evaluate_together(list(dict.fromkeys(nodes)), frames, table, engine)
-
-
-#: Which evaluator runs plans: "pandas" (this module), or the plan lowered to SQL through
-#: Ibis (queries.py) and run by "duckdb" or "spark" (`evaluated_by`: `--backend spark`); the
-#: SQL evaluators are checked against this one over the whole test suite. SAPA_EVALUATOR
-#: chooses between pandas and DuckDB.
-EVALUATOR = os.environ.get("SAPA_EVALUATOR", "pandas")
-
-
-@contextlib.contextmanager
-def evaluated_by(engine: str) -> Iterator[None]:
-    """Every plan this thread evaluates in the block run by `engine` (an EVALUATOR); other
-    threads keep theirs (two runs at once, on Spark and here, do not mix)."""
-    before = getattr(_CHOSEN, "engine", None)
-    _CHOSEN.engine = engine
-    try:
-        yield
-    finally:
-        _CHOSEN.engine = before
-
-
-def _engine() -> str:
-    return getattr(_CHOSEN, "engine", None) or EVALUATOR
-
-
-_CHOSEN = threading.local()
-
-
-def as_text(values: pd.Series) -> pd.Series:
-    """Text as this evaluator's results hold it: object, None missing (a column read from the
-    data keeps the reader's string type; SQL engines give theirs)."""
-    return values.astype(object).where(values.notna(), None)
 
 
 def broadcast(value: Value, n: int, kind: str) -> pd.Series:
@@ -153,23 +107,6 @@ def _compare(op: str, a: Value, b: Value, kind: str, n: int) -> pd.Series:
         values = _COMPARE[op](_plain(a, fill, absent_a), _plain(b, fill, absent_b))
     return _boolean(np.broadcast_to(np.asarray(values), (n,)),
                     np.broadcast_to(np.asarray(absent_a | absent_b), (n,)))
-
-
-def round_half_up(x: Value, digits: float) -> Value:
-    """Half away from zero on the decimal value as written (4.745 -> 4.75), not on its binary
-    approximation and not to even, which is what Python's and pandas' round do."""
-    scale = 10.0 ** int(digits)
-    value = _to_float(x)
-    numbers = np.asarray(value, dtype=float)
-    whole = np.abs(numbers) >= WHOLE  # already whole, and no room to scale (1e300 * 100)
-    scaled = np.round(np.where(whole, 0.0, numbers) * scale, 9)
-    rounded = np.where(whole, numbers, np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) / scale)
-    return pd.Series(rounded, index=value.index) if isinstance(value, pd.Series) \
-        else float(rounded)
-
-
-#: From 2 ** 52 on, every float64 is a whole number: round leaves it as it is (lowering.py too).
-WHOLE = 2.0 ** 52
 
 
 def _op(node: Op, frames: Frames) -> Value:
@@ -372,12 +309,6 @@ def _per_group(function: str, values: pd.Series, codes: np.ndarray, keep: np.nda
         return np.where(n > 0, totals / np.where(n > 0, n, 1), np.nan)
     series = pd.Series(numbers[present]).groupby(codes[present])
     return getattr(series, function)().reindex(range(n_groups)).to_numpy(dtype=float)
-
-
-#: split_sum's parts: a value's bits above its group's size less SPLIT bits, the next SPLIT
-#: bits, and the rest. A sum of parts of the first two kinds is exact in any order for
-#: groups of up to 2^31 rows (2^(53-SPLIT) - 1 parts of 2^SPLIT quanta each).
-SPLIT = 21
 
 
 def split_sum(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarray:
