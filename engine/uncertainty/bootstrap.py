@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sapa.engine.diagnostics import CannotRun, Diagnostic
-from sapa.engine.formula import REPLICATE, Frames, evaluate_rows
+from sapa.engine.formula import REPLICATE, Frames, Node, evaluate_rows, evaluate_together
 from sapa.engine.rating import evaluate_tables, tie_ranks
 from sapa.engine.spec import Rating, Spec
 from sapa.engine.survey import cells_per_replicate, counted_respondents
@@ -71,6 +71,11 @@ def replicate_values(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates:
         copies = {name: frame if name == survey.respondents else _repeated(frame, size)
                   for name, frame in tables.items()}
         evaluated, _, _ = evaluate_tables(spec, copies, weights=weights)
+        by_table: dict[str, list[Node]] = {}
+        for rating in ratings.values():
+            by_table.setdefault(rating.table, []).extend(_read(rating))  # type: ignore[arg-type]
+        for table, plans in by_table.items():  # one query per table: shared parts made once
+            evaluate_together(plans, evaluated, table)
         for rid, rating in ratings.items():
             values[rid].append(_replicate_values(rating, evaluated, first))
     return {rid: pd.concat(found, ignore_index=True) for rid, found in values.items()}
@@ -121,6 +126,12 @@ def _repeated(frame: pd.DataFrame, replicates: int) -> pd.DataFrame:
     out = pd.concat([frame] * replicates, ignore_index=True)
     out[REPLICATE] = np.repeat(np.arange(replicates), len(frame))
     return out
+
+
+def _read(rating: Rating) -> list[Node]:
+    """The formulas `_replicate_values` reads."""
+    figures = [c.plan for c in rating.columns if c.digits is not None]
+    return [p for p in (rating.unit, *figures, rating.where) if p is not None]
 
 
 def _replicate_values(rating: Rating, frames: Frames, first: int) -> pd.DataFrame:
