@@ -3,8 +3,8 @@
 syntax (the tree) <- parser (lark, grammar/formula.lark; readable syntax errors) -> compiler
 (names bound against a `Catalog`, types checked) -> plan (the IR) -> lowering (the plan as SQL,
 through Ibis) -> queries (run by DuckDB, or Spark, over `Frames`, the tables and their links).
-Problems are `Diagnostic`s placed inside the formula
-text; the spec checker moves them to the file."""
+Problems are `Diagnostic`s placed inside the formula text; the spec checker moves them to the
+file."""
 
 import importlib
 from typing import TYPE_CHECKING, Any
