@@ -28,7 +28,6 @@ the generated files (made a million rows at a time, so 100M fit) and reuses them
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import resource
 import subprocess
@@ -177,7 +176,6 @@ def child(tool: str, folder: Path, respondents: int) -> None:
     in_memory = respondents <= 10_000_000
     start = time.perf_counter()
     if tool.removesuffix(SPARK) in SAPA:
-        from sapa.engine.formula import evaluated_by
         from sapa.engine.rating import rate
 
         backend = "spark" if tool.endswith(SPARK) else "local"
@@ -189,7 +187,7 @@ def child(tool: str, folder: Path, respondents: int) -> None:
         whole, peak = time.perf_counter() - start, peak_gib()
         if in_memory:
             frames, _ = api.read(spec, folder)
-            with evaluated_by("spark") if backend == "spark" else contextlib.nullcontext():
+            with api.formulas_on(backend):
                 memory = best(lambda: rate(spec, frames).ratings)
         found = found.dropna(subset=["unit"]).set_index("unit")[["score", "satisfaction"]]
     elif tool == "pandas":

@@ -223,12 +223,12 @@ def rate_folder(spec: Spec, folder: Path, allow_missing_items: bool = False,
     are read, checked and tallied `batch_rows` at a time and never held whole, here or by
     Spark's workers (`backend`), unless `whole` (a bootstrap or an explanation needs them) or
     a formula other than the survey's reads them; the results are the same. On Spark, every
-    formula is run by Spark too (`_formulas_on`)."""
-    with _formulas_on(backend):
+    formula is run by Spark too (`formulas_on`)."""
+    with formulas_on(backend):
         return _rate_folder(spec, folder, allow_missing_items, whole, batch_rows, backend)
 
 
-def _formulas_on(backend: str) -> AbstractContextManager[None]:
+def formulas_on(backend: str) -> AbstractContextManager[None]:
     """Every formula evaluated in the block run by Spark (`backend` "spark"), or by the
     embedded DuckDB ("local")."""
     from sapa.engine.formula import evaluated_by
@@ -390,7 +390,7 @@ def uncertainty(spec: Spec, rated: rating_stage.Rated, replicates: int, seed: in
     if rated.inputs is None:  # a caller's slip, not a user's: the command line asks for them
         raise ValueError("the respondents were read in batches and not kept: a bootstrap "
                          "needs them whole (rate_folder(..., whole=True))")
-    with _formulas_on(backend):
+    with formulas_on(backend):
         found = uncertainty_stage.bootstrap(spec, rated.inputs, replicates, seed, level)
     out = {}
     for rid, frame in rated.ratings.items():
@@ -425,7 +425,7 @@ def label_coverage(spec: Spec) -> str:
 def tests(spec: Spec, backend: str = "local") -> list[testing_stage.TestResult]:
     """The spec's embedded tests, each run through the same stages as `rate` (on Spark:
     every formula run by Spark)."""
-    with _formulas_on(backend):
+    with formulas_on(backend):
         return testing_stage.run_tests(spec)
 
 

@@ -120,7 +120,7 @@ class Lowering:
 
     def _sizes(self, parts: list[Node]) -> None:
         """The largest size in each group of the values a sum or mean of numbers adds up, as
-        a column of the rows it adds (a window: split_sum needs it before it sums)."""
+        a column of the rows it adds (a window: `_split_parts` needs it before it sums)."""
         added: dict[str, dict[str, ir.Value]] = {}
         for part in parts:
             if isinstance(part, Reduce) and _split(part):

@@ -260,7 +260,6 @@ def _runner(engine: str) -> Runner:
     raise ValueError(f"no SQL engine {engine!r}")
 
 
-
 def _inputs(frames: Frames, nodes: list[Node], table: str) -> dict[str, pd.DataFrame]:
     """`table` and the tables the plans read, with only the columns they read (and the row
     numbers): a survey's respondents have dozens of columns, a condition reads two. Made

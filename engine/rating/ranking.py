@@ -53,8 +53,8 @@ def compute_rating(spec: Spec, rating: Rating, frames: Frames
     rounding is for display only), and the values its columns left missing (D414)."""
     table = rating.table
     assert table is not None and rating.unit is not None
-    out = pd.DataFrame({"unit": _column(rating.unit, frames, table)})
-    out["name"] = (_column(rating.name, frames, table) if rating.name
+    out = pd.DataFrame({"unit": evaluate_rows(rating.unit, frames, table)})
+    out["name"] = (evaluate_rows(rating.name, frames, table) if rating.name
                    else pd.Series([None] * len(out), dtype=object))
     keep = None
     if rating.where is not None:
@@ -62,7 +62,7 @@ def compute_rating(spec: Spec, rating: Rating, frames: Frames
     frames.take_undefined()
     warnings = []
     for column in rating.columns:
-        out[column.name] = _column(column.plan, frames, table)
+        out[column.name] = evaluate_rows(column.plan, frames, table)
         warnings += undefined_values(spec, frames, table, out[column.name],
                                      f"rating {rating.id}, column {column.name}", keep)
     if keep is not None:
@@ -71,11 +71,6 @@ def compute_rating(spec: Spec, rating: Rating, frames: Frames
     if rating.total is not None:
         out = pd.concat([out, _total_row(out, rating)], ignore_index=True)
     return out, warnings
-
-
-def _column(plan: Node, frames: Frames, table: str) -> pd.Series:
-    """A rating's column, as every formula's result (text as object, None missing)."""
-    return evaluate_rows(plan, frames, table)
 
 
 def _ranked(out: pd.DataFrame, rating: Rating) -> pd.DataFrame:

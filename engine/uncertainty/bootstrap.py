@@ -65,15 +65,15 @@ def replicate_values(spec: Spec, tables: Mapping[str, pd.DataFrame], replicates:
     values: dict[str, list[pd.DataFrame]] = {rid: [] for rid in ratings}
     items = sum(len(q.items) for q in survey.questionnaires)
     batch = max(1, BATCH_CELLS // max(1, cells_per_replicate(survey, frames) * items))
+    by_table: dict[str, list[Node]] = {}
+    for rating in ratings.values():
+        by_table.setdefault(rating.table, []).extend(_read(rating))  # type: ignore[arg-type]
     for first in range(0, replicates, batch):
         size = min(batch, replicates - first)
         weights = draws(strata, counted, size, rng)
         copies = {name: frame if name == survey.respondents else _repeated(frame, size)
                   for name, frame in tables.items()}
         evaluated, _, _ = evaluate_tables(spec, copies, weights=weights)
-        by_table: dict[str, list[Node]] = {}
-        for rating in ratings.values():
-            by_table.setdefault(rating.table, []).extend(_read(rating))  # type: ignore[arg-type]
         for table, plans in by_table.items():  # one query per table: shared parts made once
             evaluate_together(plans, evaluated, table)
         for rid, rating in ratings.items():
